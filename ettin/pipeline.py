@@ -1,0 +1,306 @@
+"""Retrieve-then-rerank: a first stage (dense embedder or BM25) returns the top-K, a cross-encoder reorders them."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ettin import registry
+from ettin.corpus import Corpus
+from ettin.io import atomic_open
+from ettin.paths import cache_dir
+from ettin.runtime import Embedder, Reranker
+
+MAX_QUERY_CHARS = 2000
+ProgressFn = Callable[[int, int], None]
+
+
+class InputError(ValueError):
+    """Input the pipeline refuses (empty or oversized query, bad parameters); the message is meant for the user."""
+
+
+def validate_query(query: Any) -> str:
+    if not isinstance(query, str):
+        raise InputError(f"the query must be text, not {type(query).__name__}")
+    query = query.strip()
+    if not query:
+        raise InputError("the query is empty: type a question or a few keywords")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputError(f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    return query
+
+
+class FirstStage(Protocol):
+    name: str
+    corpus: Corpus
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """Return (document indices, scores, timings) of the top ``k``, best first."""
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    k = min(k, scores.shape[0])
+    if k < scores.shape[0]:
+        idx = np.argpartition(-scores, k - 1)[:k]
+    else:
+        idx = np.arange(scores.shape[0])
+    order = np.lexsort((idx, -scores[idx]))  # score desc, then index asc for ties
+    idx = idx[order]
+    return idx, scores[idx]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Dense
+
+
+class EmbeddingStore:
+    """Corpus embeddings per (corpus fingerprint, embedder): computed once, kept in memory and on disk (atomically)."""
+
+    def __init__(self, root: Path | None = None, max_in_memory: int = 8):
+        self.root = root
+        self.max_in_memory = max_in_memory
+        self._memory: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(embedder: Embedder, corpus: Corpus) -> str:
+        parts = [
+            embedder.name,
+            str(embedder.provenance().get("revision") or embedder.provenance().get("weights_sha256")),
+            repr(embedder._prompt_kwargs("document")),
+            str(getattr(embedder.model, "max_seq_length", "")),
+            embedder.settings.dtype,
+            corpus.fingerprint,
+        ]
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+    def _path(self, key: str) -> Path:
+        return (self.root or cache_dir() / "embeddings") / f"{key}.npy"
+
+    def has(self, embedder: Embedder, corpus: Corpus) -> bool:
+        key = self.key(embedder, corpus)
+        return key in self._memory or self._path(key).is_file()
+
+    def get(
+        self, embedder: Embedder, corpus: Corpus, progress: ProgressFn | None = None, batch_size: int = 64, chunk: int = 256
+    ) -> np.ndarray:
+        key = self.key(embedder, corpus)
+        if key in self._memory:
+            return self._memory[key]
+        path = self._path(key)
+        if path.is_file():
+            try:
+                emb = np.load(path)
+                if emb.shape[0] == len(corpus):
+                    return self._remember(key, emb)
+            except (OSError, ValueError):
+                pass  # unreadable cache file: recompute and overwrite
+        texts = corpus.document_texts
+        parts = []
+        for start in range(0, len(texts), chunk):
+            parts.append(embedder.encode(texts[start : start + chunk], "document", batch_size=batch_size))
+            if progress:
+                progress(min(start + chunk, len(texts)), len(texts))
+        emb = np.concatenate(parts, axis=0)
+        with atomic_open(path, "wb") as f:
+            np.save(f, emb)
+        return self._remember(key, emb)
+
+    def _remember(self, key: str, emb: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if len(self._memory) >= self.max_in_memory:
+                self._memory.pop(next(iter(self._memory)))
+            self._memory[key] = emb
+        return emb
+
+
+_DEFAULT_STORE = EmbeddingStore()
+
+
+class DenseFirstStage:
+    """Exact cosine search over normalised embeddings, with the embedder's query/document prompts."""
+
+    def __init__(
+        self, embedder: Embedder, corpus: Corpus, store: EmbeddingStore | None = None, progress: ProgressFn | None = None
+    ):
+        self.embedder = embedder
+        self.corpus = corpus
+        self.name = embedder.name
+        self.embeddings = (store or _DEFAULT_STORE).get(embedder, corpus, progress=progress)
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        t0 = time.perf_counter()
+        q = self.embedder.encode([query], "query")[0]
+        t1 = time.perf_counter()
+        idx, scores = _top_k(self.embeddings @ q, k)
+        t2 = time.perf_counter()
+        return idx, scores, {"embed_query_s": t1 - t0, "search_s": t2 - t1}
+
+    def search_many(self, queries: Sequence[str], k: int, batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+        q = self.embedder.encode(list(queries), "query", batch_size=batch_size)
+        sims = q @ self.embeddings.T
+        return [_top_k(row, k) for row in sims]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# BM25
+
+
+class BM25FirstStage:
+    """bm25s with mteb's ``baseline-bm25s`` settings: English stopwords, Snowball English stemmer, lucene BM25."""
+
+    def __init__(self, corpus: Corpus, meta: registry.BM25Meta = registry.BM25):
+        import bm25s
+        import Stemmer
+
+        self.corpus = corpus
+        self.meta = meta
+        self.name = meta.id
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer(meta.stemmer)
+        texts = ["\n".join((corpus.title(i), corpus.texts[i])) for i in range(len(corpus))]
+        tokens = bm25s.tokenize(texts, stopwords=meta.stopwords, stemmer=self._stemmer, show_progress=False)
+        self.retriever = bm25s.BM25(k1=meta.k1, b=meta.b, method=meta.method)
+        self.retriever.index(tokens, show_progress=False)
+
+    def _scores(self, queries: Sequence[str]) -> list[np.ndarray]:
+        out = []
+        for q in queries:
+            tokens = self._bm25s.tokenize(q, stopwords=self.meta.stopwords, stemmer=self._stemmer, show_progress=False, return_ids=False)
+            words = tokens[0] if tokens and isinstance(tokens[0], list) else tokens
+            if not words:
+                out.append(np.zeros(len(self.corpus), dtype=np.float32))
+                continue
+            out.append(np.asarray(self.retriever.get_scores(words), dtype=np.float32))
+        return out
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        t0 = time.perf_counter()
+        scores = self._scores([query])[0]
+        idx, top = _top_k(scores, k)
+        keep = top > 0  # documents sharing no term with the query are not retrieved
+        return idx[keep], top[keep], {"embed_query_s": 0.0, "search_s": time.perf_counter() - t0}
+
+    def search_many(self, queries: Sequence[str], k: int, batch_size: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+        results = []
+        for scores in self._scores(queries):
+            idx, top = _top_k(scores, k)
+            keep = top > 0
+            results.append((idx[keep], top[keep]))
+        return results
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Retrieve, then rerank
+
+
+@dataclass
+class Hit:
+    doc_id: str
+    title: str
+    text: str
+    first_stage_rank: int
+    first_stage_score: float
+    rerank_rank: int | None = None
+    rerank_score: float | None = None
+
+    @property
+    def movement(self) -> int:
+        """Positive = moved up: first-stage rank minus final rank (0 without a reranker)."""
+        return 0 if self.rerank_rank is None else self.first_stage_rank - self.rerank_rank
+
+    @property
+    def final_rank(self) -> int:
+        return self.rerank_rank if self.rerank_rank is not None else self.first_stage_rank
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "movement": self.movement, "final_rank": self.final_rank}
+
+
+@dataclass
+class SearchResult:
+    query: str
+    first_stage: str
+    reranker: str | None
+    k: int
+    hits: list[Hit]
+    candidates: list[Hit]
+    timings: dict[str, float] = field(default_factory=dict)
+    random_init: bool = False
+
+
+def retrieve_and_rerank(
+    query: str,
+    first_stage: FirstStage,
+    reranker: Reranker | None = None,
+    *,
+    k: int = 100,
+    top_n: int = 10,
+    batch_size: int = 32,
+) -> SearchResult:
+    """Run the first stage for the top ``k``, rerank them, and return the best ``top_n`` with ranks and timings.
+
+    ``k`` larger than the corpus is fine (all documents are candidates). Ranks are 1-based.
+
+    Raises:
+        InputError: empty, non-text or oversized query; ``k`` or ``top_n`` below 1.
+    """
+    t_start = time.perf_counter()
+    query = validate_query(query)
+    if not isinstance(k, int) or k < 1:
+        raise InputError("K (first-stage depth) must be a positive whole number")
+    if not isinstance(top_n, int) or top_n < 1:
+        raise InputError("the number of results to show must be a positive whole number")
+    corpus = first_stage.corpus
+    idx, fs_scores, timings = first_stage.search(query, k)
+    candidates = [
+        Hit(corpus.ids[i], corpus.title(i), corpus.texts[i], rank, float(score))
+        for rank, (i, score) in enumerate(zip(idx.tolist(), fs_scores.tolist()), start=1)
+    ]
+    rerank_s = 0.0
+    if reranker is not None and candidates:
+        t0 = time.perf_counter()
+        scores = reranker.score_pairs([(query, corpus.document_text(i)) for i in idx.tolist()], batch_size=batch_size)
+        rerank_s = time.perf_counter() - t0
+        order = sorted(range(len(candidates)), key=lambda j: (-float(scores[j]), j))
+        for new_rank, j in enumerate(order, start=1):
+            candidates[j].rerank_rank = new_rank
+            candidates[j].rerank_score = float(scores[j])
+        final = [candidates[j] for j in order]
+    else:
+        final = list(candidates)
+    timings = {
+        "embed_query_s": timings.get("embed_query_s", 0.0),
+        "search_s": timings.get("search_s", 0.0),
+        "rerank_s": rerank_s,
+        "total_s": time.perf_counter() - t_start,
+    }
+    return SearchResult(
+        query,
+        first_stage.name,
+        reranker.name if reranker else None,
+        k,
+        final[:top_n],
+        candidates,
+        timings,
+        random_init=bool(reranker and reranker.random_init),
+    )
+
+
+def make_first_stage(
+    spec: str, corpus: Corpus, *, embedder_loader: Callable[[str], Embedder] | None = None, progress: ProgressFn | None = None
+) -> FirstStage:
+    """``"bm25"`` gives BM25; anything else is loaded as a dense embedder (registry id, Hub id or local folder)."""
+    if spec.strip().lower() == registry.BM25.id:
+        return BM25FirstStage(corpus)
+    from ettin.runtime import cached_embedder
+
+    loader = embedder_loader or cached_embedder
+    return DenseFirstStage(loader(spec), corpus, progress=progress)

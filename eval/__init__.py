@@ -1,0 +1,1 @@
+"""Regenerating numbers: two-stage retrieval evaluation, the speed benchmark, and the leaderboard files (``python -m eval``)."""

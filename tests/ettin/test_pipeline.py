@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ettin.corpus import Corpus
+from ettin.pipeline import BM25FirstStage, DenseFirstStage, EmbeddingStore, InputError, retrieve_and_rerank
+
+
+@pytest.fixture(scope="module")
+def small_scifact(scifact_test):
+    """The first 400 SciFact documents plus every document judged relevant for the first 20 test queries."""
+    ds = scifact_test.slice(20)
+    relevant = {d for v in ds.qrels.values() for d in v}
+    c = ds.corpus
+    keep = [i for i in range(len(c)) if i < 400 or c.ids[i] in relevant]
+    corpus = Corpus(tuple(c.ids[i] for i in keep), tuple(c.texts[i] for i in keep), tuple(c.titles[i] for i in keep), "scifact-small")
+    return ds, corpus
+
+
+@pytest.fixture(scope="module")
+def dense(minilm, small_scifact, tmp_path_factory):
+    return DenseFirstStage(minilm, small_scifact[1], store=EmbeddingStore(tmp_path_factory.mktemp("emb")))
+
+
+def test_dense_top10_equals_direct_sentence_transformers(dense, minilm, small_scifact):
+    ds, corpus = small_scifact
+    st = minilm.model
+    doc_emb = st.encode(corpus.document_texts, normalize_embeddings=True, convert_to_numpy=True)
+    for qid in list(ds.queries)[:5]:
+        query = ds.queries[qid]
+        q = st.encode([query], normalize_embeddings=True, convert_to_numpy=True)[0]
+        expected = [corpus.ids[i] for i in np.argsort(-(doc_emb @ q), kind="stable")[:10]]
+        result = retrieve_and_rerank(query, dense, None, k=10, top_n=10)
+        assert [h.doc_id for h in result.hits] == expected
+
+
+def test_embeddings_are_cached_on_disk(minilm, small_scifact, tmp_path):
+    store = EmbeddingStore(tmp_path)
+    corpus = small_scifact[1].subset(50)
+    calls = []
+    store.get(minilm, corpus, progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1] == (50, 50)
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+    fresh = EmbeddingStore(tmp_path)
+    assert fresh.has(minilm, corpus)
+    calls.clear()
+    fresh.get(minilm, corpus, progress=lambda d, t: calls.append(d))
+    assert calls == []
+
+
+@pytest.mark.parametrize("first", ["dense", "bm25"])
+def test_end_to_end_rerank_with_replica(first, dense, small_scifact, reranker_17m):
+    ds, corpus = small_scifact
+    stage = dense if first == "dense" else BM25FirstStage(corpus)
+    query = next(iter(ds.queries.values()))
+    result = retrieve_and_rerank(query, stage, reranker_17m, k=30, top_n=5)
+    assert len(result.hits) == 5 and len(result.candidates) == 30
+    assert result.random_init and result.reranker == "17m"
+    assert [h.rerank_rank for h in result.hits] == [1, 2, 3, 4, 5]
+    scores = [h.rerank_score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    for h in result.hits:
+        assert h.movement == h.first_stage_rank - h.rerank_rank
+    assert sorted(h.first_stage_rank for h in result.candidates) == list(range(1, 31))
+    assert set(result.timings) == {"embed_query_s", "search_s", "rerank_s", "total_s"}
+    assert result.timings["rerank_s"] > 0
+
+
+def test_k_larger_than_corpus(reranker_17m):
+    corpus = Corpus.from_texts(["vitamin d bone", "bone fracture risk", "unrelated cooking recipe"])
+    result = retrieve_and_rerank("bone", BM25FirstStage(corpus), reranker_17m, k=100, top_n=10)
+    assert {h.doc_id for h in result.hits} == {"d0", "d1"}  # BM25 retrieves only documents sharing a term
+
+
+@pytest.mark.parametrize("query", ["", "   ", None, 42, "x" * 5000])
+def test_bad_queries(query):
+    stage = BM25FirstStage(Corpus.from_texts(["a document"]))
+    with pytest.raises(InputError):
+        retrieve_and_rerank(query, stage, None)
+
+
+def test_bad_k():
+    stage = BM25FirstStage(Corpus.from_texts(["a document"]))
+    with pytest.raises(InputError):
+        retrieve_and_rerank("document", stage, None, k=0)

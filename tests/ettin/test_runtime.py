@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ettin import runtime
+from ettin.runtime import ModelCache, ModelLoadError, best_settings, resolve_model
+
+
+def test_cpu_defaults_are_lossless():
+    s = best_settings("cpu")
+    assert (s.dtype, s.attn_implementation, s.max_length) == ("float32", "sdpa", 512)
+
+
+def test_bf16_only_with_native_support(monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert best_settings("cpu", "bf16").dtype == "float32"
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert best_settings("cpu", "bf16").dtype == "bfloat16"
+
+
+def test_cuda_prefers_flash_attention(monkeypatch):
+    monkeypatch.setattr(runtime, "flash_attention_available", lambda: True)
+    assert best_settings("cuda").attn_implementation == "flash_attention_2"
+    monkeypatch.setattr(runtime, "flash_attention_available", lambda: False)
+    s = best_settings("cuda")
+    assert (s.dtype, s.attn_implementation) == ("bfloat16", "sdpa")
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "../../etc/passwd", "a/b/c/d", "x" * 400, "org/na\x00me", "no spaces/allowed here"])
+def test_invalid_ids_are_refused(bad):
+    with pytest.raises(ModelLoadError):
+        resolve_model(bad, kind="reranker")
+
+
+def test_registry_ids_and_remote_code():
+    src = resolve_model("17m", kind="reranker")
+    assert src.name_or_path == "cross-encoder/ettin-reranker-17m-v1" and not src.trust_remote_code
+    assert not resolve_model("someone/model", kind="reranker").trust_remote_code
+    assert not resolve_model("someone/model", kind="embedder").trust_remote_code
+
+
+def test_local_folder_restricted_to_roots(replica_17m, tmp_path):
+    src = resolve_model(str(replica_17m), kind="reranker")
+    assert src.is_local and src.random_init
+    with pytest.raises(ModelLoadError, match="outside"):
+        resolve_model(str(replica_17m), kind="reranker", local_roots=[tmp_path])
+    with pytest.raises(ModelLoadError, match="not accepted"):
+        resolve_model(str(replica_17m), kind="reranker", allow_local=False)
+
+
+def test_offline_hub_id_gives_clear_error():
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        runtime.load_reranker("cross-encoder/ettin-reranker-17m-v1")
+
+
+def test_max_length_limit(replica_17m):
+    with pytest.raises(ModelLoadError, match="exceeds"):
+        runtime.load_reranker(str(replica_17m), best_settings("cpu", max_length=9000))
+    r = runtime.load_reranker(str(replica_17m), best_settings("cpu", max_length=1024))
+    assert r.model.max_length == 1024
+
+
+def test_reranker_provenance_flags_replica(reranker_17m):
+    prov = reranker_17m.provenance()
+    assert prov["random_init"] is True and prov["replica_of"].endswith("17m-v1")
+    assert len(prov["weights_sha256"]) == 64 and "/" not in prov["id"]
+    assert reranker_17m.score("q", []).shape == (0,)
+
+
+def test_packaged_minilm_resolves_offline(minilm):
+    assert minilm.source.is_local and minilm.name == "sentence-transformers/all-MiniLM-L6-v2"
+    emb = minilm.encode(["hello world", "another"], "document")
+    assert emb.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_model_cache_bounds_count_and_memory():
+    cache = ModelCache(max_models=2, max_bytes=100)
+    loads = []
+
+    def loader(name):
+        def _load():
+            loads.append(name)
+            return name
+
+        return _load
+
+    for key in ("a", "b", "a", "c"):
+        cache.get((key,), loader(key), lambda v: 40)
+    assert len(cache) == 2 and ("b",) not in cache and loads == ["a", "b", "c"]
+    cache.get(("big",), loader("big"), lambda v: 90)
+    assert len(cache) == 1 and cache.bytes_held == 90
+
+
+def test_model_cache_loads_once_under_concurrency():
+    import threading
+    import time
+
+    cache = ModelCache(max_models=3, max_bytes=10**9)
+    calls = []
+
+    def load():
+        calls.append(1)
+        time.sleep(0.05)
+        return object()
+
+    threads = [threading.Thread(target=cache.get, args=(("k",), load, lambda v: 1)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1

@@ -1,0 +1,1 @@
+"""The distillation recipe: data assembly, teacher scoring, per-size training (``python -m train``)."""

@@ -93,6 +93,60 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_latency(args: argparse.Namespace) -> int:
+    import statistics
+    import time
+
+    from tqdm import tqdm
+
+    from ettin.corpus import scifact
+    from ettin.io import write_json_atomic
+    from ettin.pipeline import EmbeddingStore, make_first_stage, retrieve_and_rerank
+    from ettin.provenance import base_provenance
+    from ettin.runtime import ModelLoadError, best_settings, load_reranker
+
+    dataset = scifact("test")
+    corpus = dataset.corpus.subset(args.max_docs) if args.max_docs else dataset.corpus
+    queries = list(dataset.queries.values())[: args.queries]
+    try:
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(corpus), desc="embedding corpus", unit="doc", disable=args.first_stage == "bm25")
+        cached = False
+        if args.first_stage != "bm25":
+            from ettin.runtime import cached_embedder
+
+            cached = EmbeddingStore().has(cached_embedder(args.first_stage), corpus)
+        first = make_first_stage(args.first_stage, corpus, progress=lambda done, total: bar.update(done - bar.n))
+        bar.close()
+        index_s = time.perf_counter() - t0
+        reranker = load_reranker(args.reranker, best_settings(precision=args.precision)) if args.reranker else None
+    except (ModelLoadError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = [retrieve_and_rerank(q, first, reranker, k=args.top_k, top_n=10).timings for q in tqdm(queries, desc="queries")]
+    median = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    print(f"corpus: {len(corpus):,} docs; first stage {first.name}: index/embedding {index_s:.1f} s ({'from cache' if cached else 'computed'})")
+    print(f"{len(queries)} queries, K={args.top_k}, reranker={reranker.name if reranker else None} (median per query):")
+    for key, value in median.items():
+        print(f"  {key:<14} {value * 1000:9.1f} ms")
+    if args.output:
+        write_json_atomic(
+            args.output,
+            {
+                "first_stage": first.name,
+                "reranker": reranker.provenance() if reranker else None,
+                "corpus_docs": len(corpus),
+                "index_s": index_s,
+                "index_from_cache": cached,
+                "queries": len(queries),
+                "top_k": args.top_k,
+                "median_s": median,
+                "provenance": base_provenance(),
+            },
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ettin", description="Ettin rerankers: registry, replicas, search.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", type=int, default=10, help="results to print (default 10)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="reranker precision (default auto)")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("latency", help="per-stage pipeline latency on the bundled SciFact (corpus indexing once, then per query)")
+    p.add_argument("--first-stage", default="sentence-transformers/all-MiniLM-L6-v2", help="'bm25' or an embedder id/folder")
+    p.add_argument("--reranker", help="Ettin size, Hub id or local folder; omit for retriever-only")
+    p.add_argument("--queries", type=int, default=20, help="number of SciFact test queries (default 20)")
+    p.add_argument("--max-docs", type=int, help="use only the first N documents")
+    p.add_argument("--top-k", type=int, default=100, help="first-stage depth K (default 100)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    p.add_argument("--output", help="also write the numbers as JSON")
+    p.set_defaults(func=cmd_latency)
     return parser
 
 

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import json
+
+from ettin.__main__ import main
+
+
+def test_latency_writes_per_stage_medians(replica_17m, tmp_path, capsys):
+    out = tmp_path / "latency.json"
+    code = main(
+        ["latency", "--first-stage", "bm25", "--reranker", str(replica_17m), "--queries", "2", "--max-docs", "300",
+         "--top-k", "5", "--output", str(out)]
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["corpus_docs"] == 300 and data["queries"] == 2 and data["reranker"]["random_init"] is True
+    assert set(data["median_s"]) == {"embed_query_s", "search_s", "rerank_s", "total_s"}
+    assert "rerank_s" in capsys.readouterr().out
+
+
+def test_search_reports_bad_input_without_traceback(capsys):
+    assert main(["search", "   ", "--max-docs", "50"]) == 2
+    assert "query is empty" in capsys.readouterr().err
+    assert main(["search", "bone", "--reranker", "../secret", "--max-docs", "50"]) == 2
+    assert "unknown reranker" in capsys.readouterr().err
+
+
+def test_registry_json(capsys):
+    assert main(["registry", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["rerankers"]["1b"]["total_parameters"] == 1_031_267_329

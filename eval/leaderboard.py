@@ -1,0 +1,481 @@
+"""Leaderboard data: the blog's published figures plus regenerated results from the results store, as tidy DataFrames.
+
+Every row carries ``source`` (``published`` or ``regenerated``) and ``provenance`` (a short human-readable string shown on
+hover). Regenerated quality results made with random-weight replicas (``random_init: true``) are refused and counted;
+speed rows measured on a replica are kept (a replica has the exact architecture, so its speed is real) and labelled
+``measured on replica``.
+
+CLI: ``python -m eval leaderboard [--results-dir eval/results] [--out DIR]`` prints the tables and writes CSV and JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ettin import registry
+
+RETRIEVAL_SCHEMA = "ettin.retrieval/1"
+SPEED_SCHEMA = "ettin.speed/1"
+DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PUBLISHED_BENCHMARKS = {"mteb_eng_v2_retrieval": "MTEB(eng, v2) Retrieval", "nanobeir": "NanoBEIR"}
+PUBLISHED_HARDWARE = {"h100_bf16": "H100 (bf16)", "rtx3090_bf16": "RTX 3090 (bf16)", "cpu_i7_13700k": "CPU i7-13700K"}
+ABLATION_CONFIGS = {
+    "fp32+SDPA": "fp32-sdpa",
+    "bf16+SDPA": "bf16-sdpa",
+    "bf16+FA2 padded": "bf16-fa2-padded",
+    "bf16+FA2 unpadded": "bf16-fa2-unpadded",
+}
+REPLICA_LABEL = "measured on replica"
+
+QUALITY_COLUMNS = ["benchmark", "model", "family", "size", "params", "ndcg10", "source", "note", "provenance"]
+EMBEDDER_COLUMNS = [
+    "dataset", "split", "first_stage", "reranker", "family", "size", "ndcg10", "mrr10", "recall100", "n_queries", "source",
+    "provenance",
+]  # fmt: skip
+SPEED_COLUMNS = [
+    "hardware", "model", "family", "size", "params", "pairs_per_s", "config", "batch_size", "source", "label", "provenance",
+]  # fmt: skip
+ABLATION_COLUMNS = ["hardware", "size", "config", "pairs_per_s", "peak_gb", "source", "label", "provenance"]
+
+
+def family(model_id: str | None) -> str:
+    """``Ettin``, ``teacher``, ``retriever only`` or the Hub organisation."""
+    if not model_id:
+        return "retriever only"
+    if "ettin-reranker" in model_id:
+        return "Ettin"
+    if model_id == registry.TEACHER_ID:
+        return "teacher"
+    return model_id.split("/")[0] if "/" in model_id else model_id
+
+
+def ettin_size(model_id: str | None) -> str | None:
+    if not model_id:
+        return None
+    try:
+        return registry.reranker(model_id).size
+    except KeyError:
+        return None
+
+
+def _published_provenance(section: str, protocol: str | None = None) -> str:
+    src = registry.published()["source"]
+    text = f"published: {src['title']} ({src['url']}), {src['published']}; table {section}"
+    return text + (f"; protocol: {protocol}" if protocol else "")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Published
+
+
+def published_quality() -> pd.DataFrame:
+    """MTEB(eng, v2) Retrieval and NanoBEIR NDCG@10 as published, one row per (benchmark, model)."""
+    data = registry.published()
+    rows = []
+    for key, bench in PUBLISHED_BENCHMARKS.items():
+        prov = _published_provenance(bench, data[key].get("protocol"))
+        for r in data[key]["rows"]:
+            rows.append(
+                {
+                    "benchmark": bench,
+                    "model": r["id"],
+                    "family": family(r["id"]),
+                    "size": ettin_size(r["id"]),
+                    "params": float(r["params"]),
+                    "ndcg10": float(r["ndcg10"]),
+                    "source": "published",
+                    "note": r.get("note") or "",
+                    "provenance": prov,
+                }
+            )
+    return pd.DataFrame.from_records(rows, columns=QUALITY_COLUMNS)
+
+
+def published_embedders() -> pd.DataFrame:
+    """Retriever-only MTEB(eng, v2) NDCG@10 per embedder, as published (reranked per-embedder scores were not)."""
+    data = registry.published()
+    prov = _published_provenance("embedders", data["mteb_eng_v2_retrieval"].get("protocol"))
+    rows = [
+        {
+            "dataset": PUBLISHED_BENCHMARKS["mteb_eng_v2_retrieval"],
+            "split": "test",
+            "first_stage": e["id"],
+            "reranker": None,
+            "family": "retriever only",
+            "size": None,
+            "ndcg10": float(e["retriever_only_ndcg10"]),
+            "mrr10": math.nan,
+            "recall100": math.nan,
+            "n_queries": None,
+            "source": "published",
+            "provenance": prov,
+        }
+        for e in data["embedders"]
+    ]
+    return pd.DataFrame.from_records(rows, columns=EMBEDDER_COLUMNS)
+
+
+def published_speed() -> pd.DataFrame:
+    data = registry.published()["speed"]
+    params = registry.published_params()
+    rows = []
+    for key, hw in PUBLISHED_HARDWARE.items():
+        prov = _published_provenance(f"speed, {hw}", data.get("protocol"))
+        for model, rate in data.get(key, {}).items():
+            rows.append(
+                {
+                    "hardware": hw,
+                    "model": model,
+                    "family": family(model),
+                    "size": ettin_size(model),
+                    "params": params.get(model, math.nan),
+                    "pairs_per_s": float(rate),
+                    "config": "best attention, bf16" if "bf16" in key else "best attention",
+                    "batch_size": None,
+                    "source": "published",
+                    "label": "published",
+                    "provenance": prov,
+                }
+            )
+    return pd.DataFrame.from_records(rows, columns=SPEED_COLUMNS)
+
+
+def published_ablation() -> pd.DataFrame:
+    abl = registry.published()["speed"]["ablation_h100"]
+    prov = _published_provenance("H100 ablation", abl.get("unit"))
+    rows = []
+    for size, cells in abl["rows"].items():
+        for col, (rate, peak) in zip(abl["columns"], cells):
+            rows.append(
+                {
+                    "hardware": "H100",
+                    "size": size,
+                    "config": ABLATION_CONFIGS.get(col, col),
+                    "pairs_per_s": float(rate),
+                    "peak_gb": float(peak),
+                    "source": "published",
+                    "label": "published",
+                    "provenance": prov,
+                }
+            )
+    return pd.DataFrame.from_records(rows, columns=ABLATION_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Regenerated
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _regen_provenance(prov: dict[str, Any], file: str) -> str:
+    hw = (prov.get("hardware") or {}).get("description") or "unknown hardware"
+    pk = prov.get("packages") or {}
+    pk_text = ", ".join(f"{k} {v}" for k, v in pk.items() if v and k in ("torch", "transformers", "sentence-transformers", "mteb"))
+    parts = [f"regenerated {prov.get('date', 'date unknown')} on {hw}", f"file {file}"]
+    proto = prov.get("protocol")
+    if isinstance(proto, dict) and proto:
+        parts.append("protocol " + ", ".join(f"{k}={v}" for k, v in proto.items()))
+    ds = prov.get("dataset")
+    if isinstance(ds, dict) and ds.get("fingerprint"):
+        parts.append(f"dataset fingerprint {str(ds['fingerprint'])[:12]}")
+    if pk_text:
+        parts.append(pk_text)
+    return "; ".join(parts)
+
+
+@dataclass
+class ReadReport:
+    """What happened while reading a results folder."""
+
+    files: int = 0
+    refused_random_init: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def read_retrieval_results(results_dir: str | Path) -> tuple[pd.DataFrame, ReadReport]:
+    """Regenerated retrieval results (``<results>/retrieval/**/*.json``); ``random_init`` ones are refused and counted."""
+    root = Path(results_dir)
+    report = ReadReport()
+    rows = []
+    for path in sorted((root / "retrieval").rglob("*.json")) if (root / "retrieval").is_dir() else []:
+        rel = _rel(path, root)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("schema") != RETRIEVAL_SCHEMA:
+                raise ValueError(f"schema is not {RETRIEVAL_SCHEMA}")
+            report.files += 1
+            if data.get("random_init"):
+                report.refused_random_init += 1
+                continue
+            m = data["metrics"]
+            reranker = data.get("reranker") or None
+            rows.append(
+                {
+                    "dataset": str(data["dataset"]),
+                    "split": str(data.get("split", "test")),
+                    "first_stage": str(data["first_stage"]),
+                    "reranker": reranker,
+                    "family": family(reranker),
+                    "size": ettin_size(reranker),
+                    "ndcg10": float(m["ndcg_at_10"]),
+                    "mrr10": float(m.get("mrr_at_10", math.nan)),
+                    "recall100": float(m.get("recall_at_100", math.nan)),
+                    "n_queries": data.get("n_queries"),
+                    "source": "regenerated",
+                    "provenance": _regen_provenance(data.get("provenance") or {}, rel),
+                }
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            report.errors.append(f"{rel}: {type(exc).__name__}: {str(exc)[:120]}")
+    return pd.DataFrame.from_records(rows, columns=EMBEDDER_COLUMNS), report
+
+
+def read_speed_results(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, ReadReport]:
+    """Regenerated speed rows (``<results>/speed/*.json``): (speed frame, ablation frame, report). Skipped rows are dropped;
+    rows measured on replicas are kept and labelled :data:`REPLICA_LABEL`."""
+    root = Path(results_dir)
+    report = ReadReport()
+    speed_rows, abl_rows = [], []
+    files = sorted((root / "speed").glob("*.json")) if (root / "speed").is_dir() else []
+    for path in files:
+        rel = _rel(path, root)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("schema") != SPEED_SCHEMA:
+                raise ValueError(f"schema is not {SPEED_SCHEMA}")
+            report.files += 1
+            prov = data.get("provenance") or {}
+            hw = (prov.get("hardware") or {}).get("description") or path.stem.rsplit("_", 1)[0]
+            prov_text = _regen_provenance(prov, rel)
+            for r in data["rows"]:
+                if r.get("skipped") or r.get("pairs_per_s") is None:
+                    continue
+                model = str(r["model"])
+                size = r.get("size") or ettin_size(model)
+                label = REPLICA_LABEL if r.get("random_init") else "regenerated"
+                rate = float(r["pairs_per_s"])
+                meta = registry.RERANKERS.get(size) if size else None
+                speed_rows.append(
+                    {
+                        "hardware": f"{hw} (regenerated)",
+                        "model": meta.hub_id if meta else model,
+                        "family": family(meta.hub_id if meta else model),
+                        "size": size,
+                        "params": float(meta.total_parameters) if meta else math.nan,
+                        "pairs_per_s": rate,
+                        "config": f"{r.get('runtime', '')}/{r.get('config', '')}".strip("/"),
+                        "batch_size": r.get("batch_size"),
+                        "source": "regenerated",
+                        "label": label,
+                        "provenance": prov_text,
+                    }
+                )
+                if r.get("runtime", "ettin") == "ettin" and size:
+                    peak = r.get("peak_memory_bytes")
+                    abl_rows.append(
+                        {
+                            "hardware": hw,
+                            "size": size,
+                            "config": str(r.get("config", "")),
+                            "pairs_per_s": rate,
+                            "peak_gb": float(peak) / 1e9 if peak else math.nan,
+                            "source": "regenerated",
+                            "label": label,
+                            "provenance": prov_text,
+                        }
+                    )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            report.errors.append(f"{rel}: {type(exc).__name__}: {str(exc)[:120]}")
+    return (
+        pd.DataFrame.from_records(speed_rows, columns=SPEED_COLUMNS),
+        pd.DataFrame.from_records(abl_rows, columns=ABLATION_COLUMNS),
+        report,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The leaderboard
+
+
+@dataclass
+class Leaderboard:
+    """All tables the app and the CLI show."""
+
+    quality: pd.DataFrame
+    embedders: pd.DataFrame
+    speed: pd.DataFrame
+    ablation: pd.DataFrame
+    notes: list[str]
+    refused_random_init: int
+    errors: list[str]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"quality": self.quality, "embedders": self.embedders, "speed": self.speed, "ablation": self.ablation}
+
+
+def _concat(frames: Iterable[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat(frames, ignore_index=True)[list(columns)]
+
+
+def regenerated_quality(embedders: pd.DataFrame) -> pd.DataFrame:
+    """Mean NDCG@10 per (dataset, reranker) over the first stages it was run with (regenerated rows only)."""
+    regen = embedders[(embedders["source"] == "regenerated") & embedders["reranker"].notna()]
+    rows = []
+    for (dataset, split, model), g in regen.groupby(["dataset", "split", "reranker"], sort=True):
+        size = ettin_size(model)
+        params = registry.RERANKERS[size].total_parameters if size else registry.published_params().get(model, math.nan)
+        rows.append(
+            {
+                "benchmark": f"{dataset}/{split} (regenerated)",
+                "model": model,
+                "family": family(model),
+                "size": size,
+                "params": float(params),
+                "ndcg10": float(g["ndcg10"].mean()),
+                "source": "regenerated",
+                "note": f"mean over {g['first_stage'].nunique()} first stage(s): {', '.join(sorted(g['first_stage'].unique()))}",
+                "provenance": " | ".join(g["provenance"].head(3)),
+            }
+        )
+    return pd.DataFrame.from_records(rows, columns=QUALITY_COLUMNS)
+
+
+def build_leaderboard(results_dir: str | Path | None = None) -> Leaderboard:
+    """Published tables plus whatever the results store holds (absent folders are fine)."""
+    root = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR
+    retr, r_report = read_retrieval_results(root)
+    speed, ablation, s_report = read_speed_results(root)
+    embedders = _concat([published_embedders(), retr], EMBEDDER_COLUMNS)
+    quality = _concat([published_quality(), regenerated_quality(embedders)], QUALITY_COLUMNS)
+    notes = []
+    if r_report.refused_random_init:
+        notes.append(
+            f"{r_report.refused_random_init} regenerated quality result(s) refused: made with random-weight replicas "
+            "(random_init: true), whose scores are meaningless"
+        )
+    if retr.empty:
+        notes.append("no regenerated retrieval results yet: quality numbers are the blog's published ones")
+    if speed.empty:
+        notes.append("no regenerated speed results yet: speed numbers are the blog's published ones")
+    errors = r_report.errors + s_report.errors
+    if errors:
+        notes.append(f"{len(errors)} result file(s) could not be read and were skipped")
+    return Leaderboard(
+        quality=quality,
+        embedders=embedders,
+        speed=_concat([published_speed(), speed], SPEED_COLUMNS),
+        ablation=_concat([published_ablation(), ablation], ABLATION_COLUMNS),
+        notes=notes,
+        refused_random_init=r_report.refused_random_init,
+        errors=errors,
+    )
+
+
+def filter_frame(
+    df: pd.DataFrame,
+    families: Sequence[str] | None = None,
+    min_params: float | None = None,
+    max_params: float | None = None,
+    hardware: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Rows whose family, parameter count, hardware and source pass the filters (``None`` = no filter)."""
+    mask = pd.Series(True, index=df.index)
+    if families is not None and "family" in df:
+        mask &= df["family"].isin(list(families))
+    if "params" in df:
+        params = pd.to_numeric(df["params"], errors="coerce")
+        if min_params is not None:
+            mask &= params.isna() | (params >= min_params)
+        if max_params is not None:
+            mask &= params.isna() | (params <= max_params)
+    if hardware is not None and "hardware" in df:
+        mask &= df["hardware"].isin(list(hardware))
+    if sources is not None and "source" in df:
+        mask &= df["source"].isin(list(sources))
+    return df[mask].reset_index(drop=True)
+
+
+def write_tables(board: Leaderboard, out_dir: str | Path) -> list[Path]:
+    """Write every table as CSV and JSON (records) into ``out_dir``; returns the files written."""
+    from ettin.io import atomic_open
+
+    out = Path(out_dir)
+    written = []
+    for name, df in board.tables().items():
+        csv_path, json_path = out / f"{name}.csv", out / f"{name}.json"
+        with atomic_open(csv_path) as f:
+            df.to_csv(f, index=False)
+        with atomic_open(json_path) as f:
+            f.write(frame_to_json(df))
+        written += [csv_path, json_path]
+    return written
+
+
+def frame_to_json(df: pd.DataFrame) -> str:
+    """Records JSON with NaN as null."""
+    return df.to_json(orient="records", indent=1, force_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# CLI
+
+
+def _print(board: Leaderboard, top: int) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 50):
+        for name, df in board.tables().items():
+            print(f"\n== {name} ({len(df)} rows) ==")
+            cols = [c for c in df.columns if c != "provenance"]
+            view = df[cols]
+            if "ndcg10" in view:
+                view = view.sort_values(["ndcg10"], ascending=False)
+            elif "pairs_per_s" in view:
+                view = view.sort_values(["hardware", "pairs_per_s"], ascending=[True, False])
+            print(view.head(top).to_string(index=False))
+    for note in board.notes:
+        print(f"note: {note}")
+    for err in board.errors:
+        print(f"skipped: {err}")
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    board = build_leaderboard(args.results_dir)
+    if args.family:
+        board.quality = filter_frame(board.quality, families=args.family)
+        board.speed = filter_frame(board.speed, families=args.family)
+        board.embedders = filter_frame(board.embedders, families=args.family)
+    _print(board, args.top)
+    if args.out:
+        for path in write_tables(board, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``leaderboard`` verb to ``python -m eval``."""
+    p = subparsers.add_parser(
+        "leaderboard",
+        help="build the leaderboard tables (published + regenerated), print them, write CSV/JSON",
+        description="Published figures plus the results store; random-init quality results are refused.",
+    )
+    p.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR), help="results store (default: eval/results)")
+    p.add_argument("--out", default=None, help="folder to write quality/embedders/speed/ablation .csv and .json")
+    p.add_argument("--family", action="append", help="keep only this family (Ettin, teacher, an organisation); repeatable")
+    p.add_argument("--top", type=int, default=30, help="rows printed per table")
+    p.set_defaults(func=cmd_leaderboard)

@@ -80,21 +80,12 @@ def first_stage_rankings(
 ) -> dict[str, list[str]]:
     """Top-``top_k`` document ids per query from a first stage (``"bm25"`` or a dense embedder id/folder).
 
-    Uses the on-disk stage-1 cache of :mod:`eval.retrieval` when it is available, so repeated evaluator builds are cheap.
+    Goes through the on-disk stage-1 cache of :mod:`eval.retrieval`, so repeated evaluator builds are cheap.
     """
-    try:
-        from eval.retrieval import run_first_stage
-    except ImportError:  # pragma: no cover - the stage-1 cache is part of this package
-        run_first_stage = None
-    if run_first_stage is not None:
-        run = run_first_stage(dataset, first_stage, top_k=top_k, show_progress=show_progress)
-        return {qid: [d for d, _ in hits] for qid, hits in run.items()}
-    from ettin.pipeline import make_first_stage
+    from eval.retrieval import run_first_stage
 
-    stage = make_first_stage(first_stage, dataset.corpus)
-    qids = sorted(dataset.queries)
-    hits = stage.search_many([dataset.queries[q] for q in qids], top_k)
-    return {qid: [dataset.corpus.ids[i] for i in idx.tolist()] for qid, (idx, _) in zip(qids, hits)}
+    result = run_first_stage(dataset, first_stage, top_k=top_k, show_progress=show_progress)
+    return {qid: [doc_id for doc_id, _ in hits] for qid, hits in result.hits.items()}
 
 
 def build_reranking_evaluator(

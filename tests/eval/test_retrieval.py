@@ -1,0 +1,170 @@
+"""Two-stage retrieval evaluation: stage-1 cache, shared score cache, results store, CLI (small SciFact slices)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eval.data import subset, write_beir
+from eval.metrics import METRIC_KEYS
+from eval.results import RETRIEVER_ONLY, SCHEMA, read_records, result_path, slug, write_record
+from eval.retrieval import evaluate_retrieval, run_first_stage
+from eval.score_cache import PairKey, ScoreCache, pair_text_hash
+
+
+@pytest.fixture(scope="module")
+def small(scifact_test):
+    return subset(scifact_test, n_queries=8, n_documents=150, name="scifact-small")
+
+
+@pytest.fixture(scope="module")
+def small_folder(small, tmp_path_factory):
+    return write_beir(small, tmp_path_factory.mktemp("beir") / "scifact-small")
+
+
+def test_score_cache_keys_keep_settings_and_texts_apart(tmp_path):
+    key = PairKey("q1", "d1", pair_text_hash("query", "doc"))
+    with ScoreCache(tmp_path / "s.sqlite") as cache:
+        cache.put_many("m@1", 512, "float32", [(key, 1.5)])
+        assert cache.get_many("m@1", 512, "float32", [key]) == {key: 1.5}
+        assert cache.get_many("m@1", 256, "float32", [key]) == {}
+        assert cache.get_many("m@1", 512, "bfloat16", [key]) == {}
+        assert cache.get_many("m@2", 512, "float32", [key]) == {}
+        same_ids_other_text = PairKey("q1", "d1", pair_text_hash("query", "another doc"))
+        assert cache.get_many("m@1", 512, "float32", [same_ids_other_text]) == {}
+    with ScoreCache(tmp_path / "s.sqlite") as reopened:
+        assert reopened.count() == 1
+
+
+def test_slug_and_store_layout(tmp_path):
+    assert slug("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers__all-MiniLM-L6-v2"
+    path = result_path(tmp_path, "scifact", "test", "bm25", None)
+    assert path == tmp_path / "retrieval" / "scifact" / "test" / "bm25" / f"{RETRIEVER_ONLY}.json"
+    with pytest.raises(ValueError, match="missing field"):
+        write_record(tmp_path, {"schema": SCHEMA})
+    (tmp_path / "retrieval" / "x").mkdir(parents=True)
+    (tmp_path / "retrieval" / "x" / "broken.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "retrieval" / "x" / ".half.json.123.tmp").write_text("{", encoding="utf-8")
+    records, problems = read_records(tmp_path)
+    assert records == [] and len(problems) == 1 and "broken.json" in problems[0]
+
+
+def test_stage1_is_cached_merged_and_survives_a_corrupt_file(small, tmp_path):
+    first = run_first_stage(small.slice(4), "bm25", top_k=10, cache_root=tmp_path)
+    assert first.queries_computed == 4
+    full = run_first_stage(small, "bm25", top_k=10, cache_root=tmp_path)
+    assert full.queries_computed == len(small.queries) - 4  # the four known queries are reused
+    again = run_first_stage(small, "bm25", top_k=10, cache_root=tmp_path)
+    assert again.queries_computed == 0 and again.hits == full.hits
+    (stage1_file,) = tmp_path.glob("*.json")
+    stage1_file.write_text('{"format": "ettin.stage1/1", "queries": {', encoding="utf-8")  # as if cut short
+    redone = run_first_stage(small, "bm25", top_k=10, cache_root=tmp_path)
+    assert redone.queries_computed == len(small.queries) and redone.hits == full.hits
+
+
+@pytest.mark.slow
+def test_two_first_stages_share_scores_and_rerun_scores_nothing(small, minilm, reranker_17m, tmp_path):
+    results_dir = tmp_path / "results"
+    kwargs = dict(
+        top_k=10,
+        settings=reranker_17m.settings,
+        dataset_source="test slice",
+        results_dir=results_dir,
+        reranker_loader=lambda spec, settings: reranker_17m,
+        embedder_loader=lambda spec, settings: minilm,
+    )
+    with ScoreCache(tmp_path / "scores.sqlite") as cache:
+        report = evaluate_retrieval(small, ["bm25", minilm.name], [str(reranker_17m.source.name_or_path)],
+                                    score_cache=cache, **kwargs)
+        stats = report.rerank_stats[reranker_17m.name]
+        assert report.pairs_requested == 2 * 10 * len(small.queries)
+        assert report.pairs_scored == stats.pairs_unique < report.pairs_requested  # shared pairs scored once
+        assert cache.count() == stats.pairs_unique
+
+        rerun = evaluate_retrieval(small, ["bm25", minilm.name], ["17m-again"], score_cache=cache, **kwargs)
+        assert rerun.pairs_scored == 0 and rerun.pairs_cached == stats.pairs_unique
+        assert [u.metrics for u in rerun.units] == [u.metrics for u in report.units]
+
+        # a cached score is the score the model gives now
+        query_id = sorted(small.queries)[0]
+        doc_id = run_first_stage(small, "bm25", 10).hits[query_id][0][0]
+        text = small.corpus.document_text(small.corpus.ids.index(doc_id))
+        fresh = reranker_17m.score_pairs([(small.queries[query_id], text)])[0]
+        key = PairKey(query_id, doc_id, pair_text_hash(small.queries[query_id], text))
+        cached = cache.get_many(f"{reranker_17m.name}@{reranker_17m.weights_hash()}", reranker_17m.settings.max_length,
+                                reranker_17m.settings.dtype, [key])[key]
+        assert cached == pytest.approx(float(fresh), abs=1e-4)
+
+    by_pair = {(u.first_stage, u.reranker): u for u in report.units}
+    assert set(by_pair) == {("bm25", None), (minilm.name, None), ("bm25", "17m"), (minilm.name, "17m")}
+    assert not by_pair["bm25", None].random_init and by_pair["bm25", "17m"].random_init
+    records, problems = read_records(results_dir)
+    assert problems == [] and len(records) == 4
+    for record in records:
+        assert record["schema"] == SCHEMA and record["n_queries"] == len(small.queries)
+        assert set(record["metrics"]) == set(METRIC_KEYS)
+        assert record["random_init"] == (record["reranker"] is not None)
+        prov = record["provenance"]
+        assert prov["dataset"]["fingerprint"] == small.fingerprint and prov["protocol"]["top_k"] == 10
+        assert {"packages", "hardware", "date"} <= set(prov)
+        assert str(tmp_path) not in json.dumps(record)
+    assert (results_dir / "retrieval" / "scifact-small" / "test" / "bm25" / "17m.json").is_file()
+
+
+def test_cli_writes_the_agreed_json_and_store(small_folder, replica_17m, tmp_path, capsys):
+    from eval.__main__ import main
+
+    out = tmp_path / "run.json"
+    argv = ["retrieval", "--data", str(small_folder), "--first-stage", "bm25", "--reranker", str(replica_17m),
+            "--top-k", "5", "--max-queries", "3", "--results-dir", str(tmp_path / "store"),
+            "--score-cache", str(tmp_path / "scores.sqlite"), "--output", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "NDCG@10" in printed and "RANDOM-INIT" in printed
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["cache"]["pairs_requested"] == 15 and summary["cache"]["pairs_scored"] <= 15
+    runs = {(r["first_stage"], r["reranker"]): r for r in summary["runs"]}
+    assert set(runs) == {("bm25", None), ("bm25", "17m")}
+    for r in runs.values():
+        assert {"first_stage", "reranker", "dataset", "split", "metrics", "provenance"} <= set(r)
+        assert r["dataset"] == "scifact-small.first3q" and r["split"] == "test"
+    assert runs["bm25", "17m"]["random_init"] is True
+    assert main(argv) == 0  # everything cached now
+    assert json.loads(out.read_text(encoding="utf-8"))["cache"]["pairs_scored"] == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data", "does-not-exist"], "is not a folder"),
+        (["--first-stage", "not a model!"], "unknown embedder"),
+        (["--top-k", "0"], None),
+    ],
+)
+def test_cli_bad_input_is_a_clear_message(argv, message, small_folder, tmp_path, capsys):
+    from eval.__main__ import main
+
+    base = ["retrieval", "--data", str(small_folder), "--first-stage", "bm25", "--no-store",
+            "--score-cache", str(tmp_path / "s.sqlite")]
+    if message is None:
+        with pytest.raises(SystemExit) as exc:
+            main(base + argv)
+        assert exc.value.code == 2
+        assert "must be at least 1" in capsys.readouterr().err
+        return
+    assert main(base + argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_malformed_data_names_file_and_line(tmp_path, capsys):
+    from eval.__main__ import main
+
+    folder = tmp_path / "bad"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "a"}\n{"_id": "d1", "text": "b"}\n', encoding="utf-8")
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "a"}\n', encoding="utf-8")
+    (folder / "qrels" / "test.tsv").write_text("q1\td1\t1\n", encoding="utf-8")
+    assert main(["retrieval", "--data", str(folder), "--first-stage", "bm25", "--no-store"]) == 2
+    assert "corpus.jsonl, line 2: duplicate document id" in capsys.readouterr().err

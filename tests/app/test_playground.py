@@ -1,0 +1,144 @@
+"""Playground logic without Gradio: model discovery, estimates and bounds, agreement metrics, result tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+from scipy.stats import kendalltau
+
+from ettin.corpus import Corpus
+from ettin.pipeline import InputError
+from ettin.playground import (
+    NO_RERANKER,
+    RANDOM_BADGE,
+    Playground,
+    RerankerChoice,
+    ThroughputBook,
+    compare_frame,
+    discover_rerankers,
+    kendall_tau,
+    movement_frame,
+    overlap_at_k,
+    results_frame,
+    timings_frame,
+)
+from ettin.runtime import ModelLoadError
+
+
+def test_overlap_at_k():
+    assert overlap_at_k(["a", "b", "c", "d", "e", "f"], ["e", "d", "c", "b", "a"], 5) == 1.0
+    assert overlap_at_k(["a", "b", "c"], ["x", "b", "y"], 3) == pytest.approx(1 / 3)
+    assert overlap_at_k(["a", "b"], ["c", "d"], 5) == 0.0
+    with pytest.raises(ValueError):
+        overlap_at_k(["a"], ["a"], 0)
+
+
+def test_kendall_tau_matches_scipy_including_ties():
+    rng = random.Random(0)
+    for _ in range(20):
+        n = rng.randint(2, 30)
+        x = [rng.choice([0.0, 1.0, 2.0, rng.random()]) for _ in range(n)]
+        y = [rng.choice([0.0, 1.0, rng.random()]) for _ in range(n)]
+        expected = kendalltau(x, y).statistic
+        got = kendall_tau(x, y)
+        assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected, abs=1e-12)
+    assert kendall_tau([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert math.isnan(kendall_tau([1, 1], [1, 2]))
+
+
+def _fake_model(folder, size="17m", random_init=True):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    meta = {"random_init": random_init, "size": size, "replica_of": f"cross-encoder/ettin-reranker-{size}-v1"}
+    (folder / "ettin_metadata.json").write_text(json.dumps(meta))
+
+
+def test_discovery_badges_replicas_and_sorts_by_size(tmp_path):
+    _fake_model(tmp_path / "150m", "150m")
+    _fake_model(tmp_path / "17m", "17m")
+    (tmp_path / "not-a-model").mkdir()
+    choices = discover_rerankers(tmp_path, include_hub=False)
+    assert [c.key for c in choices] == ["17m", "150m"]
+    assert all(c.random_init and RANDOM_BADGE in c.label for c in choices)
+    hub = discover_rerankers(None, include_hub=True)
+    assert len(hub) == 6 and hub[0].key == "cross-encoder/ettin-reranker-17m-v1" and not hub[0].random_init
+
+
+@pytest.mark.parametrize("key", ["../17m", "/etc", "17m/../../x", "cross-encoder/ettin-reranker-17m-v1", "nope"])
+def test_only_offered_rerankers_are_accepted(tmp_path, key):
+    _fake_model(tmp_path / "17m")
+    play = Playground(tmp_path, include_hub=False)
+    assert play.reranker_choice("17m").key == "17m"
+    assert play.reranker_choice(NO_RERANKER) is None
+    with pytest.raises(ModelLoadError, match="unknown reranker"):
+        play.reranker_choice(key)
+
+
+def test_unknown_first_stage_is_refused(tmp_path):
+    play = Playground(None, include_hub=False)
+    assert "bm25" in [c.key for c in play.first_stages]
+    with pytest.raises(ModelLoadError, match="unknown embedder"):
+        play.first_stage_key("BAAI/bge-small-en-v1.5")  # offline: not offered
+
+
+def test_estimates_scale_a_measured_size_by_published_cpu_ratios():
+    book = ThroughputBook()
+    big = RerankerChoice("1b", "1b", "x", "1b", True, 1)
+    small = RerankerChoice("17m", "17m", "y", "17m", True, 1)
+    seconds, how = book.estimate(big, 100)
+    assert seconds is None and "not measured" in how
+    book.record("17m", "17m", 100, 2.0)  # 50 pairs/s
+    seconds, how = book.estimate(big, 100)
+    assert seconds == pytest.approx(100 / (50 * 2.1 / 267.4)) and "scaled" in how
+    assert book.estimate(small, 100)[0] == pytest.approx(2.0)
+
+
+def test_time_limit_refuses_with_a_suggested_k(tmp_path):
+    _fake_model(tmp_path / "1b", "1b")
+    play = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
+    play.throughput.record("1b", "1b", 10, 10.0)  # 1 pair/s
+    choice = play.reranker_choice("1b")
+    with pytest.raises(InputError, match="lower K to 10"):
+        play._check_budget(choice, 50)
+    assert "above the limit" in play.estimate_text("1b", 50)
+
+
+def test_bad_parameters_are_refused(tmp_path):
+    play = Playground(None, include_hub=False)
+    corpus = Corpus.from_texts(["a b", "c d"])
+    for k, n in [(0, 5), (10_000, 5), (5, 0), ("x", 5)]:
+        with pytest.raises(InputError):
+            play.search("a", corpus, "bm25", None, k, n)
+
+
+def test_bm25_search_tables_and_k_above_corpus():
+    play = Playground(None, include_hub=False)
+    corpus = Corpus.from_texts(["apples and pears", "pears only", "nothing here", "apples apples apples"])
+    out = play.search("apples", corpus, "bm25", None, k=50, top_n=10)
+    assert any("all of them are candidates" in n for n in out.notes)
+    table = results_frame(out)
+    assert list(table["doc_id"]) == ["d3", "d0"]  # BM25 keeps only documents sharing a term
+    assert set(table["movement"]) == {"–"}
+    assert list(movement_frame(out)["final_rank"]) == [1, 2]
+    assert timings_frame(out)["seconds"].ge(0).all()
+
+
+def test_search_and_compare_with_a_replica(replica_17m):
+    play = Playground(replica_17m.parent, include_hub=False)
+    corpus = Corpus.from_texts([f"document number {i} about topic {i % 3}" for i in range(12)])
+    out = play.search("topic 1", corpus, "bm25", "17m", k=12, top_n=5)
+    assert out.result.random_init and any(RANDOM_BADGE in n for n in out.notes)
+    table = results_frame(out)
+    assert list(table["rank"]) == [1, 2, 3, 4, 5]
+    for _, row in table.iterrows():
+        moved = row["first_stage_rank"] - row["rank"]
+        assert row["movement"] == ("=" if moved == 0 else (f"↑ {moved}" if moved > 0 else f"↓ {-moved}"))
+    assert play.throughput.rate("17m") > 0
+    cmp = play.compare("topic 1", corpus, "bm25", ["17m"], k=12)
+    assert cmp.reference == "17m" and len(cmp.rows) == 1
+    frame = compare_frame(cmp)
+    assert frame.loc[0, "overlap@5"] == 1.0 and frame.loc[0, "kendall_tau"] == pytest.approx(1.0)
+    assert RANDOM_BADGE in frame.loc[0, "reranker"]

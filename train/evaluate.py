@@ -1,0 +1,69 @@
+"""Rerank a BEIR split's first-stage candidates with a teacher or a student and report NDCG@10 (pytrec_eval, BEIR's way:
+relevant documents the first stage missed count as missed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ettin.corpus import BeirDataset
+
+Scorer = Callable[[Sequence[tuple[str, str]]], np.ndarray]
+
+
+def ndcg_at_10(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]]) -> float:
+    """Mean NDCG@10 over the judged queries (a judged query absent from ``run`` scores 0)."""
+    import pytrec_eval
+
+    judged = {q: {d: int(g) for d, g in rel.items()} for q, rel in qrels.items() if any(g > 0 for g in rel.values())}
+    evaluator = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"})
+    per_query = evaluator.evaluate({q: run.get(q, {}) for q in judged if run.get(q)})
+    return float(sum(v["ndcg_cut_10"] for v in per_query.values()) / len(judged)) if judged else 0.0
+
+
+def rerank_run(candidates: pa.Table, scorer: Scorer) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Score every candidate row with ``scorer``; returns (run, scores)."""
+    pairs = list(zip(candidates.column("query").to_pylist(), candidates.column("document").to_pylist()))
+    scores = np.asarray(scorer(pairs), dtype=np.float64)
+    run: dict[str, dict[str, float]] = {}
+    for qid, did, s in zip(candidates.column("query_id").to_pylist(), candidates.column("doc_id").to_pylist(), scores):
+        run.setdefault(qid, {})[did] = float(s)
+    return run, scores
+
+
+def first_stage_run(candidates: pa.Table) -> dict[str, dict[str, float]]:
+    """The candidates in their first-stage (interleaved) order, as a run."""
+    run: dict[str, dict[str, float]] = {}
+    for qid, did, rank in zip(
+        candidates.column("query_id").to_pylist(),
+        candidates.column("doc_id").to_pylist(),
+        candidates.column("first_stage_rank").to_pylist(),
+    ):
+        run.setdefault(qid, {})[did] = -float(rank)
+    return run
+
+
+def cross_encoder_scorer(model: Any, batch_size: int = 32, show_progress: bool = True) -> Scorer:
+    import torch
+
+    def score(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        with torch.inference_mode():
+            return np.asarray(
+                model.predict(list(pairs), batch_size=batch_size, show_progress_bar=show_progress, convert_to_numpy=True)
+            ).reshape(-1)
+
+    return score
+
+
+def evaluate_scorers(dataset: BeirDataset, candidates: pa.Table, scorers: dict[str, Scorer]) -> dict[str, float]:
+    """NDCG@10 of the first stage and of each scorer reranking the same candidates."""
+    out = {"first_stage": ndcg_at_10(first_stage_run(candidates), dataset.qrels)}
+    for name, scorer in scorers.items():
+        run, _ = rerank_run(candidates, scorer)
+        out[name] = ndcg_at_10(run, dataset.qrels)
+    return out

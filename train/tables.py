@@ -1,0 +1,124 @@
+"""Reading and writing the recipe's tables (Parquet / JSON Lines) with clear errors, atomic writes and fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ettin.io import atomic_open, sha256_file, write_json_atomic
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Accepted spellings of the three training columns (first match wins).
+QUERY_COLUMNS = ("query", "question", "anchor", "sentence1", "text_a")
+DOCUMENT_COLUMNS = ("document", "passage", "positive", "doc", "text", "sentence2", "text_b")
+SCORE_COLUMNS = ("score", "scores", "label", "labels", "teacher_score")
+
+
+class TrainDataError(ValueError):
+    """Training input that cannot be used (missing file, malformed Parquet/JSONL, missing columns); meant for the user."""
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """The Parquet / JSONL files of ``path`` (a file, or a folder read in sorted order)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(
+            p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and _kind(p) is not None
+        )
+        if not files:
+            raise TrainDataError(f"{path}: the folder holds no .parquet or .jsonl files")
+        return files
+    raise TrainDataError(f"{path}: no such file or folder")
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+        return "jsonl"
+    return None
+
+
+def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read a Parquet or JSON Lines file (or a folder of them) into one Arrow table.
+
+    Raises:
+        TrainDataError: missing path, unknown extension, unreadable or malformed file, files whose columns differ.
+    """
+    import pyarrow as pa
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    tables = []
+    for file in data_files(path):
+        kind = _kind(file)
+        if kind is None:
+            raise TrainDataError(f"{file.name}: unknown format (expected .parquet or .jsonl)")
+        try:
+            if kind == "parquet":
+                table = pq.read_table(file, columns=list(columns) if columns else None)
+            else:
+                table = pajson.read_json(file)
+                if columns:
+                    table = table.select(list(columns))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, KeyError) as exc:
+            raise TrainDataError(f"{file.name}: cannot read as {kind}: {str(exc).splitlines()[0][:300]}") from None
+        tables.append(table)
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise TrainDataError(f"{path}: the files do not share one schema: {str(exc)[:300]}") from None
+
+
+def find_column(table: pa.Table, candidates: Sequence[str], what: str, source: str) -> str:
+    for name in candidates:
+        if name in table.column_names:
+            return name
+    raise TrainDataError(
+        f"{source}: no {what} column (looked for {', '.join(candidates)}; found {', '.join(table.column_names) or 'none'})"
+    )
+
+
+def require_columns(table: pa.Table, columns: Sequence[str], source: str) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise TrainDataError(f"{source}: missing column(s) {', '.join(missing)} (found {', '.join(table.column_names)})")
+
+
+def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
+    """Write ``table`` to ``path`` so that readers never see a partial file."""
+    import pyarrow.parquet as pq
+
+    with atomic_open(path, "wb") as f:
+        pq.write_table(table, f)
+
+
+def fingerprint(path: str | Path) -> str:
+    """SHA-256 over the data files of ``path`` (names and contents)."""
+    files = data_files(path)
+    if len(files) == 1:
+        return sha256_file(files[0])
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def write_manifest(out: str | Path, record: dict[str, Any]) -> Path:
+    """Write ``<out>.json`` (or ``<out>/manifest.json`` for a folder) with provenance added."""
+    from ettin.provenance import base_provenance
+
+    out = Path(out)
+    target = out / "manifest.json" if out.is_dir() else out.with_name(out.name + ".json")
+    write_json_atomic(target, {**record, "provenance": base_provenance()})
+    return target

@@ -61,6 +61,7 @@ def build_app(
     results_dir: str | Path | None = None,
     max_rerank_seconds: float | None = None,
     include_hub: bool | None = None,
+    default_first_stage: str | None = None,
 ):
     """Build the app.
 
@@ -70,6 +71,7 @@ def build_app(
         results_dir: Results store for the leaderboard (default ``eval/results``).
         max_rerank_seconds: Refuse reranks estimated above this (default ``$ETTIN_MAX_RERANK_SECONDS`` or 60).
         include_hub: Offer Hub models (default: unless ``HF_HUB_OFFLINE`` is set).
+        default_first_stage: First stage selected at start (default: the packaged MiniLM when installed, else BM25).
 
     Returns:
         The ``gr.Blocks`` app (not launched).
@@ -103,7 +105,8 @@ def build_app(
     reranker_choices = [("none (retriever only)", NO_RERANKER)] + [(c.label, c.key) for c in play.rerankers]
     default_reranker = play.rerankers[0].key if play.rerankers else NO_RERANKER
     stage_choices = [(c.label, c.key) for c in play.first_stages]
-    default_stage = next((c.key for c in play.first_stages if c.key == registry.MINILM_ID), registry.BM25.id)
+    wanted = default_first_stage or registry.MINILM_ID
+    default_stage = next((c.key for c in play.first_stages if c.key == wanted), registry.BM25.id)
     models_note = (
         f"Rerankers from the models folder `{Path(models_dir).name if models_dir else ''}`"
         if play.models_dir
@@ -132,7 +135,7 @@ def build_app(
             parsed = parse_pasted(pasted)
         else:
             raise gr.Error("nothing to load: paste documents (one per line) or upload a .txt, .jsonl or .csv file")
-        return parsed.corpus, f"✅ {parsed.summary()}", gr.update(value=MINE)
+        return parsed.corpus, f"✅ {parsed.summary()}", MINE
 
     @_guard
     def estimate(reranker: str, k: float) -> str:
@@ -388,10 +391,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", default=None, help="folder of local rerankers (default: $ETTIN_MODELS_DIR)")
     parser.add_argument("--results-dir", default=None, help="results store for the leaderboard (default: eval/results)")
     parser.add_argument("--max-rerank-seconds", type=float, default=None, help="refuse reranks estimated above this")
+    parser.add_argument("--first-stage", default=None, help="first stage selected at start (e.g. bm25)")
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    demo = build_app(args.models_dir, args.results_dir, args.max_rerank_seconds)
+    demo = build_app(args.models_dir, args.results_dir, args.max_rerank_seconds, default_first_stage=args.first_stage)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="2mb")
 
 

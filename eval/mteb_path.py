@@ -127,7 +127,7 @@ def _first_stage_model(spec: str, settings: RuntimeSettings) -> tuple[Any, dict[
             return mteb.get_model(spec), {"id": spec, "mteb_model": spec, "random_init": False}, spec
         except Exception as exc:  # noqa: BLE001 - not in mteb's registry: load it ourselves
             logger.info("mteb.get_model(%s) failed (%s); loading with sentence-transformers", spec, exc)
-    embedder = load_embedder(spec, settings)
+    embedder = load_embedder(spec, best_settings(settings.device))  # first stages stay lossless
     return embedder.model, embedder.provenance(), embedder.name
 
 

@@ -331,6 +331,7 @@ def evaluate_retrieval(
     *,
     top_k: int = 100,
     settings: RuntimeSettings | None = None,
+    embedder_settings: RuntimeSettings | None = None,
     dataset_source: str = "local",
     score_cache: ScoreCache | None = None,
     batch_size: int = 32,
@@ -348,7 +349,9 @@ def evaluate_retrieval(
         first_stages: ``"bm25"`` and/or dense embedders.
         rerankers: Cross-encoders (registry size or id, Hub id, local folder); empty = retriever-only.
         top_k: First-stage depth (the blog: 100).
-        settings: Device, dtype and max_length for every model (default :func:`best_settings`).
+        settings: Device, dtype and max_length of the rerankers (default :func:`best_settings`).
+        embedder_settings: Settings of dense first stages (default: ``settings``' device, lossless precision), so a
+            reranker precision experiment never changes the candidates it reranks.
         dataset_source: Where the data came from, for provenance (never a machine path).
         score_cache: Shared reranker scores (default ``$ETTIN_CACHE/scores.sqlite``).
         batch_size: Reranker batch size.
@@ -372,6 +375,7 @@ def evaluate_retrieval(
     if not isinstance(top_k, int) or top_k < 1:
         raise ValueError("top_k must be a positive whole number")
     settings = settings or best_settings()
+    embedder_settings = embedder_settings or best_settings(settings.device)
     first_stages = list(dict.fromkeys(s.strip() for s in first_stages))
     rerankers = list(dict.fromkeys(r.strip() for r in rerankers))
     shared = base_provenance()
@@ -393,8 +397,8 @@ def evaluate_retrieval(
         protocol = {
             "top_k": top_k,
             "max_length": rr.settings.max_length if rr else None,
-            "dtype": (rr.settings if rr else settings).dtype,
-            "attn_implementation": (rr.settings if rr else settings).attn_implementation,
+            "dtype": (rr.settings if rr else embedder_settings).dtype,
+            "attn_implementation": (rr.settings if rr else embedder_settings).attn_implementation,
         }
         provenance = {
             "first_stage": result.provenance,
@@ -413,7 +417,7 @@ def evaluate_retrieval(
     units: list[UnitResult] = []
     for spec in first_stages:
         result = run_first_stage(
-            dataset, spec, top_k, settings=settings, embedder_loader=embedder_loader, show_progress=show_progress
+            dataset, spec, top_k, settings=embedder_settings, embedder_loader=embedder_loader, show_progress=show_progress
         )
         stage1.append(result)
         units.append(unit(result, result.as_run(), None, {"stage1_s": round(result.seconds, 3)}))

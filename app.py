@@ -215,7 +215,7 @@ def build_app(
             figures.pareto(q, s, benchmark, hardware),
             figures.speed_bars(s, hardware),
             figures.embedder_bars(board.embedders, dataset),
-            q.sort_values("ndcg10", ascending=False),
+            q[q["benchmark"] == benchmark].sort_values("ndcg10", ascending=False),
             s[s["hardware"] == hardware].sort_values("pairs_per_s", ascending=False),
             f"**{len(q)} quality rows, {len(s)} speed rows after filters.** Notes:\n{notes}",
         )
@@ -336,13 +336,11 @@ meaningless**, so quality results made with them are refused by the leaderboard.
                     hardware = gr.Dropdown(hardwares, value=hardwares[0], label="Hardware")
                     dataset = gr.Dropdown(datasets, value=datasets[0], label="Per-embedder dataset")
                 lb_notes = gr.Markdown()
-                with gr.Row():
-                    quality_plot = gr.Plot(label="Quality vs parameters", elem_id="quality-plot")
-                    pareto_plot = gr.Plot(label="Quality vs speed")
-                with gr.Row():
-                    speed_plot = gr.Plot(label="Speed")
-                    embedder_plot = gr.Plot(label="Per embedder")
-                quality_table = gr.Dataframe(label="Quality (click a header to sort)", interactive=False, wrap=True)
+                quality_plot = gr.Plot(label="Quality vs parameters", elem_id="quality-plot")
+                pareto_plot = gr.Plot(label="Quality vs speed", elem_id="pareto-plot")
+                speed_plot = gr.Plot(label="Speed", elem_id="speed-plot")
+                embedder_plot = gr.Plot(label="Per embedder", elem_id="embedder-plot")
+                quality_table = gr.Dataframe(label="Quality on the chosen benchmark (click a header to sort)", interactive=False, wrap=True)
                 speed_table = gr.Dataframe(label="Speed on the chosen hardware", interactive=False, wrap=True)
                 gr.Markdown("### bf16 / FlashAttention-2 ablation (pairs/s and peak GB per configuration)")
                 gr.Dataframe(board.ablation, interactive=False, wrap=True)

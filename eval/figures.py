@@ -70,6 +70,14 @@ def _short(model: str) -> str:
     return model.split("/")[-1]
 
 
+def _label(model: str) -> str:
+    """``17m`` for an Ettin reranker, the short name otherwise."""
+    name = _short(model)
+    if name.startswith("ettin-reranker-"):
+        return name.removeprefix("ettin-reranker-").removesuffix("-v1")
+    return name
+
+
 @safe
 def quality_vs_params(df: pd.DataFrame, benchmark: str) -> go.Figure:
     """NDCG@10 vs parameters (log x) for one benchmark: Ettin sizes joined by a line, the teacher marked, peers in grey.
@@ -97,7 +105,7 @@ def quality_vs_params(df: pd.DataFrame, benchmark: str) -> go.Figure:
                 y=g["ndcg10"],
                 mode=mode,
                 name=name,
-                text=[_short(m) + (" (regen.)" if r else "") for m, r in zip(g["model"], regen)] if "text" in mode else None,
+                text=[_label(m) + (" (regen.)" if r else "") for m, r in zip(g["model"], regen)] if "text" in mode else None,
                 textposition="top left",
                 marker={
                     "color": color,

@@ -144,13 +144,18 @@ def test_leaderboard_filters_notes_and_refusal(client):
     quality_plot, pareto_plot, speed_plot, embedder_plot, quality, speed, notes = out
     assert "1 regenerated quality result(s) refused" in notes
     assert {r[quality["headers"].index("family")] for r in quality["data"]} == {"Ettin"}
-    sources = {r[quality["headers"].index("source")] for r in quality["data"]}
-    assert sources == {"published", "regenerated"}
+    assert {r[quality["headers"].index("benchmark")] for r in quality["data"]} == {"MTEB(eng, v2) Retrieval"}
+    assert len(quality["data"]) == 6
     assert all(r[speed["headers"].index("hardware")] == "CPU i7-13700K" for r in speed["data"])
     fig = json.loads(quality_plot["plot"])
     assert fig["layout"]["xaxis"]["type"] == "log"
     bars = json.loads(embedder_plot["plot"])["data"]
     assert any(t.get("type") == "bar" for t in bars)
+    regen = client.predict([], 0, 5000, ["regenerated"], "scifact/test (regenerated)", "CPU i7-13700K", "scifact",
+                           api_name="/leaderboard")[4]
+    rows = [dict(zip(regen["headers"], r)) for r in regen["data"]]
+    assert [(r["model"], r["ndcg10"], r["source"]) for r in rows] == [("cross-encoder/ettin-reranker-17m-v1", 0.7, "regenerated")]
+    assert "Test CPU" in rows[0]["provenance"]
     # a size range that excludes everything gives messages, not errors
     out = client.predict(["Ettin"], 0, 1, ["published"], "NanoBEIR", "H100 (bf16)", "scifact", api_name="/leaderboard")
     assert "No NanoBEIR results" in json.dumps(json.loads(out[0]["plot"]))

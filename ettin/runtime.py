@@ -244,12 +244,41 @@ class Reranker:
             **self.settings.as_dict(),
         }
 
-    def score_pairs(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray:
-        """Raw scores (logits) for (query, document) pairs, in input order."""
+    def score_pairs(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        batch_size: int = 32,
+        show_progress_bar: bool = False,
+        *,
+        max_tokens: int | None = None,
+        fast: bool = True,
+    ) -> np.ndarray:
+        """Raw scores (logits) for (query, document) pairs, in input order.
+
+        The fast path (default) tokenises every pair once, sorts by exact token count, and runs the model directly in
+        ``torch.inference_mode`` on batches padded only to their own longest pair; its scores equal
+        ``CrossEncoder.predict``'s (same tokenisation, same activation). Models whose first module unpads its inputs
+        (flash attention on CUDA) and anything that is not a text CrossEncoder use ``predict`` itself.
+
+        Args:
+            pairs: (query, document) string pairs.
+            batch_size: Most pairs per forward pass.
+            max_tokens: Most padded tokens per forward pass (``None``: only ``batch_size`` limits a batch).
+            show_progress_bar: Show a tqdm bar over batches.
+            fast: ``False`` calls ``CrossEncoder.predict`` (the reference path).
+        """
         import torch
 
         if len(pairs) == 0:
             return np.zeros(0, dtype=np.float32)
+        if batch_size < 1:
+            raise ValueError("batch_size must be a positive whole number")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError("max_tokens must be a positive whole number")
+        if fast and fast_path_supported(self.model):
+            return score_pairs_fast(
+                self.model, pairs, batch_size=batch_size, max_tokens=max_tokens, show_progress_bar=show_progress_bar
+            )
         with torch.inference_mode():
             scores = self.model.predict(
                 list(pairs), batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_numpy=True
@@ -258,6 +287,116 @@ class Reranker:
 
     def score(self, query: str, documents: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self.score_pairs([(query, d) for d in documents], batch_size=batch_size)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Fast scoring path
+
+
+def fast_path_supported(model: Any) -> bool:
+    """True for a text CrossEncoder whose first module is a padded Transformer with a tokenizer.
+
+    Models that unpad (flattened inputs with flash attention) keep ``predict``, which already packs them.
+    """
+    try:
+        first = model[0]
+    except Exception:  # noqa: BLE001 - not a sequential sentence-transformers model
+        return False
+    return (
+        getattr(first, "tokenizer", None) is not None
+        and not getattr(first, "can_flatten_inputs", False)
+        and "text" in getattr(first, "modality_config", {"text": None})
+        and getattr(first, "backend", "torch") == "torch"
+        and getattr(model, "num_labels", 1) == 1
+        and not getattr(model, "_distributed_inference", None)
+    )
+
+
+def tokenize_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int | None) -> list[list[int]]:
+    """Token ids of each pair exactly as ``CrossEncoder.preprocess`` makes them (``longest_first`` truncation), unpadded."""
+    queries = [str(p[0]) for p in pairs]
+    docs = [str(p[1]) for p in pairs]
+    enc = tokenizer(
+        queries,
+        docs,
+        truncation="longest_first",
+        max_length=max_length,
+        padding=False,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
+    return enc["input_ids"]
+
+
+def plan_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
+    """Group indices into batches, longest first, each padded to its own longest member.
+
+    A batch holds at most ``batch_size`` pairs and, when ``max_tokens`` is given, at most ``max_tokens`` padded tokens
+    (a single pair longer than ``max_tokens`` still forms its own batch).
+    """
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    n = len(order)
+    while start < n:
+        longest = int(lengths[order[start]])
+        size = batch_size
+        if max_tokens is not None:
+            size = max(1, min(batch_size, max_tokens // max(longest, 1)))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+def score_pairs_fast(
+    model: Any,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int = 32,
+    max_tokens: int | None = None,
+    show_progress_bar: bool = False,
+) -> np.ndarray:
+    """Score pairs with one tokenisation, exact-length sorting and direct forward passes (see ``Reranker.score_pairs``)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    transformer = model[0]
+    tokenizer = transformer.tokenizer
+    max_length = getattr(model, "max_length", None) or transformer.max_seq_length
+    ids = tokenize_pairs(tokenizer, pairs, max_length)
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = model.device
+    activation = getattr(model, "activation_fn", None)
+    out = np.empty(len(ids), dtype=np.float32)
+    batches = plan_batches(lengths, batch_size, max_tokens)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for idx in tqdm(batches, desc="Scoring", unit="batch", disable=not show_progress_bar):
+                width = int(lengths[idx[0]])
+                input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+                mask = np.zeros((len(idx), width), dtype=np.int64)
+                for row, i in enumerate(idx.tolist()):
+                    n = lengths[i]
+                    input_ids[row, :n] = ids[i]
+                    mask[row, :n] = 1
+                features = {
+                    "input_ids": torch.from_numpy(input_ids).to(device),
+                    "attention_mask": torch.from_numpy(mask).to(device),
+                    "modality": "text",
+                }
+                scores = model(features)["scores"]
+                if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
+                    scores = scores.float()
+                if activation is not None:
+                    scores = activation(scores)
+                out[idx] = scores.reshape(len(idx), -1)[:, 0].float().cpu().numpy()
+    finally:
+        if was_training:
+            model.train()
+    return out
 
 
 @dataclass

@@ -242,6 +242,13 @@ def build_app(
         src = registry.published()["source"]
         regen = board.quality[board.quality["source"] == "regenerated"]
         regen_speed = board.speed[board.speed["source"] == "regenerated"]
+        rows = board.embedders[board.embedders["source"] == "regenerated"]
+        commands = ""
+        if not rows.empty:
+            lines = [f"| {r.dataset}/{r.split} | {r.first_stage} | {r.reranker or 'retriever only'} | {r.ndcg10:.4f} | `{r.command}` |"
+                     for r in rows.itertuples()]
+            commands = ("**Regenerated retrieval results and the command for each:**\n\n"
+                        "| dataset | first stage | reranker | NDCG@10 | command |\n|---|---|---|---|---|\n" + "\n".join(lines))
         return f"""## Reproduce every number
 
 **Published figures** come from [{src['title']}]({src['url']}) ({src['published']}), transcribed in
@@ -252,12 +259,16 @@ Shown now: {len(regen)} regenerated quality rows, {len(regen_speed)} regenerated
 
 | figure | command |
 |---|---|
-| all tables (CSV + JSON) | `python -m eval leaderboard --out eval/results/leaderboard` |
-| per-embedder NDCG@10 (retrieval, two-stage, top-100) | `python -m eval --help` → the retrieval verb, results in `eval/results/retrieval/` |
-| speed per hardware, bf16/FA2 ablation | `python -m eval --help` → the speed verb, results in `eval/results/speed/` |
+| all leaderboard tables (CSV + JSON) | `python -m eval leaderboard --out eval/results/leaderboard` |
+| per-embedder NDCG@10 on bundled SciFact (two-stage, top-100) | `python -m eval retrieval --first-stage bm25 --first-stage sentence-transformers/all-MiniLM-L6-v2 --reranker 17m` |
+| MTEB(eng, v2) two-stage (online: needs the Hub) | `python -m eval mteb --help` |
+| NanoBEIR (BM25 top-100 reranked) | `python -m eval nanobeir --help` |
+| speed per hardware and the bf16/FA2 ablation | `python -m eval speed --models 17m,32m,68m` (offline: add `--replica`) |
 | offline stand-ins for the six sizes | `python -m ettin replica --size all --out models` |
 | this app with them | `python app.py --models-dir models` (or `ETTIN_MODELS_DIR=models python app.py`) |
-| one search from the shell | `python -m ettin search "vitamin D and fractures" --first-stage bm25 --reranker models/17m` |
+| this app's latency and load numbers | `python -m eval.app_load --models-dir models` |
+
+{commands}
 
 Replicas have the exact architecture and parameter count but random weights: their **speed is real, their scores are
 meaningless**, so quality results made with them are refused by the leaderboard.

@@ -38,7 +38,7 @@ REPLICA_LABEL = "measured on replica"
 QUALITY_COLUMNS = ["benchmark", "model", "family", "size", "params", "ndcg10", "source", "note", "provenance"]
 EMBEDDER_COLUMNS = [
     "dataset", "split", "first_stage", "reranker", "family", "size", "ndcg10", "mrr10", "recall100", "n_queries", "source",
-    "provenance",
+    "provenance", "command",
 ]  # fmt: skip
 SPEED_COLUMNS = [
     "hardware", "model", "family", "size", "params", "pairs_per_s", "config", "batch_size", "source", "label", "provenance",
@@ -117,6 +117,7 @@ def published_embedders() -> pd.DataFrame:
             "n_queries": None,
             "source": "published",
             "provenance": prov,
+            "command": "",
         }
         for e in data["embedders"]
     ]
@@ -196,6 +197,28 @@ def _regen_provenance(prov: dict[str, Any], file: str) -> str:
     return "; ".join(parts)
 
 
+def retrieval_command(data: dict[str, Any]) -> str:
+    """The ``python -m eval retrieval`` command that regenerates one retrieval result."""
+    import shlex
+
+    prov = data.get("provenance") or {}
+    ds = prov.get("dataset") or {}
+    parts = ["python", "-m", "eval", "retrieval"]
+    if not str(ds.get("source", "")).startswith("bundled") or data.get("dataset") != "scifact":
+        parts += ["--data", f"<BEIR folder of {data.get('dataset')}>", "--name", str(data.get("dataset"))]
+    if data.get("split", "test") != "test":
+        parts += ["--split", str(data["split"])]
+    parts += ["--first-stage", str(data.get("first_stage"))]
+    if data.get("reranker"):
+        parts += ["--reranker", str(data["reranker"])]
+    proto = prov.get("protocol") or {}
+    if proto.get("top_k") and proto["top_k"] != 100:
+        parts += ["--top-k", str(proto["top_k"])]
+    if data.get("reranker") and proto.get("max_length") and proto["max_length"] != 512:
+        parts += ["--max-length", str(proto["max_length"])]
+    return " ".join(p if p.startswith("<") else shlex.quote(p) for p in parts)
+
+
 @dataclass
 class ReadReport:
     """What happened while reading a results folder."""
@@ -236,6 +259,7 @@ def read_retrieval_results(results_dir: str | Path) -> tuple[pd.DataFrame, ReadR
                     "n_queries": data.get("n_queries"),
                     "source": "regenerated",
                     "provenance": _regen_provenance(data.get("provenance") or {}, rel),
+                    "command": retrieval_command(data),
                 }
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -112,6 +112,9 @@ def test_regenerated_results_are_read_random_init_refused_and_counted(store):
     prov = regen["provenance"].iloc[0]
     assert "Test CPU" in prov and "2026-11-27" in prov and "retrieval/scifact/test" in prov
     assert str(store) not in prov  # no machine paths
+    commands = set(regen["command"])
+    assert "python -m eval retrieval --first-stage bm25 --reranker cross-encoder/ettin-reranker-17m-v1" in commands
+    assert "python -m eval retrieval --first-stage bm25" in commands
 
 
 def test_replica_speed_rows_are_kept_and_labelled_skipped_rows_dropped(store):

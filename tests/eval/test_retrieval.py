@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from eval.data import subset, write_beir
@@ -68,7 +67,7 @@ def test_stage1_is_cached_merged_and_survives_a_corrupt_file(small, tmp_path):
 def test_two_first_stages_share_scores_and_rerun_scores_nothing(small, minilm, reranker_17m, tmp_path):
     results_dir = tmp_path / "results"
     kwargs = dict(
-        top_k=10,
+        top_k=6,
         settings=reranker_17m.settings,
         dataset_source="test slice",
         results_dir=results_dir,
@@ -79,7 +78,7 @@ def test_two_first_stages_share_scores_and_rerun_scores_nothing(small, minilm, r
         report = evaluate_retrieval(small, ["bm25", minilm.name], [str(reranker_17m.source.name_or_path)],
                                     score_cache=cache, **kwargs)
         stats = report.rerank_stats[reranker_17m.name]
-        assert report.pairs_requested == 2 * 10 * len(small.queries)
+        assert report.pairs_requested == 2 * 6 * len(small.queries)
         assert report.pairs_scored == stats.pairs_unique < report.pairs_requested  # shared pairs scored once
         assert cache.count() == stats.pairs_unique
 
@@ -89,7 +88,7 @@ def test_two_first_stages_share_scores_and_rerun_scores_nothing(small, minilm, r
 
         # a cached score is the score the model gives now
         query_id = sorted(small.queries)[0]
-        doc_id = run_first_stage(small, "bm25", 10).hits[query_id][0][0]
+        doc_id = run_first_stage(small, "bm25", 6).hits[query_id][0][0]
         text = small.corpus.document_text(small.corpus.ids.index(doc_id))
         fresh = reranker_17m.score_pairs([(small.queries[query_id], text)])[0]
         key = PairKey(query_id, doc_id, pair_text_hash(small.queries[query_id], text))
@@ -107,7 +106,7 @@ def test_two_first_stages_share_scores_and_rerun_scores_nothing(small, minilm, r
         assert set(record["metrics"]) == set(METRIC_KEYS)
         assert record["random_init"] == (record["reranker"] is not None)
         prov = record["provenance"]
-        assert prov["dataset"]["fingerprint"] == small.fingerprint and prov["protocol"]["top_k"] == 10
+        assert prov["dataset"]["fingerprint"] == small.fingerprint and prov["protocol"]["top_k"] == 6
         assert {"packages", "hardware", "date"} <= set(prov)
         assert str(tmp_path) not in json.dumps(record)
     assert (results_dir / "retrieval" / "scifact-small" / "test" / "bm25" / "17m.json").is_file()

@@ -171,7 +171,9 @@ def _fail(message: str) -> int:
     return 2
 
 
-_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, RuntimeError)
+# ModelLoadError is a RuntimeError, DataFormatError and InputError are ValueErrors; OSError covers missing files and
+# unreachable hosts.
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError)
 
 
 def cmd_retrieval(args: argparse.Namespace) -> int:
@@ -202,7 +204,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
                 show_progress=True,
                 results_dir=results_dir,
             )
-    except _USER_ERRORS as exc:  # ModelLoadError, DataFormatError and InputError are among these
+    except _USER_ERRORS as exc:
         return _fail(str(exc))
     summary = report.as_json()
     summary["wall_s"] = round(time.perf_counter() - t0, 2)

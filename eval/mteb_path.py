@@ -94,7 +94,7 @@ def named_tasks(benchmark: str | None = None, task_names: Sequence[str] | None =
         else:
             tasks = list(mteb.get_tasks(tasks=list(task_names or [])))
     except KeyError as exc:
-        raise ValueError(f"mteb does not know {exc}") from None
+        raise ValueError(str(exc.args[0]) if exc.args else "unknown mteb task or benchmark") from None
     if not tasks:
         raise ValueError("no Retrieval task selected")
     return tasks
@@ -174,7 +174,11 @@ def run_two_stage(
     for task in tasks:
         task_name = task.metadata.name
         if not task.data_loaded:
-            task.load_data()
+            try:
+                task.load_data()
+            except Exception as exc:  # noqa: BLE001 - datasets raises many kinds; the user needs one message
+                hint = " (the Hub is switched off: run online once, or use --data DIR)" if _offline() else ""
+                raise RuntimeError(f"cannot load mteb task {task_name}: {type(exc).__name__}: {exc}{hint}") from exc
         split = task.metadata.eval_splits[0]
         subset = next(iter(task.dataset))
         qrels = task.dataset[subset][split]["relevant_docs"]

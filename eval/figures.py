@@ -106,7 +106,7 @@ def quality_vs_params(df: pd.DataFrame, benchmark: str) -> go.Figure:
                 mode=mode,
                 name=name,
                 text=[_label(m) + (" (regen.)" if r else "") for m, r in zip(g["model"], regen)] if "text" in mode else None,
-                textposition="top left",
+                textposition="bottom right" if name.startswith("teacher") else "top left",
                 marker={
                     "color": color,
                     "symbol": [f"{symbol}-open" if r else symbol for r in regen],

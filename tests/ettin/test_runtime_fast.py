@@ -1,0 +1,67 @@
+"""The fast scoring path of ``Reranker.score_pairs``: same scores as ``CrossEncoder.predict``, sound batch planning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ettin.runtime import fast_path_supported, plan_batches, tokenize_pairs
+
+
+def _pairs(scifact_test, n: int = 12) -> list[tuple[str, str]]:
+    corpus = scifact_test.corpus
+    queries = list(scifact_test.queries.values())
+    pairs = [(queries[i % len(queries)], corpus.document_text(i * 7)) for i in range(n)]
+    pairs += [("short", "x"), ("", "empty query"), ("a long one " * 400, "and a long document " * 400)]
+    return pairs
+
+
+def test_fast_path_equals_predict(reranker_17m, scifact_test):
+    pairs = _pairs(scifact_test)
+    assert fast_path_supported(reranker_17m.model)
+    ref = reranker_17m.score_pairs(pairs, batch_size=8, fast=False)
+    for kwargs in ({"batch_size": 32}, {"batch_size": 16, "max_tokens": 700}):
+        fast = reranker_17m.score_pairs(pairs, **kwargs)
+        assert fast.shape == ref.shape == (len(pairs),)
+        assert np.max(np.abs(fast - ref)) <= 1e-4, kwargs
+
+
+def test_fast_path_keeps_input_order(reranker_17m, scifact_test):
+    pairs = _pairs(scifact_test, 8)[:8]
+    scores = reranker_17m.score_pairs(pairs, batch_size=4)
+    perm = np.random.default_rng(0).permutation(len(pairs))
+    shuffled = reranker_17m.score_pairs([pairs[i] for i in perm], batch_size=4)
+    np.testing.assert_allclose(shuffled, scores[perm], atol=1e-5)
+
+
+def test_tokenisation_matches_preprocess_and_truncates(reranker_17m):
+    model = reranker_17m.model
+    pairs = [("what is a claim", "a document " * 2000), ("q", "d")]
+    ids = tokenize_pairs(model.tokenizer, pairs, model.max_length)
+    assert len(ids[0]) == model.max_length
+    features = model.preprocess(pairs)
+    for row, seq in enumerate(ids):
+        n = int(features["attention_mask"][row].sum())
+        assert features["input_ids"][row, :n].tolist() == seq
+
+
+@pytest.mark.parametrize("batch_size,max_tokens", [(1, None), (3, None), (8, 40), (100, 25)])
+def test_plan_batches_covers_each_index_once(batch_size, max_tokens):
+    lengths = np.array([5, 30, 12, 12, 1, 50, 7, 9, 30, 2])
+    batches = plan_batches(lengths, batch_size, max_tokens)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert np.all(np.diff(lengths[flat]) <= 0)  # longest first
+    for b in batches:
+        assert 1 <= len(b) <= batch_size
+        if max_tokens is not None and len(b) > 1:
+            assert len(b) * lengths[b[0]] <= max_tokens
+
+
+def test_bad_arguments_are_refused(reranker_17m):
+    with pytest.raises(ValueError, match="batch_size"):
+        reranker_17m.score_pairs([("q", "d")], batch_size=0)
+    with pytest.raises(ValueError, match="max_tokens"):
+        reranker_17m.score_pairs([("q", "d")], max_tokens=0)
+    assert reranker_17m.score_pairs([]).shape == (0,)
+    assert not fast_path_supported(object())

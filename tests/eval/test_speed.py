@@ -1,0 +1,151 @@
+"""``python -m eval speed``: protocol logic, clear errors, FLOP counts and the result file (tiny pair counts)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from eval import speed
+from eval.speed_accuracy import AccuracyError, accuracy_check, ndcg_at_k, spearman
+from eval.speed_ceiling import EncoderShape, flops_per_pair, matmul_ceiling
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    speed.register(sub)
+    args = parser.parse_args(["speed", *argv])
+    return args.func(args)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--configs", "fp32-sdpa,fp64-magic"], "unknown 'fp64-magic'"),
+        (["--configs", "fp32-sdpa,,"], "without empty items"),
+        (["--models", "3m", "--replica"], "unknown Ettin size '3m'"),
+        (["--models", "a/b/c/d"], "unknown reranker"),
+        (["--models", "17m", "--max-length", "9000"], "exceeds the 17m limit of 7999"),
+        (["--models", "17m", "--max-length", "4"], "too small"),
+        (["--models", "17m", "--n-pairs", "0"], "--n-pairs"),
+        (["--models", "none"], "nothing to do"),
+        (["--device", "tpu"], "--device"),
+    ],
+)
+def test_bad_input_gives_clear_message(argv, message, capsys):
+    assert _cli(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_config_skip_reasons(monkeypatch):
+    from ettin import runtime
+
+    assert "CUDA" in speed.config_skip_reason("bf16-fa2-unpadded", "cpu")
+    assert speed.config_skip_reason("fp32-sdpa", "cpu") is None
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert "native bf16" in speed.config_skip_reason("bf16-sdpa", "cpu")
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    assert speed.config_skip_reason("bf16-sdpa", "cpu") is None
+
+
+class _FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_batch_search_stops_when_throughput_stops_improving(monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(speed.time, "perf_counter", clock)
+    pps = {8: 100.0, 16: 150.0, 32: 140.0, 64: 500.0}
+
+    def score(pairs, bs):
+        clock.now += len(pairs) / pps[bs]
+        return np.zeros(len(pairs), dtype=np.float32)
+
+    best, tried, stop = speed.batch_search(score, [("q", "d")] * 30, "cpu", max_batch=64, log=lambda s: None)
+    assert [t["batch_size"] for t in tried] == [8, 16, 32]
+    assert best.batch_size == 16 and best.pairs_per_s == pytest.approx(150.0)
+    assert "stopped improving at batch 32" in stop
+
+
+def test_batch_search_stops_at_out_of_memory_and_cap(monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(speed.time, "perf_counter", clock)
+
+    def score(pairs, bs):
+        if bs >= 32:
+            raise RuntimeError("CPU out of memory (fake)")
+        clock.now += len(pairs) / bs
+        return np.zeros(len(pairs), dtype=np.float32)
+
+    best, tried, stop = speed.batch_search(score, [("q", "d")] * 10, "cpu", max_batch=1024, log=lambda s: None)
+    assert best.batch_size == 16 and stop == "out of memory at batch 32"
+    best, tried, stop = speed.batch_search(score, [("q", "d")] * 10, "cpu", max_batch=8, log=lambda s: None)
+    assert best.batch_size == 8 and "cap 8" in stop
+
+
+def test_flops_per_pair_counts():
+    # no local layers: linear 2*P*L*layers + attention 4*L*L*h*layers + head
+    shape = EncoderShape(hidden=4, intermediate=6, layers=2, vocab=10, global_every=1, local_window=0)
+    linear_params = 4 * 12 + 4 * 4 + 4 * 12 + 6 * 4
+    assert flops_per_pair(shape, 5) == 2 * linear_params * 5 * 2 + 4 * 5 * 5 * 4 * 2 + 2 * (16 + 4)
+    ettin17 = EncoderShape(hidden=256, intermediate=384, layers=7, vocab=50368)
+    # local layers cap the keys at the window: long pairs grow less than quadratically
+    assert flops_per_pair(ettin17, 512) < 2 * flops_per_pair(ettin17, 256) * 2
+    assert flops_per_pair(ettin17, 256) > flops_per_pair(ettin17, 128)
+
+
+def test_matmul_ceiling_is_a_rate():
+    shape = EncoderShape(hidden=32, intermediate=48, layers=1, vocab=10)
+    assert 1e6 < matmul_ceiling(shape, "float32", tokens=64, min_seconds=0.01) < 1e15
+
+
+def test_hardware_slug_is_file_safe():
+    assert speed.hardware_slug({"gpu": "NVIDIA H100 80GB HBM3"}) == "nvidia-h100-80gb-hbm3"
+    slug = speed.hardware_slug({"gpu": None, "cpu": "Intel(R) Xeon(R) Processor", "cpu_cores": 2})
+    assert slug == "intel-xeon-processor-2c"
+
+
+def test_ndcg_and_spearman():
+    assert ndcg_at_k(["a", "b"], {"a": 1}) == pytest.approx(1.0)
+    assert ndcg_at_k(["b", "a"], {"a": 1}) == pytest.approx(1 / np.log2(3))
+    assert ndcg_at_k(["x"], {"a": 0}) == 0.0
+    assert spearman(np.array([1.0, 2, 3]), np.array([10.0, 20, 25])) == pytest.approx(1.0)
+    assert np.isnan(spearman(np.ones(3), np.arange(3.0)))
+
+
+def test_accuracy_check_refuses_random_replica(replica_17m):
+    with pytest.raises(AccuracyError, match="random-weight replica"):
+        accuracy_check(str(replica_17m), [("q", "d")])
+
+
+def test_end_to_end_result_file(replica_17m, tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    argv = [
+        "--models", str(replica_17m), "--n-pairs", "6", "--passes", "1", "--max-batch", "8", "--warmup-pairs", "2",
+        "--configs", "fp32-sdpa,bf16-fa2-unpadded", "--device", "cpu", "--output", str(out),
+    ]
+    assert _cli(argv) == 0
+    data = json.loads(out.read_text())
+    assert data["schema"] == "ettin.speed/1"
+    prov = data["provenance"]
+    assert prov["protocol"]["n_pairs"] == 6 and prov["protocol"]["max_length"] == 512
+    assert prov["protocol"]["token_lengths"]["max"] <= 512 and "cpu_flags" in prov["hardware"]
+    assert data["ceiling"]["fp32_flops"] > 0
+    rows = {(r["runtime"], r["config"]): r for r in data["rows"]}
+    base, fast = rows[("baseline", "fp32-sdpa")], rows[("ettin", "fp32-sdpa")]
+    assert base["ratio_to_baseline"] == 1.0 and base["batch_size"] == 32
+    assert fast["pairs_per_s"] > 0 and fast["batch_size"] == 8 and fast["random_init"] is True and fast["size"] == "17m"
+    assert fast["ratio_to_baseline"] == pytest.approx(fast["pairs_per_s"] / base["pairs_per_s"], rel=1e-3)
+    assert fast["max_abs_diff_vs_baseline"] <= 1e-4
+    assert 0 < fast["ceiling_fraction"] < 2 and fast["peak_memory_bytes"] > 0
+    assert rows[("ettin", "bf16-fa2-unpadded")]["skipped"] == "flash attention needs a CUDA GPU"
+    assert rows[("ettin", "bf16-fa2-unpadded")]["pairs_per_s"] is None
+    assert "| ettin | fp32-sdpa |" in capsys.readouterr().out

@@ -187,24 +187,13 @@ def build_app(
 
     def _filtered(families, min_m, max_m, sources):
         board = board_holder["board"]
-        lo, hi = float(min_m) * 1e6, float(max_m) * 1e6
-        q = board.quality
-        if families:
-            known = {"Ettin", "teacher"}
-            mask = q["family"].isin([f for f in families if f in known])
-            if "others" in families:
-                mask |= ~q["family"].isin(known)
-            q = q[mask]
-        q = lb.filter_frame(q, min_params=lo, max_params=hi, sources=sources or None)
-        s = board.speed
-        if families:
-            known = {"Ettin", "teacher"}
-            mask = s["family"].isin([f for f in families if f in known])
-            if "others" in families:
-                mask |= ~s["family"].isin(known)
-            s = s[mask]
-        s = lb.filter_frame(s, min_params=lo, max_params=hi, sources=sources or None)
-        return board, q.reset_index(drop=True), s.reset_index(drop=True)
+        kw = {
+            "families": families or None,  # none ticked = no filter
+            "min_params": None if min_m in (None, "") else float(min_m) * 1e6,
+            "max_params": None if max_m in (None, "") else float(max_m) * 1e6,
+            "sources": sources or None,
+        }
+        return board, lb.filter_frame(board.quality, **kw), lb.filter_frame(board.speed, **kw)
 
     @_guard
     def update_leaderboard(families, min_m, max_m, sources, benchmark, hardware, dataset):
@@ -277,7 +266,7 @@ meaningless**, so quality results made with them are refused by the leaderboard.
     # ---- layout ------------------------------------------------------------------------------------------------------
 
     with gr.Blocks(title=TITLE) as demo:
-        user_corpus = gr.State(None)  # per browser session
+        user_corpus = gr.State(None, time_to_live=3600)  # per browser session, dropped after an hour
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Search", id="search"):
@@ -338,8 +327,8 @@ meaningless**, so quality results made with them are refused by the leaderboard.
                 hardwares = list(dict.fromkeys(board.speed["hardware"]))
                 datasets = list(dict.fromkeys(board.embedders["dataset"]))
                 with gr.Row():
-                    families = gr.CheckboxGroup(["Ettin", "teacher", "others"], value=["Ettin", "teacher", "others"], label="Family")
-                    sources = gr.CheckboxGroup(["published", "regenerated"], value=["published", "regenerated"], label="Source")
+                    families = gr.CheckboxGroup([*lb.MAIN_FAMILIES, lb.OTHERS], value=[*lb.MAIN_FAMILIES, lb.OTHERS], label="Family (none ticked = all)")
+                    sources = gr.CheckboxGroup(["published", "regenerated"], value=["published", "regenerated"], label="Source (none ticked = all)")
                     min_m = gr.Number(0, label="min parameters (M)", minimum=0)
                     max_m = gr.Number(5000, label="max parameters (M)", minimum=0)
                 with gr.Row():

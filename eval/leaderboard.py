@@ -34,6 +34,8 @@ ABLATION_CONFIGS = {
     "bf16+FA2 unpadded": "bf16-fa2-unpadded",
 }
 REPLICA_LABEL = "measured on replica"
+MAIN_FAMILIES = ("Ettin", "teacher")
+OTHERS = "others"
 
 QUALITY_COLUMNS = ["benchmark", "model", "family", "size", "params", "ndcg10", "source", "note", "provenance"]
 EMBEDDER_COLUMNS = [
@@ -419,10 +421,16 @@ def filter_frame(
     hardware: Sequence[str] | None = None,
     sources: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Rows whose family, parameter count, hardware and source pass the filters (``None`` = no filter)."""
+    """Rows whose family, parameter count, hardware and source pass the filters (``None`` = no filter).
+
+    ``families`` may contain :data:`OTHERS`, which stands for every family other than ``Ettin`` and ``teacher``.
+    """
     mask = pd.Series(True, index=df.index)
     if families is not None and "family" in df:
-        mask &= df["family"].isin(list(families))
+        fam = mask & df["family"].isin(list(families))
+        if OTHERS in families:
+            fam |= ~df["family"].isin(MAIN_FAMILIES)
+        mask &= fam
     if "params" in df:
         params = pd.to_numeric(df["params"], errors="coerce")
         if min_params is not None:

@@ -132,6 +132,8 @@ def test_filters():
     q = lb.published_quality()
     ettin = lb.filter_frame(q, families=["Ettin"])
     assert set(ettin["family"]) == {"Ettin"} and len(ettin) == 12
+    others = lb.filter_frame(q, families=["teacher", lb.OTHERS])
+    assert "Ettin" not in set(others["family"]) and {"teacher", "BAAI", "jinaai"} <= set(others["family"])
     small = lb.filter_frame(q, max_params=100e6)
     assert small["params"].max() <= 100e6 and len(small) > 0
     assert lb.filter_frame(q, sources=["regenerated"]).empty

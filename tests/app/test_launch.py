@@ -1,0 +1,59 @@
+"""Launch options: local by default, no share link, no model loaded while the app is built."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _FakeDemo:
+    def __init__(self):
+        self.kwargs = None
+
+    def launch(self, **kwargs):
+        self.kwargs = kwargs
+
+
+def _run_main(monkeypatch, argv):
+    import app
+
+    demo, seen = _FakeDemo(), {}
+
+    def fake_build(*args, **kwargs):
+        seen["args"], seen["kwargs"] = args, kwargs
+        return demo
+
+    monkeypatch.setattr(app, "build_app", fake_build)
+    app.main(argv)
+    return demo.kwargs, seen
+
+
+def test_defaults_are_local_without_share(monkeypatch):
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    launch, _ = _run_main(monkeypatch, [])
+    assert launch["server_name"] == "127.0.0.1" and launch["server_port"] == 7860
+    assert launch["share"] is False
+    assert launch["max_file_size"] == "2mb"
+
+
+def test_host_port_models_dir_and_share_are_options(monkeypatch, tmp_path):
+    launch, seen = _run_main(
+        monkeypatch, ["--host", "0.0.0.0", "--port", "9001", "--models-dir", str(tmp_path), "--first-stage", "bm25", "--share"]
+    )
+    assert launch["server_name"] == "0.0.0.0" and launch["server_port"] == 9001 and launch["share"] is True
+    assert seen["args"][0] == str(tmp_path) and seen["kwargs"]["default_first_stage"] == "bm25"
+
+
+def test_building_the_app_loads_no_model(tmp_path):
+    code = (
+        "import sys, app; demo = app.build_app(include_hub=False); "
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))"
+    )
+    env = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ETTIN_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

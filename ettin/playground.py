@@ -348,7 +348,14 @@ class Playground:
         seconds, how = self.throughput.estimate(choice, int(k))
         badge = f" **{RANDOM_BADGE}**." if choice.random_init else ""
         if seconds is None:
-            return f"Rerank time for {int(k)} documents: {how} (it is measured on the first run).{badge}"
+            published = registry.published()["speed"]["cpu_i7_13700k"]
+            rate = published.get(registry.RERANKERS[choice.size].hub_id) if choice.size else None
+            hint = (
+                f"; on the blog's i7-13700K CPU ({rate:g} pairs/s) it would take {int(k) / rate:,.1f} s, a 2-core machine is slower"
+                if rate
+                else ""
+            )
+            return f"Rerank time for {int(k)} documents: {how} (measured on the first run){hint}.{badge}"
         bound = " — above the limit, lower K" if seconds > self.max_rerank_seconds else ""
         return f"Estimated rerank time for {int(k)} documents: {seconds:,.1f} s ({how}){bound}.{badge}"
 

@@ -104,6 +104,9 @@ def test_time_limit_refuses_with_a_suggested_k(tmp_path):
     with pytest.raises(InputError, match="lower K to 10"):
         play._check_budget(choice, 50)
     assert "above the limit" in play.estimate_text("1b", 50)
+    fresh = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
+    text = fresh.estimate_text("1b", 21)
+    assert "not measured on this machine yet" in text and "2.1 pairs/s" in text and "10.0 s" in text
 
 
 def test_bad_parameters_are_refused(tmp_path):

@@ -205,7 +205,7 @@ def time_passes(
     warmup_pairs: int | None = None,
 ) -> Timing:
     """One warm-up (on ``warmup_pairs`` pairs, default all), then ``passes`` timed passes over all pairs; median kept."""
-    warm = pairs if warmup_pairs is None else pairs[: max(batch_size, warmup_pairs)]
+    warm = pairs if not warmup_pairs else pairs[: max(batch_size, warmup_pairs)]
     score(warm, batch_size)
     _sync(device)
     times = []
@@ -646,7 +646,7 @@ def _run(args: argparse.Namespace) -> int:
             + ("until out of memory" if device.startswith("cuda") else f"until pairs/s stops improving or RSS > {args.memory_cap_gb} GiB")
         ),
         "passes": args.passes,
-        "warmup": "one pass" + ("" if args.warmup_pairs is None else f" over the first max(batch, {args.warmup_pairs}) pairs"),
+        "warmup": "one pass" + ("" if not args.warmup_pairs else f" over the first max(batch, {args.warmup_pairs}) pairs"),
         "statistic": "median pass time; pairs/s = n_pairs / median",
         "peak_memory": "torch.cuda.max_memory_allocated" if device.startswith("cuda") else "process RSS sampled every 10 ms during the timed passes",
         "ceiling": "torch.matmul over one layer's weight shapes (4096 rows) per dtype; fraction = pairs/s x useful FLOPs per pair / ceiling",
@@ -723,7 +723,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-pairs", type=int, default=None, help="number of pairs (default: 128 on CPU, 2048 on GPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--passes", type=int, default=3, help="timed passes per batch size (median kept)")
-    p.add_argument("--warmup-pairs", type=int, default=None, help="warm up on only the first N pairs (default: one full pass)")
+    p.add_argument(
+        "--warmup-pairs", type=int, default=32, help="warm-up pass over the first max(batch, N) pairs (default 32; 0 = all)"
+    )
     p.add_argument("--start-batch", type=int, default=8)
     p.add_argument("--max-batch", type=int, default=None, help="largest batch size tried (default: 256 CPU, 4096 GPU)")
     p.add_argument("--memory-cap-gb", type=float, default=DEFAULT_MEMORY_CAP_GB, help="CPU: stop the batch search past this RSS")

@@ -298,8 +298,9 @@ meaningless**, so quality results made with them are refused by the leaderboard.
                 status = gr.Markdown(elem_id="search-status")
                 results = gr.Dataframe(label="Results", wrap=True, elem_id="results", interactive=False, max_height=600)
                 with gr.Row():
-                    timings = gr.Dataframe(label="Latency breakdown (seconds)", interactive=False, scale=1)
-                    movement = gr.Plot(label="Rank movement", scale=2)
+                    timings = gr.Dataframe(label="Latency breakdown (seconds)", interactive=False, scale=1,
+                                           column_widths=["70%", "30%"], elem_id="timings")
+                    movement = gr.Plot(label="Rank movement", scale=1, elem_id="movement-plot")
 
             with gr.Tab("Compare sizes", id="compare"):
                 gr.Markdown(
@@ -362,8 +363,10 @@ meaningless**, so quality results made with them are refused by the leaderboard.
         search_inputs = [query, corpus_mode, user_corpus, embedder, reranker, k, top_n]
         search_outputs = [status, results, timings, movement]
         search_btn.click(search, search_inputs, search_outputs, api_name="search", concurrency_limit=2,
-                         concurrency_id="rerank")
-        query.submit(search, search_inputs, search_outputs, api_name=False, concurrency_id="rerank")
+                         concurrency_id="rerank").then(estimate, [reranker, k], estimate_md, api_name=False,
+                                                       show_progress="hidden")
+        query.submit(search, search_inputs, search_outputs, api_name=False, concurrency_id="rerank").then(
+            estimate, [reranker, k], estimate_md, api_name=False, show_progress="hidden")
         compare_btn.click(compare, [c_query, corpus_mode, user_corpus, c_embedder, c_rerankers, c_k], [c_status, c_table],
                           api_name="compare", concurrency_limit=1)
         lb_inputs = [families, min_m, max_m, sources, benchmark, hardware, dataset]

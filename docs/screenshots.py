@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                 "() => { const s = document.querySelector('#search-status'); return s && s.innerText.includes('candidates'); }",
                 timeout=600_000,
             )
-            page.wait_for_timeout(500)
+            page.wait_for_selector("#movement-plot .js-plotly-plot .main-svg", timeout=60_000)
+            page.wait_for_timeout(1000)
             page.screenshot(path=str(out / "screenshot_search.png"), full_page=True)
 
             page.get_by_role("tab", name="Compare sizes").click()

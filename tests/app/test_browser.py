@@ -48,6 +48,7 @@ def test_search_then_leaderboard_in_a_real_browser(browser, app_url, tmp_path):
     assert any(arrow in text for arrow in ("↑", "↓", "="))
     status = page.locator("#search-status").inner_text()
     assert "random weights — scores meaningless" in status and "reranked by 17m" in status
+    page.wait_for_selector("#movement-plot .js-plotly-plot .main-svg", timeout=60_000)
     page.screenshot(path=str(tmp_path / "search.png"), full_page=True)
 
     page.get_by_role("tab", name="Leaderboard").click()

@@ -312,20 +312,18 @@ def fast_path_supported(model: Any) -> bool:
     )
 
 
-def tokenize_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int | None) -> list[list[int]]:
-    """Token ids of each pair exactly as ``CrossEncoder.preprocess`` makes them (``longest_first`` truncation), unpadded."""
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int | None) -> dict[str, list[list[int]]]:
+    """Token ids (and token type ids where the tokenizer makes them) of each pair, exactly as ``CrossEncoder.preprocess``
+    makes them (``longest_first`` truncation at ``max_length``), unpadded."""
     queries = [str(p[0]) for p in pairs]
     docs = [str(p[1]) for p in pairs]
-    enc = tokenizer(
-        queries,
-        docs,
-        truncation="longest_first",
-        max_length=max_length,
-        padding=False,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )
-    return enc["input_ids"]
+    enc = tokenizer(queries, docs, truncation="longest_first", max_length=max_length, padding=False, return_attention_mask=False)
+    return {k: v for k, v in enc.items() if k in ("input_ids", "token_type_ids")}
+
+
+def tokenize_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int | None) -> list[list[int]]:
+    """Token ids of each pair as ``CrossEncoder.preprocess`` makes them (``longest_first`` truncation), unpadded."""
+    return encode_pairs(tokenizer, pairs, max_length)["input_ids"]
 
 
 def plan_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
@@ -363,7 +361,9 @@ def score_pairs_fast(
     transformer = model[0]
     tokenizer = transformer.tokenizer
     max_length = getattr(model, "max_length", None) or transformer.max_seq_length
-    ids = tokenize_pairs(tokenizer, pairs, max_length)
+    encoded = encode_pairs(tokenizer, pairs, max_length)
+    ids = encoded["input_ids"]
+    type_ids = encoded.get("token_type_ids")
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = model.device
@@ -378,15 +378,20 @@ def score_pairs_fast(
                 width = int(lengths[idx[0]])
                 input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
                 mask = np.zeros((len(idx), width), dtype=np.int64)
+                types = np.zeros((len(idx), width), dtype=np.int64) if type_ids is not None else None
                 for row, i in enumerate(idx.tolist()):
                     n = lengths[i]
                     input_ids[row, :n] = ids[i]
                     mask[row, :n] = 1
+                    if types is not None:
+                        types[row, :n] = type_ids[i]
                 features = {
                     "input_ids": torch.from_numpy(input_ids).to(device),
                     "attention_mask": torch.from_numpy(mask).to(device),
                     "modality": "text",
                 }
+                if types is not None:
+                    features["token_type_ids"] = torch.from_numpy(types).to(device)
                 scores = model(features)["scores"]
                 if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
                     scores = scores.float()

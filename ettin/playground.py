@@ -262,6 +262,7 @@ class Playground:
         self.include_hub = include_hub
         self.throughput = ThroughputBook()
         self._bm25: OrderedDict[str, BM25FirstStage] = OrderedDict()
+        self._dense: OrderedDict[str, DenseFirstStage] = OrderedDict()  # at most 4 (embedder, corpus) pairs
         self._bm25_lock = threading.Lock()
         self.refresh()
 
@@ -314,6 +315,11 @@ class Playground:
             return stage
         from ettin.runtime import cached_embedder
 
+        dense_key = f"{key}\x00{corpus.fingerprint}"
+        with self._bm25_lock:
+            if dense_key in self._dense:  # skips re-hashing the embedder's weights for the embedding-store key
+                self._dense.move_to_end(dense_key)
+                return self._dense[dense_key]
         if progress:
             progress(0.0, f"loading {key}")
         embedder = cached_embedder(key, allow_local=False)
@@ -322,7 +328,12 @@ class Playground:
             if progress:
                 progress(done / max(total, 1), f"embedding the corpus with {embedder.name}: {done:,}/{total:,} documents")
 
-        return DenseFirstStage(embedder, corpus, progress=embed_progress)
+        stage = DenseFirstStage(embedder, corpus, progress=embed_progress)
+        with self._bm25_lock:
+            self._dense[dense_key] = stage
+            while len(self._dense) > 4:
+                self._dense.popitem(last=False)
+        return stage
 
     def reranker(self, choice: RerankerChoice):
         from ettin.runtime import cached_reranker

@@ -665,16 +665,25 @@ def _run(args: argparse.Namespace) -> int:
     details: list[dict[str, Any]] = []
     from tqdm.auto import tqdm
 
-    for spec in tqdm(specs, desc="models", unit="model", disable=len(specs) < 2):
+    out = Path(args.output) if args.output else default_output(provenance["hardware"])
+
+    def summarise_ceiling() -> None:
+        if ceilings["by_shape"]:
+            ceilings["fp32_flops"] = max(v["fp32_flops"] for v in ceilings["by_shape"].values())
+            bf = [v["bf16_flops"] for v in ceilings["by_shape"].values() if v["bf16_flops"]]
+            ceilings["bf16_flops"] = max(bf) if bf else None
+
+    for n_done, spec in enumerate(tqdm(specs, desc="models", unit="model", disable=len(specs) < 2), start=1):
         model_rows, detail = benchmark_model(spec, pairs, configs, args, ceilings, log=tqdm.write)
         rows.extend(model_rows)
         details.append(detail)
         if provenance["protocol"]["token_lengths"] is None:
             provenance["protocol"]["token_lengths"] = detail["token_lengths"]
-    if ceilings["by_shape"]:
-        ceilings["fp32_flops"] = max(v["fp32_flops"] for v in ceilings["by_shape"].values())
-        bf = [v["bf16_flops"] for v in ceilings["by_shape"].values() if v["bf16_flops"]]
-        ceilings["bf16_flops"] = max(bf) if bf else None
+        summarise_ceiling()
+        if n_done < len(specs):  # partial results survive an interrupted run
+            provenance["load_average_end"] = load_average()
+            partial = {"schema": SCHEMA, "provenance": provenance, "ceiling": ceilings, "rows": rows, "models": details}
+            write_json_atomic(out, {**partial, "complete": False, "models_pending": [s.label for s in specs[n_done:]]})
 
     accuracy = None
     if args.accuracy_model:
@@ -704,12 +713,12 @@ def _run(args: argparse.Namespace) -> int:
     }
     if accuracy is not None:
         result["accuracy"] = accuracy
+    result["complete"] = True
     if rows:
         print("\n" + format_table(rows))
         ratios = size_ratio_table(rows)
         if ratios:
             print("\n" + ratios)
-    out = Path(args.output) if args.output else default_output(provenance["hardware"])
     write_json_atomic(out, result)
     print(f"\nwrote {out}")
     return 0

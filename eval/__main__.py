@@ -1,30 +1,18 @@
-"""``python -m eval``: one argparse CLI whose verbs live in their own modules.
-
-Each module listed in ``VERB_MODULES`` exposes ``register(subparsers)`` that adds its verb(s) with ``set_defaults(func=...)``.
-"""
+"""``python -m eval <verb>``: the project's numbers, regenerated (verbs registered with :func:`ettin.cli.verb`)."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import importlib.util
 import sys
+from collections.abc import Sequence
 
-VERB_MODULES = ("eval.cli_retrieval", "eval.speed", "eval.leaderboard")
+from ettin.cli import main as run_cli
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval", description="Regenerate the project's numbers.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in VERB_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(sub)
-    return parser
+VERB_MODULES = ("eval.retrieval.cli", "eval.speed.cli", "eval.leaderboard.cli")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m eval`` with ``argv`` (default: the command line); returns the exit status."""
+    return run_cli("python -m eval", "Regenerate the project's numbers.", VERB_MODULES, argv)
 
 
 if __name__ == "__main__":

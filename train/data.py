@@ -3,10 +3,12 @@
 The published training set (``cross-encoder/ettin-reranker-v1-data``) is already (query, document, score) rows; it is
 loaded by name (online) or from local Parquet/JSONL and mixed with :func:`mix_sources`. The rescored retrieval part is
 rebuilt from raw candidates with :func:`build_candidates` -> ``python -m train score`` -> :func:`select_rows`.
+The ``python -m train data candidates|select|mix`` verbs are at the end of this module.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from train.selection import SelectionConfig, query_rng, select_pool, select_training
+from ettin.cli import verb, verb_group
+from train.cli import quiet_argument, resumable
+from train.selection import SelectionConfig, draw_holdout, query_rng, select_pool, select_training
 from train.tables import (
     DOCUMENT_COLUMNS,
     QUERY_COLUMNS,
@@ -30,8 +34,15 @@ if TYPE_CHECKING:
 
     from ettin.corpus import BeirDataset
 
-PUBLISHED_DATASET = "cross-encoder/ettin-reranker-v1-data"
-CANDIDATE_COLUMNS = ("query_id", "query", "doc_id", "document", "first_stage_rank", "is_positive")
+__all__ = [
+    "load_beir_spec",
+    "interleave_rankings",
+    "build_candidates",
+    "select_rows",
+    "SourceSpec",
+    "load_source",
+    "mix_sources",
+]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -87,9 +98,9 @@ def build_candidates(
         An Arrow table with columns ``query_id, query, doc_id, document, first_stage_rank, is_positive``.
     """
     import pyarrow as pa
-    from tqdm.auto import tqdm
 
     from ettin.pipeline import make_first_stage
+    from ettin.progress import progress_bar, progress_callback
 
     if depth < 1:
         raise TrainDataError("--depth must be at least 1")
@@ -102,19 +113,13 @@ def build_candidates(
     texts = [dataset.queries[q] for q in qids]
     per_stage: list[list[list[int]]] = []
     for spec in first_stages:
-        bar = tqdm(total=len(dataset.corpus), desc=f"corpus embeddings ({spec})", disable=not show_progress, leave=False)
-
-        def progress(done: int, total: int, bar=bar) -> None:
-            bar.n = done
-            bar.refresh()
-
-        stage = make_first_stage(spec, dataset.corpus, progress=progress)
-        bar.close()
+        with progress_callback(len(dataset.corpus), f"corpus embeddings ({spec})", show=show_progress, leave=False) as progress:
+            stage = make_first_stage(spec, dataset.corpus, progress=progress)
         hits = stage.search_many(texts, depth)
         per_stage.append([idx.tolist() for idx, _ in hits])
     cols: dict[str, list[Any]] = {c: [] for c in ("q", "doc", "first_stage_rank", "is_positive")}
     corpus = dataset.corpus
-    for qi, qid in enumerate(tqdm(qids, desc="candidates", disable=not show_progress)):
+    for qi, qid in enumerate(progress_bar(show=show_progress, iterable=qids, desc="candidates")):
         relevant = {d for d, g in dataset.qrels.get(qid, {}).items() if g > 0}
         merged = interleave_rankings([stage[qi] for stage in per_stage], depth)
         cols["q"].extend([qi] * len(merged))
@@ -162,7 +167,8 @@ def select_rows(
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    from tqdm.auto import tqdm
+
+    from ettin.progress import progress_bar
 
     require_columns(scored, ("query_id", "query", "doc_id", "document", "score"), "scored candidates")
     n = scored.num_rows
@@ -187,7 +193,7 @@ def select_rows(
     pool_rows: list[np.ndarray] = []
     head_rows: list[np.ndarray] = []
     medium_rows: list[np.ndarray] = []
-    for a, b in tqdm(list(zip(bounds[:-1], bounds[1:])), desc="selecting", disable=not show_progress):
+    for a, b in progress_bar(show=show_progress, iterable=list(zip(bounds[:-1], bounds[1:])), desc="selecting"):
         rows = order[a:b]
         rng = query_rng(seed, str(qid[rows[0]]))
         pool = rows[select_pool(scores[rows], positive[rows], config, rng)]
@@ -233,6 +239,11 @@ class SourceSpec:
 
     @classmethod
     def parse(cls, text: str) -> SourceSpec:
+        """Parse ``NAME=LOCATION[@CAP]``.
+
+        Raises:
+            TrainDataError: no ``=``, an empty name or location, or a cap that is not a whole number >= 1.
+        """
         if "=" not in text:
             raise TrainDataError(f"source {text!r}: expected NAME=LOCATION[@CAP]")
         name, _, rest = text.partition("=")
@@ -319,3 +330,162 @@ def mix_sources(specs: Sequence[SourceSpec], seed: int = 12, shuffle: bool = Tru
     if shuffle:
         mixed = mixed.take(pa.array(rng.permutation(mixed.num_rows)))
     return mixed, counts
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# python -m train data candidates | select | mix
+
+
+def _candidates_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beir", default="scifact", help="'scifact' (bundled) or a BEIR folder (default: scifact)")
+    p.add_argument("--split", default="train", help="qrels split whose queries are used (default: train)")
+    p.add_argument(
+        "--first-stage", action="append", required=True,
+        help="'bm25' or a dense embedder id/folder; repeat to merge several (interleaved by rank)",
+    )
+    p.add_argument("--depth", type=int, default=2048, help="candidates kept per query (default: 2048)")
+    p.add_argument("--holdout", type=int, default=0, help="hold out this many queries (seeded) as a dev set (default: 0)")
+    p.add_argument("--holdout-out", help="where to write the held-out query ids (default: <out>.holdout.json)")
+    p.add_argument("--exclude-query-ids", help="file of query ids (JSON list or one per line) to leave out")
+    p.add_argument("--seed", type=int, default=12, help="seed of the hold-out draw (default: 12)")
+    p.add_argument("--out", required=True, help="output Parquet file")
+    quiet_argument(p)
+
+
+def _training_query_ids(args: argparse.Namespace, dataset: BeirDataset) -> list[str]:
+    """The split's queries less ``--exclude-query-ids`` and the ``--holdout`` draw (written to ``--holdout-out``)."""
+    qids = sorted(dataset.queries)
+    if args.exclude_query_ids:
+        from train.fit import read_query_ids
+
+        drop = set(read_query_ids(args.exclude_query_ids))
+        qids = [q for q in qids if q not in drop]
+    if args.holdout:
+        from ettin.io import write_json_atomic
+
+        held = draw_holdout(qids, args.holdout, args.seed)
+        write_json_atomic(args.holdout_out or Path(args.out).with_suffix(".holdout.json"), held)
+        qids = [q for q in qids if q not in set(held)]
+    return qids
+
+
+verb_group("data", help="assemble training data: candidates, selection, mixing")
+
+
+@verb("data candidates", help="first-stage candidates of a BEIR split (input of `score`)", arguments=_candidates_arguments)
+@resumable
+def candidates_command(args: argparse.Namespace) -> int:
+    """``python -m train data candidates``: write the candidates table and its manifest."""
+    from train.tables import write_manifest, write_parquet_atomic
+
+    dataset = load_beir_spec(args.beir, args.split)
+    qids = _training_query_ids(args, dataset)
+    table = build_candidates(dataset, args.first_stage, depth=args.depth, query_ids=qids, show_progress=not args.quiet)
+    write_parquet_atomic(table, args.out)
+    write_manifest(
+        args.out,
+        {
+            "kind": "candidates",
+            "dataset": dataset.name,
+            "split": args.split,
+            "dataset_fingerprint": dataset.fingerprint,
+            "first_stages": args.first_stage,
+            "depth": args.depth,
+            "queries": len(qids),
+            "holdout": args.holdout,
+            "seed": args.seed,
+            "rows": table.num_rows,
+        },
+    )
+    print(f"wrote {table.num_rows:,} candidates for {len(qids)} queries to {args.out}")
+    return 0
+
+
+def _select_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scored", required=True, help="a `score` output folder, or a Parquet/JSONL file with a score column")
+    p.add_argument("--out", required=True, help="output Parquet file of training rows")
+    p.add_argument("--pool-out", help="also write the stage-1 pools here")
+    p.add_argument("--max-candidates", type=int, default=2048, help="candidates considered per query (default: 2048)")
+    p.add_argument("--pool-size", type=int, default=256, help="stage-1 pool size per query (default: 256)")
+    p.add_argument("--hard", type=int, default=16, help="hardest negatives always in the pool (default: 16)")
+    p.add_argument("--head", type=int, default=32, help="stage 2: top of the teacher-sorted pool (default: 32)")
+    p.add_argument("--medium", type=int, default=32, help="stage 2: medium negatives from the band (default: 32)")
+    p.add_argument("--band-start", type=int, default=64, help="stage 2 band start rank, 0-based (default: 64)")
+    p.add_argument("--band-end", type=int, default=192, help="stage 2 band end rank, exclusive (default: 192)")
+    p.add_argument("--seed", type=int, default=12, help="selection seed (default: 12)")
+    p.add_argument("--source", default="rescored", help="value of the provenance column 'source' (default: rescored)")
+    quiet_argument(p)
+
+
+@verb("data select", help="the recipe's selection: pool of 256 per query, then 64 training rows", arguments=_select_arguments)
+@resumable
+def select_command(args: argparse.Namespace) -> int:
+    """``python -m train data select``: select training rows from scored candidates; write them and a manifest."""
+    from train.score import MANIFEST, read_scored
+    from train.tables import fingerprint, read_table, write_manifest, write_parquet_atomic
+
+    try:
+        config = SelectionConfig(
+            max_candidates=args.max_candidates,
+            pool_size=args.pool_size,
+            hard=args.hard,
+            head=args.head,
+            medium=args.medium,
+            band_start=args.band_start,
+            band_end=args.band_end,
+        )
+    except ValueError as exc:
+        raise TrainDataError(str(exc)) from None
+    is_scoring_folder = Path(args.scored).is_dir() and (Path(args.scored) / MANIFEST).is_file()
+    scored = read_scored(args.scored) if is_scoring_folder else read_table(args.scored)
+    pool, rows = select_rows(scored, config, seed=args.seed, source=args.source, show_progress=not args.quiet)
+    write_parquet_atomic(rows, args.out)
+    if args.pool_out:
+        write_parquet_atomic(pool, args.pool_out)
+    record = {
+        "kind": "selection",
+        "scored": args.scored,
+        "scored_sha256": fingerprint(args.scored),
+        "selection": config.as_dict(),
+        "seed": args.seed,
+        "source": args.source,
+        "pool_rows": pool.num_rows,
+        "rows": rows.num_rows,
+        "queries": len(set(rows.column("query_id").to_pylist())),
+    }
+    write_manifest(args.out, record)
+    print(f"selected {rows.num_rows:,} training rows ({pool.num_rows:,} in the pools) -> {args.out}")
+    return 0
+
+
+def _mix_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--source", action="append", required=True,
+        help="NAME=LOCATION[@CAP]; LOCATION = local file/folder or hf:DATASET[:CONFIG[:SPLIT]] "
+        "(e.g. msmarco=hf:cross-encoder/ettin-reranker-v1-data:msmarco@100000); repeat",
+    )
+    p.add_argument("--out", required=True, help="output Parquet file (columns query, document, score, source)")
+    p.add_argument("--seed", type=int, default=12, help="seed of capping and shuffling (default: 12)")
+    p.add_argument("--no-shuffle", action="store_true", help="keep the sources in order")
+
+
+@verb(
+    "data mix",
+    help="mix sources (published set by name, local Parquet/JSONL) with per-source caps",
+    arguments=_mix_arguments,
+)
+@resumable
+def mix_command(args: argparse.Namespace) -> int:
+    """``python -m train data mix``: write the mixed rows and a manifest with each local source's SHA-256."""
+    from train.tables import fingerprint, write_manifest, write_parquet_atomic
+
+    specs = [SourceSpec.parse(s) for s in args.source]
+    table, counts = mix_sources(specs, seed=args.seed, shuffle=not args.no_shuffle)
+    write_parquet_atomic(table, args.out)
+    fps = {spec.name: fingerprint(spec.location) for spec in specs if not spec.location.startswith("hf:")}
+    write_manifest(
+        args.out,
+        {"kind": "mix", "sources": [s.__dict__ for s in specs], "rows_per_source": counts, "source_sha256": fps, "seed": args.seed},
+    )
+    print(f"mixed {table.num_rows:,} rows -> {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return 0

@@ -1,5 +1,5 @@
-"""Rerank a BEIR split's first-stage candidates with a teacher or a student and report NDCG@10 (pytrec_eval, BEIR's way:
-relevant documents the first stage missed count as missed)."""
+"""Rerank a BEIR split's first-stage candidates with a teacher or a student and report NDCG@10 (:mod:`ettin.metrics`,
+pytrec_eval, BEIR's way: relevant documents the first stage missed count as missed)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,9 @@ if TYPE_CHECKING:
 
     from ettin.corpus import BeirDataset
 
+__all__ = ["Scorer", "rerank_run", "first_stage_run", "cross_encoder_scorer", "evaluate_scorers"]
+
 Scorer = Callable[[Sequence[tuple[str, str]]], np.ndarray]
-
-
-def ndcg_at_10(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]]) -> float:
-    """Mean NDCG@10 over the judged queries (a judged query absent from ``run`` scores 0)."""
-    import pytrec_eval
-
-    judged = {q: {d: int(g) for d, g in rel.items()} for q, rel in qrels.items() if any(g > 0 for g in rel.values())}
-    evaluator = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"})
-    per_query = evaluator.evaluate({q: run.get(q, {}) for q in judged if run.get(q)})
-    return float(sum(v["ndcg_cut_10"] for v in per_query.values()) / len(judged)) if judged else 0.0
 
 
 def rerank_run(candidates: pa.Table, scorer: Scorer) -> tuple[dict[str, dict[str, float]], np.ndarray]:
@@ -49,6 +41,7 @@ def first_stage_run(candidates: pa.Table) -> dict[str, dict[str, float]]:
 
 
 def cross_encoder_scorer(model: Any, batch_size: int = 32, show_progress: bool = True) -> Scorer:
+    """A :data:`Scorer` over a ``CrossEncoder``'s ``predict`` (inference mode, one score per pair)."""
     import torch
 
     def score(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
@@ -61,9 +54,14 @@ def cross_encoder_scorer(model: Any, batch_size: int = 32, show_progress: bool =
 
 
 def evaluate_scorers(dataset: BeirDataset, candidates: pa.Table, scorers: dict[str, Scorer]) -> dict[str, float]:
-    """NDCG@10 of the first stage and of each scorer reranking the same candidates."""
-    out = {"first_stage": ndcg_at_10(first_stage_run(candidates), dataset.qrels)}
+    """Mean NDCG@10 of the first stage and of each scorer reranking the same candidates.
+
+    Every judged query counts (one the candidates miss scores 0), as :func:`ettin.metrics.evaluate_run` defines it.
+    """
+    from ettin.metrics import MAIN_METRIC, evaluate_run
+
+    out = {"first_stage": evaluate_run(dataset.qrels, first_stage_run(candidates))[MAIN_METRIC]}
     for name, scorer in scorers.items():
         run, _ = rerank_run(candidates, scorer)
-        out[name] = ndcg_at_10(run, dataset.qrels)
+        out[name] = evaluate_run(dataset.qrels, run)[MAIN_METRIC]
     return out

@@ -3,57 +3,139 @@
 The recipe's arguments come from the registry (per-size learning rate and global batch size) and from the published
 ``training_constants`` (1 epoch, warmup 3 %, eval/save every 5 %, keep 5, seed 12, bf16); each is overridable. Under
 ``torchrun --nproc_per_node N`` the same entry point runs data-parallel with a per-device batch of ``global // N``.
+:class:`FitConfig`'s fields are the ``python -m train fit`` flags (each spelled out once, in the field's metadata).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ettin.cli import add_dataclass_arguments, dataclass_from_args, verb
+from train.cli import print_json, quiet_argument, resumable
 from train.tables import TrainDataError, fingerprint, read_table, require_columns
+
+__all__ = [
+    "TRAIN_CONFIG",
+    "TRAINED_METADATA",
+    "BATCH_LOG_DIR",
+    "FitConfig",
+    "add_fit_arguments",
+    "world",
+    "resolve_recipe",
+    "load_training_table",
+    "is_cross_encoder_folder",
+    "build_student",
+    "build_evaluator",
+    "read_query_ids",
+    "metric_key",
+    "last_checkpoint",
+    "fit",
+]
 
 TRAIN_CONFIG = "train_config.json"
 TRAINED_METADATA = "ettin_metadata.json"
-# Test hook: SIGKILL the process after this optimizer step (proves that a killed run resumes from its checkpoint).
-KILL_ENV = "ETTIN_TRAIN_KILL_AT_STEP"
 BATCH_LOG_DIR = "rank_batches"
+
+
+def _steps_type(text: str) -> float:
+    """argparse ``type`` of the step flags: a positive number (below 1 = a share of the run, else steps)."""
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive (a fraction below 1 = share of the run, else steps)")
+    return value
+
+
+def _option(help: str, **metadata: Any) -> Any:
+    """Field metadata of one ``fit`` flag (see :func:`ettin.cli.add_dataclass_arguments`)."""
+    return {"help": help, **metadata}
 
 
 @dataclass
 class FitConfig:
-    """Everything a training run depends on (saved as ``train_config.json`` next to the model)."""
+    """Everything a training run depends on (saved as ``train_config.json`` next to the model).
 
-    train: str
-    out: str
-    size: str = "17m"
-    backbone: str | None = None
-    max_length: int = 512
-    learning_rate: float | None = None
-    global_batch_size: int | None = None
-    epochs: float | None = None
-    max_steps: int = -1
-    warmup: float | None = None
-    eval_steps: float | None = None
-    save_steps: float | None = None
-    save_total_limit: int | None = None
-    logging_steps: float | None = None
-    seed: int | None = None
-    eval_data: str = "none"
-    eval_split: str = "test"
-    eval_first_stage: str = "bm25"
-    eval_top_k: int = 100
-    eval_max_queries: int | None = None
-    eval_query_ids: str | None = None
-    eval_batch_size: int = 32
-    bf16: str = "auto"
-    dataloader_workers: int | None = None
-    resume: bool = False
-    max_rows: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    Each field is one ``python -m train fit`` flag (``max_length`` -> ``--max-length``; ``learning_rate`` -> ``--lr``);
+    ``None`` means "the recipe's value" (registry or published constants, see :func:`resolve_recipe`).
+    """
+
+    train: str = field(metadata=_option("training rows: Parquet/JSONL with query, document, score"))
+    out: str = field(metadata=_option("output folder (model, checkpoints/, train_config.json)"))
+    size: str = field(default="17m", metadata=_option("Ettin size whose recipe (lr, batch, backbone) is used"))
+    backbone: str | None = field(
+        default=None,
+        metadata=_option(
+            "encoder Hub id or folder (default: the size's jhu-clsp/ettin-encoder-*), a CrossEncoder folder to continue, "
+            "or 'replica' (random Ettin replica of --size)"
+        ),
+    )
+    max_length: int = field(default=512, metadata=_option("max tokens per pair"))
+    learning_rate: float | None = field(
+        default=None, metadata=_option("learning rate (default: the size's, from the registry)", flag="--lr", metavar="LR")
+    )
+    global_batch_size: int | None = field(
+        default=None, metadata=_option("global batch (default: the size's); per device = global // WORLD_SIZE")
+    )
+    epochs: float | None = field(default=None, metadata=_option("epochs (default: 1)"))
+    max_steps: int = field(default=-1, metadata=_option("stop after this many steps (-1: the full epochs)"))
+    warmup: float | None = field(
+        default=None, metadata=_option("warmup: fraction of steps if < 1, else steps (default: 0.03)")
+    )
+    eval_steps: float | None = field(
+        default=None, metadata=_option("eval every: fraction if < 1, else steps (default: 0.05)", type=_steps_type)
+    )
+    save_steps: float | None = field(
+        default=None, metadata=_option("checkpoint every: fraction if < 1, else steps (default: 0.05)", type=_steps_type)
+    )
+    save_total_limit: int | None = field(default=None, metadata=_option("checkpoints kept (default: 5)"))
+    logging_steps: float | None = field(
+        default=None, metadata=_option("log every: fraction if < 1, else steps (default: 0.025)", type=_steps_type)
+    )
+    seed: int | None = field(default=None, metadata=_option("seed (default: 12)"))
+    eval_data: str = field(
+        default="none",
+        metadata=_option(
+            "in-training evaluator: 'nanobeir' (online, the recipe), 'scifact' or a BEIR folder (offline), 'none'"
+        ),
+    )
+    eval_split: str = field(default="test", metadata=_option("split of a local BEIR evaluator"))
+    eval_first_stage: str = field(default="bm25", metadata=_option("first stage of a local evaluator"))
+    eval_top_k: int = field(default=100, metadata=_option("candidates reranked per query"))
+    eval_max_queries: int | None = field(default=None, metadata=_option("evaluate on the first N queries only"))
+    eval_query_ids: str | None = field(
+        default=None, metadata=_option("file of query ids (JSON list or lines) the local evaluator uses")
+    )
+    eval_batch_size: int = field(default=32, metadata=_option("evaluator batch size"))
+    bf16: str = field(
+        default="auto", metadata=_option("bf16 training (auto: on a bf16 GPU only)", choices=("auto", "on", "off"))
+    )
+    dataloader_workers: int | None = field(
+        default=None, metadata=_option("dataloader workers (default: recipe on GPU, 0 on CPU)")
+    )
+    resume: bool = field(default=False, metadata=_option("continue from the last checkpoint in <out>/checkpoints"))
+    max_rows: int | None = field(default=None, metadata=_option("use only the first N training rows"))
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``fit`` flags: one per :class:`FitConfig` field (those without a default are required), plus ``--quiet``."""
+    add_dataclass_arguments(parser, FitConfig)
+    quiet_argument(parser)
+
+
+@verb("fit", help="train a student (CrossEncoderTrainer + MSELoss); works under torchrun", arguments=add_fit_arguments)
+@resumable
+def fit_command(args: argparse.Namespace) -> int:
+    """``python -m train fit``: train, then print the run's summary (rank 0 only)."""
+    summary = fit(dataclass_from_args(FitConfig, args), show_progress=not args.quiet)
+    if summary:
+        print_json({k: summary[k] for k in ("global_step", "train_loss", "best_checkpoint", "best_metric", "final_eval")})
+        print(f"saved the student to {args.out}")
+    return 0
 
 
 def world() -> tuple[int, int]:
@@ -62,14 +144,19 @@ def world() -> tuple[int, int]:
 
 
 def resolve_recipe(cfg: FitConfig) -> dict[str, Any]:
-    """The effective training arguments: registry + published constants, overridden by ``cfg``."""
+    """The effective training arguments: registry + published constants, overridden by ``cfg``.
+
+    Raises:
+        TrainDataError: unknown size, a batch not divisible by ``WORLD_SIZE``, a non-positive batch or learning rate.
+    """
     from ettin import registry
+    from ettin.published import published
 
     try:
         meta = registry.reranker(cfg.size)
     except KeyError as exc:
         raise TrainDataError(str(exc.args[0])) from None
-    const = registry.published()["training_constants"]
+    const = published().training_constants
     _, world_size = world()
     gbs = cfg.global_batch_size or meta.global_batch_size
     if gbs < 1:
@@ -85,6 +172,10 @@ def resolve_recipe(cfg: FitConfig) -> dict[str, Any]:
 
         # The recipe: 0 if WORLD_SIZE > 8 else 4; on a CPU the cores are needed for compute.
         workers = 0 if (world_size > 8 or not torch.cuda.is_available()) else 4
+
+    def pick(value: Any, constant: str) -> Any:
+        return value if value is not None else const[constant]
+
     return {
         "size": meta.size,
         "backbone": cfg.backbone or meta.backbone_id,
@@ -92,14 +183,14 @@ def resolve_recipe(cfg: FitConfig) -> dict[str, Any]:
         "global_batch_size": gbs,
         "world_size": world_size,
         "per_device_batch_size": gbs // world_size,
-        "num_train_epochs": cfg.epochs if cfg.epochs is not None else const["num_train_epochs"],
+        "num_train_epochs": pick(cfg.epochs, "num_train_epochs"),
         "max_steps": cfg.max_steps,
-        "warmup": cfg.warmup if cfg.warmup is not None else const["warmup_ratio"],
-        "eval_steps": cfg.eval_steps if cfg.eval_steps is not None else const["eval_steps"],
-        "save_steps": cfg.save_steps if cfg.save_steps is not None else const["save_steps"],
-        "save_total_limit": cfg.save_total_limit if cfg.save_total_limit is not None else const["save_total_limit"],
-        "logging_steps": cfg.logging_steps if cfg.logging_steps is not None else const["logging_steps"],
-        "seed": cfg.seed if cfg.seed is not None else const["seed"],
+        "warmup": pick(cfg.warmup, "warmup_ratio"),
+        "eval_steps": pick(cfg.eval_steps, "eval_steps"),
+        "save_steps": pick(cfg.save_steps, "save_steps"),
+        "save_total_limit": pick(cfg.save_total_limit, "save_total_limit"),
+        "logging_steps": pick(cfg.logging_steps, "logging_steps"),
+        "seed": pick(cfg.seed, "seed"),
         "gradient_accumulation_steps": const["gradient_accumulation_steps"],
         "dataloader_num_workers": workers,
         "loss": "MSELoss (raw teacher scores)",
@@ -112,7 +203,11 @@ def _steps(value: float) -> float | int:
 
 
 def load_training_table(path: str, max_rows: int | None = None):
-    """The ``query, document, score`` rows of a training file (other columns are dropped)."""
+    """The ``query, document, score`` rows of a training file (other columns are dropped).
+
+    Raises:
+        TrainDataError: unreadable file, missing columns, no rows.
+    """
     import pyarrow as pa
 
     table = read_table(path)
@@ -127,6 +222,7 @@ def load_training_table(path: str, max_rows: int | None = None):
 
 
 def is_cross_encoder_folder(path: str) -> bool:
+    """Whether ``path`` is a saved CrossEncoder (continued as is) rather than a bare encoder (which gets the Ettin head)."""
     p = Path(path)
     if not (p / "modules.json").is_file():
         return False
@@ -166,17 +262,21 @@ def build_student(backbone: str, size: str, max_length: int, model_kwargs: dict[
 
 
 def build_evaluator(cfg: FitConfig):
-    """The in-training evaluator: ``nanobeir`` (online), a local BEIR dataset (``scifact`` or a folder), or ``None``."""
+    """The in-training evaluator: ``nanobeir`` (online), a local BEIR dataset (``scifact`` or a folder), or ``None``.
+
+    Raises:
+        TrainDataError: NanoBEIR cannot be loaded, or ``cfg.eval_query_ids`` names queries the split lacks.
+    """
     if cfg.eval_data in ("", "none"):
         return None
     if cfg.eval_data == "nanobeir":
-        from eval.nanobeir import build_nanobeir_evaluator
+        from eval.retrieval.nanobeir import build_nanobeir_evaluator
 
         try:
             return build_nanobeir_evaluator(rerank_k=cfg.eval_top_k, batch_size=cfg.eval_batch_size)
         except RuntimeError as exc:
             raise TrainDataError(str(exc)) from None
-    from eval.nanobeir import build_reranking_evaluator
+    from eval.retrieval.nanobeir import build_reranking_evaluator
     from train.data import load_beir_spec
 
     dataset = load_beir_spec(cfg.eval_data, cfg.eval_split)
@@ -204,6 +304,11 @@ def build_evaluator(cfg: FitConfig):
 
 
 def read_query_ids(path: str) -> list[str]:
+    """Query ids from a JSON list or a file of one id per line.
+
+    Raises:
+        TrainDataError: the file does not exist.
+    """
     p = Path(path)
     if not p.is_file():
         raise TrainDataError(f"{path}: query-id file not found")
@@ -227,18 +332,25 @@ def metric_key(evaluator) -> str:
 
 
 def last_checkpoint(folder: Path) -> Path | None:
+    """The newest ``checkpoint-N`` folder under ``folder`` (``None`` when there is none)."""
     from transformers.trainer_utils import get_last_checkpoint
 
     return Path(found) if folder.is_dir() and (found := get_last_checkpoint(str(folder))) else None
 
 
-def _trainer_class():
+_RUN_STARTED = "run_started.json"
+# May change between launches of one run: the process layout, and the length of the run (extending a finished or killed
+# run continues from its last checkpoint with the new total; the learning-rate schedule follows the new total).
+_FREE_ON_RESUME = frozenset({"world_size", "per_device_batch_size", "dataloader_num_workers", "max_steps", "num_train_epochs"})
+
+
+def _recording_trainer_class():
+    """``CrossEncoderTrainer`` that records how many rows each training step of this rank saw (built lazily: torch)."""
     import torch
     from sentence_transformers.cross_encoder import CrossEncoderTrainer
-    from transformers import TrainerCallback
 
     class RecordingTrainer(CrossEncoderTrainer):
-        """``CrossEncoderTrainer`` that records how many rows each training step of this rank saw."""
+        """``CrossEncoderTrainer`` that appends each training step's row count to ``batch_sizes``."""
 
         batch_sizes: list[int]
 
@@ -248,38 +360,16 @@ def _trainer_class():
                 self.batch_sizes.append(int(label.shape[0]) if isinstance(label, torch.Tensor) else len(label))
             return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
-    class KillAtStep(TrainerCallback):
-        def __init__(self, step: int):
-            self.step = step
-
-        def on_step_end(self, args, state, control, **kwargs):
-            # After the step's checkpoint (saving happens in on_step_end's caller, before this callback's next step).
-            if state.global_step > self.step:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    return RecordingTrainer, KillAtStep
+    return RecordingTrainer
 
 
-def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
-    """Train a student; returns the run summary (also saved as ``train_config.json`` in ``cfg.out``).
+def _check_output(cfg: FitConfig, recipe: dict[str, Any], out: Path) -> tuple[Path | None, dict[str, Any] | None]:
+    """What ``out`` already holds: (the checkpoint to resume from, the summary of a finished run), both ``None`` if new.
 
     Raises:
-        TrainDataError: bad input (unknown size, unreadable data, missing columns, indivisible batch, unloadable backbone,
-            an existing output without ``--resume``).
+        TrainDataError: ``out`` holds a model or checkpoints and ``--resume`` is not given, or the checkpoints belong to
+            a run with other settings.
     """
-    import datasets
-    import torch
-    import transformers
-    from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
-    from sentence_transformers.cross_encoder.losses import MSELoss
-
-    from ettin.io import write_json_atomic
-    from ettin.provenance import base_provenance
-    from ettin.runtime import flash_attention_available
-
-    recipe = resolve_recipe(cfg)
-    rank, world_size = world()
-    out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     resume_from = last_checkpoint(ckpt_dir) if cfg.resume else None
     previous = json.loads((out / TRAIN_CONFIG).read_text(encoding="utf-8")) if (out / TRAIN_CONFIG).is_file() else None
@@ -287,22 +377,27 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
         raise TrainDataError(f"{out} already holds a trained model; use --resume to continue or a new --out")
     if not cfg.resume and last_checkpoint(ckpt_dir) is not None:
         raise TrainDataError(f"{out} holds checkpoints of an earlier run; add --resume to continue it, or use a new --out")
-
-    started = out / "run_started.json"
+    started = out / _RUN_STARTED
     if resume_from is not None and started.is_file():
         before = json.loads(started.read_text(encoding="utf-8"))
-        # May change between launches: the process layout, and the length of the run (extending a finished or killed
-        # run continues from its last checkpoint with the new total; the learning-rate schedule follows the new total).
-        free = {"world_size", "per_device_batch_size", "dataloader_num_workers", "max_steps", "num_train_epochs"}
-        changed = sorted(k for k, v in recipe.items() if k not in free and before.get("recipe", {}).get(k) != v)
+        changed = sorted(k for k, v in recipe.items() if k not in _FREE_ON_RESUME and before.get("recipe", {}).get(k) != v)
         if changed:
             raise TrainDataError(
                 f"{out} holds checkpoints of a run with other settings ({', '.join(changed)}); "
                 "resume with the same arguments or use a new --out"
             )
-    table = load_training_table(cfg.train, cfg.max_rows)
-    train_dataset = datasets.Dataset(table)
-    data_fp = fingerprint(cfg.train)
+    return resume_from, previous
+
+
+def _precision(cfg: FitConfig) -> tuple[bool, dict[str, Any]]:
+    """(train in bf16, the student's ``model_kwargs``): bf16 and FlashAttention-2 only on a GPU that has them.
+
+    Raises:
+        TrainDataError: ``--bf16 on`` without a CUDA GPU.
+    """
+    import torch
+
+    from ettin.runtime import flash_attention_available
 
     cuda = torch.cuda.is_available()
     use_bf16 = cuda and torch.cuda.is_bf16_supported() if cfg.bf16 == "auto" else cfg.bf16 == "on"
@@ -311,6 +406,13 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
     model_kwargs: dict[str, Any] = {}
     if cuda and flash_attention_available():
         model_kwargs["attn_implementation"] = "flash_attention_2"
+    return use_bf16, model_kwargs
+
+
+def _seeded_student(cfg: FitConfig, recipe: dict[str, Any], model_kwargs: dict[str, Any], world_size: int):
+    """The student, its head initialised from the run's seed, with its model card filled in."""
+    import transformers
+
     transformers.set_seed(recipe["seed"])  # the head's initialisation is part of the run
     student = build_student(recipe["backbone"], recipe["size"], cfg.max_length, model_kwargs or None)
     if world_size > 1:
@@ -318,10 +420,19 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
     student.model_card_data.local_files_only = True
     student.model_card_data.model_name = f"Ettin-recipe student ({recipe['size']} recipe) on {recipe['backbone']}"
     student.model_card_data.train_datasets = [{"name": Path(cfg.train).name}]
+    return student
 
-    evaluator = build_evaluator(cfg)
+
+def _training_arguments(
+    recipe: dict[str, Any], ckpt_dir: Path, evaluator: Any, *, use_bf16: bool, show_progress: bool, rank: int, world_size: int
+):
+    """The ``CrossEncoderTrainingArguments`` of the recipe (checkpoints in ``ckpt_dir``, best by ``evaluator``)."""
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
+
+    cuda = torch.cuda.is_available()
     has_eval = evaluator is not None
-    args = CrossEncoderTrainingArguments(
+    return CrossEncoderTrainingArguments(
         output_dir=str(ckpt_dir),
         num_train_epochs=recipe["num_train_epochs"],
         max_steps=recipe["max_steps"],
@@ -350,62 +461,111 @@ def fit(cfg: FitConfig, show_progress: bool = True) -> dict[str, Any]:
         ddp_find_unused_parameters=False,
         use_cpu=not cuda,
     )
-    RecordingTrainer, KillAtStep = _trainer_class()
-    trainer = RecordingTrainer(
-        model=student,
-        args=args,
-        train_dataset=train_dataset,
-        loss=MSELoss(student),
-        evaluator=evaluator,
+
+
+def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Train a student; returns the run summary (also saved as ``train_config.json`` in ``cfg.out``).
+
+    Args:
+        cfg: The run's settings.
+        show_progress: Show the trainer's progress bar (rank 0 only).
+        callbacks: Extra ``transformers.TrainerCallback`` objects added to the trainer (e.g. a test's kill switch).
+
+    Returns:
+        The summary on rank 0; an empty dict on the other ranks.
+
+    Raises:
+        TrainDataError: bad input (unknown size, unreadable data, missing columns, indivisible batch, unloadable backbone,
+            an existing output without ``--resume``).
+    """
+    import datasets
+    from sentence_transformers.cross_encoder.losses import MSELoss
+
+    from ettin.io import write_json_atomic
+
+    recipe = resolve_recipe(cfg)
+    rank, world_size = world()
+    out = Path(cfg.out)
+    resume_from, previous = _check_output(cfg, recipe, out)
+    table = load_training_table(cfg.train, cfg.max_rows)
+    data_fp = fingerprint(cfg.train)
+    use_bf16, model_kwargs = _precision(cfg)
+    student = _seeded_student(cfg, recipe, model_kwargs, world_size)
+    evaluator = build_evaluator(cfg)
+    args = _training_arguments(
+        recipe, out / "checkpoints", evaluator, use_bf16=use_bf16, show_progress=show_progress, rank=rank, world_size=world_size
+    )
+    trainer = _recording_trainer_class()(
+        model=student, args=args, train_dataset=datasets.Dataset(table), loss=MSELoss(student), evaluator=evaluator
     )
     trainer.batch_sizes = []
-    kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
-    if kill_at:
-        trainer.add_callback(KillAtStep(kill_at))
+    for callback in callbacks:
+        trainer.add_callback(callback)
     if rank == 0 and resume_from is None:
         write_json_atomic(
-            started,
+            out / _RUN_STARTED,
             {"config": cfg.__dict__, "recipe": recipe, "data_sha256": data_fp, "rows": table.num_rows},
         )
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    _write_json_rank(out / BATCH_LOG_DIR / f"rank{rank}.json", {"rank": rank, "world_size": world_size, "batch_sizes": trainer.batch_sizes})
-
-    summary: dict[str, Any] = {}
-    if trainer.is_world_process_zero():
-        final_metrics = evaluator(student) if has_eval else {}
-        student.save_pretrained(str(out))
-        history = trainer.state.log_history
-        losses = [h["loss"] for h in history if "loss" in h]
-        summary = {
-            "config": cfg.__dict__,
-            "recipe": recipe,
-            "data": {"path": cfg.train, "sha256": data_fp, "rows": table.num_rows},
-            "resumed_from": resume_from.name if resume_from else None,
-            "previous_runs": ([*previous.get("previous_runs", []), {k: previous.get(k) for k in ("global_step", "recipe", "final_eval")}]
-                              if previous else []),
-            "global_step": trainer.state.global_step,
-            "train_loss": result.training_loss,
-            "loss_history": losses,
-            "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
-            "best_metric": trainer.state.best_metric,
-            "metric_for_best_model": args.metric_for_best_model,
-            "final_eval": {k: float(v) for k, v in final_metrics.items()},
-            "bf16": use_bf16,
-            "attn_implementation": model_kwargs.get("attn_implementation", "default"),
-            "provenance": base_provenance(),
-        }
-        write_json_atomic(out / TRAIN_CONFIG, summary)
-        write_json_atomic(
-            out / TRAINED_METADATA,
-            {
-                "random_init": False,
-                "trained": True,
-                "recipe": "ettin distillation (python -m train fit)",
-                "backbone": recipe["backbone"],
-                "data_sha256": data_fp,
-            },
-        )
+    write_json_atomic(
+        out / BATCH_LOG_DIR / f"rank{rank}.json", {"rank": rank, "world_size": world_size, "batch_sizes": trainer.batch_sizes}
+    )
+    if not trainer.is_world_process_zero():
+        return {}
+    final_metrics = evaluator(student) if evaluator is not None else {}
+    student.save_pretrained(str(out))
+    summary = {
+        "config": cfg.__dict__,
+        "recipe": recipe,
+        "data": {"path": cfg.train, "sha256": data_fp, "rows": table.num_rows},
+        "resumed_from": resume_from.name if resume_from else None,
+        "previous_runs": _previous_runs(previous),
+        **_trainer_outcome(trainer, result),
+        "metric_for_best_model": args.metric_for_best_model,
+        "final_eval": {k: float(v) for k, v in final_metrics.items()},
+        "bf16": use_bf16,
+        "attn_implementation": model_kwargs.get("attn_implementation", "default"),
+    }
+    _write_outputs(out, summary, recipe["backbone"], data_fp)
     return summary
+
+
+def _previous_runs(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The earlier runs this one extends (their step count, recipe and final evaluation), oldest first."""
+    if previous is None:
+        return []
+    return [*previous.get("previous_runs", []), {k: previous.get(k) for k in ("global_step", "recipe", "final_eval")}]
+
+
+def _trainer_outcome(trainer: Any, result: Any) -> dict[str, Any]:
+    """Steps, losses and the best checkpoint, as the summary records them."""
+    state = trainer.state
+    return {
+        "global_step": state.global_step,
+        "train_loss": result.training_loss,
+        "loss_history": [h["loss"] for h in state.log_history if "loss" in h],
+        "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        "best_metric": state.best_metric,
+    }
+
+
+def _write_outputs(out: Path, summary: dict[str, Any], backbone: str, data_fp: str) -> None:
+    """``train_config.json`` (the summary, with provenance) and ``ettin_metadata.json`` next to the saved model."""
+    from ettin.io import write_json_atomic
+    from ettin.provenance import base_provenance
+
+    summary["provenance"] = base_provenance()
+    write_json_atomic(out / TRAIN_CONFIG, summary)
+    write_json_atomic(
+        out / TRAINED_METADATA,
+        {
+            "random_init": False,
+            "trained": True,
+            "recipe": "ettin distillation (python -m train fit)",
+            "backbone": backbone,
+            "data_sha256": data_fp,
+        },
+    )
 
 
 def _drop_unused_pooler(model) -> None:
@@ -414,9 +574,3 @@ def _drop_unused_pooler(model) -> None:
     inner = getattr(model, "transformers_model", None) or getattr(model[0], "auto_model", None)
     if inner is not None and getattr(inner, "pooler", None) is not None:
         inner.pooler = None
-
-
-def _write_json_rank(path: Path, data: dict[str, Any]) -> None:
-    from ettin.io import write_json_atomic
-
-    write_json_atomic(path, data)

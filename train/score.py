@@ -8,30 +8,46 @@ teacher and the chunking, so parts of a different run are never mixed in.
 
 from __future__ import annotations
 
+import argparse
 import math
-import os
-import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ettin.cli import verb
+from train.cli import print_json, quiet_argument, resumable
 from train.tables import DOCUMENT_COLUMNS, QUERY_COLUMNS, TrainDataError, find_column, fingerprint, read_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+__all__ = [
+    "MANIFEST",
+    "Teacher",
+    "CrossEncoderTeacher",
+    "CosineTeacher",
+    "make_teacher",
+    "parse_shard",
+    "score_file",
+    "read_scored",
+]
+
 MANIFEST = "manifest.json"
-# Test hook: SIGKILL this process after writing this many parts (proves that a killed run resumes).
-KILL_ENV = "ETTIN_TRAIN_KILL_AFTER_PARTS"
 
 
 class Teacher(Protocol):
-    def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray: ...
+    """What ``score_file`` needs of a teacher."""
 
-    def describe(self) -> dict[str, Any]: ...
+    def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Raw scores of (query, document) pairs, one per pair."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance of the teacher, recorded in the output's manifest."""
+        ...
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -70,9 +86,15 @@ class CrossEncoderTeacher:
         return self._reranker
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Raw logits of the pairs."""
         return self._model().score_pairs(pairs, batch_size=self.batch_size)
 
     def describe(self) -> dict[str, Any]:
+        """The model's provenance.
+
+        Raises:
+            TrainDataError: the teacher is a random-weight replica.
+        """
         model = self._model()
         if model.random_init:
             raise TrainDataError(f"teacher {self.spec!r} is a random-weight replica: its scores mean nothing")
@@ -102,18 +124,11 @@ class CosineTeacher:
     def prime_documents(self, corpus: Any, show_progress: bool = True) -> int:
         """Reuse a corpus's cached document embeddings (:class:`ettin.pipeline.EmbeddingStore`, shared with the dense
         first stage) for documents given as ``corpus.document_text(i)``; returns how many were primed."""
-        from tqdm.auto import tqdm
-
         from ettin.pipeline import EmbeddingStore
+        from ettin.progress import progress_callback
 
-        bar = tqdm(total=len(corpus), desc="teacher corpus embeddings", disable=not show_progress, leave=False)
-
-        def progress(done: int, total: int) -> None:
-            bar.n = done
-            bar.refresh()
-
-        emb = EmbeddingStore().get(self._model(), corpus, progress=progress)
-        bar.close()
+        with progress_callback(len(corpus), "teacher corpus embeddings", show=show_progress, leave=False) as progress:
+            emb = EmbeddingStore().get(self._model(), corpus, progress=progress)
         self._cache.update({("document", t): e for t, e in zip(corpus.document_texts, emb)})
         return len(corpus)
 
@@ -125,6 +140,7 @@ class CosineTeacher:
         return np.stack([self._cache[(role, t)] for t in texts])
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """``scale`` x the cosine of each pair's query and document embeddings (embeddings are cached per text)."""
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         q = self._embed([p[0] for p in pairs], "query")
@@ -132,6 +148,7 @@ class CosineTeacher:
         return (self.scale * np.einsum("ij,ij->i", q, d)).astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
+        """The embedder's provenance and the scale."""
         return {"kind": "cosine", "scale": self.scale, **self._model().provenance()}
 
 
@@ -162,6 +179,23 @@ def _part_ok(path: Path, rows: int) -> bool:
         return False
 
 
+def _check_manifest(out: Path, expected: dict[str, Any]) -> None:
+    """Refuse an ``out`` folder whose manifest records another input, teacher or chunking.
+
+    Raises:
+        TrainDataError: the manifest differs from ``expected`` (other than in the input's spelling).
+    """
+    import json
+
+    manifest_path = out / MANIFEST
+    if not manifest_path.is_file():
+        return
+    old = json.loads(manifest_path.read_text(encoding="utf-8"))
+    diff = [k for k, v in expected.items() if k != "input" and old.get(k) != v]
+    if diff:
+        raise TrainDataError(f"{out} holds scores of another run (differs in: {', '.join(diff)}); use a new --out folder")
+
+
 def score_file(
     input_path: str | Path,
     out: str | Path,
@@ -170,8 +204,19 @@ def score_file(
     shard: tuple[int, int] = (0, 1),
     chunk_size: int = 4096,
     show_progress: bool = True,
+    on_part_written: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Score every (query, document) row of ``input_path`` that belongs to ``shard``; write parts under ``out``.
+
+    Args:
+        input_path: Parquet/JSONL file or folder with a query and a document column (any spelling of
+            :data:`~train.tables.QUERY_COLUMNS` / :data:`~train.tables.DOCUMENT_COLUMNS`).
+        out: Output folder of parts; rerunning on it resumes.
+        teacher: The scorer.
+        shard: ``(i, n)``: score the chunks ``c`` with ``c % n == i``.
+        chunk_size: Rows per part.
+        show_progress: Show a progress bar.
+        on_part_written: Called with the chunk index after each part is written (atomically).
 
     Returns:
         A summary: parts total / written now / already present, rows scored now.
@@ -180,9 +225,9 @@ def score_file(
         TrainDataError: unreadable input, missing columns, or an ``out`` folder that belongs to another run.
     """
     import pyarrow as pa
-    from tqdm.auto import tqdm
 
     from ettin.io import write_json_atomic
+    from ettin.progress import progress_bar
     from ettin.provenance import base_provenance
     from train.tables import write_parquet_atomic
 
@@ -205,25 +250,15 @@ def score_file(
         "teacher_spec": getattr(teacher, "spec", repr(teacher)),
         "scale": getattr(teacher, "scale", None),
     }
-    manifest_path = out / MANIFEST
-    if manifest_path.is_file():
-        import json
-
-        old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        diff = [k for k, v in expected.items() if k != "input" and old.get(k) != v]
-        if diff:
-            raise TrainDataError(
-                f"{out} holds scores of another run (differs in: {', '.join(diff)}); use a new --out folder"
-            )
+    _check_manifest(out, expected)
     i, n = shard
     mine = [c for c in range(n_parts) if c % n == i]
     todo = [c for c in mine if not _part_ok(_part_path(out, c), min(chunk_size, table.num_rows - c * chunk_size))]
     summary = {"parts_total": n_parts, "parts_in_shard": len(mine), "already_done": len(mine) - len(todo), "written": 0}
-    if todo and not manifest_path.is_file():
-        write_json_atomic(manifest_path, {**expected, "teacher": teacher.describe(), "provenance": base_provenance()})
-    kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
+    if todo and not (out / MANIFEST).is_file():
+        write_json_atomic(out / MANIFEST, {**expected, "teacher": teacher.describe(), "provenance": base_provenance()})
     rows_todo = sum(min(chunk_size, table.num_rows - c * chunk_size) for c in todo)
-    with tqdm(total=rows_todo, desc=f"scoring shard {i}/{n}", unit="pair", disable=not show_progress) as bar:
+    with progress_bar(show=show_progress, total=rows_todo, desc=f"scoring shard {i}/{n}", unit="pair") as bar:
         for c in todo:
             part = table.slice(c * chunk_size, chunk_size)
             pairs = list(zip(part.column(q_col).to_pylist(), part.column(d_col).to_pylist()))
@@ -231,19 +266,13 @@ def score_file(
             if scores.shape != (len(pairs),):
                 raise RuntimeError(f"teacher returned {scores.shape} scores for {len(pairs)} pairs")
             rows = pa.array(np.arange(c * chunk_size, c * chunk_size + len(pairs), dtype=np.int64))
-            write_parquet_atomic(pa.table({"row": rows, "score": _float_array(scores)}), _part_path(out, c))
+            write_parquet_atomic(pa.table({"row": rows, "score": pa.array(scores, type=pa.float32())}), _part_path(out, c))
             summary["written"] += 1
             bar.update(len(pairs))
-            if kill_after and summary["written"] >= kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
+            if on_part_written is not None:
+                on_part_written(c)
     summary["rows_scored"] = rows_todo
     return summary
-
-
-def _float_array(values: np.ndarray):
-    import pyarrow as pa
-
-    return pa.array(values, type=pa.float32())
 
 
 def read_scored(out: str | Path, input_path: str | Path | None = None) -> pa.Table:
@@ -280,3 +309,43 @@ def read_scored(out: str | Path, input_path: str | Path | None = None) -> pa.Tab
     if not np.array_equal(rows_col, np.arange(rows)):
         raise TrainDataError(f"{out}: the parts do not cover rows 0..{rows - 1} exactly once")
     return table.append_column("score", parts.column("score"))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# python -m train score
+
+
+def _score_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", required=True, help="Parquet/JSONL with query and document columns")
+    p.add_argument("--out", required=True, help="output folder of Parquet parts (rerun the same command to resume)")
+    p.add_argument(
+        "--teacher", required=True,
+        help="a CrossEncoder (Hub id or folder), or cosine:EMBEDDER / a registry embedder id for scaled cosine",
+    )
+    p.add_argument("--cosine-scale", type=float, default=20.0, help="multiplier of cosine teachers (default: 20)")
+    p.add_argument("--shard", default="0/1", help="i/n: score the parts with index %% n == i (default: 0/1)")
+    p.add_argument("--chunk-size", type=int, default=4096, help="rows per written part (default: 4096)")
+    p.add_argument("--batch-size", type=int, default=32, help="teacher batch size (default: 32)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="teacher precision (default: auto)")
+    p.add_argument(
+        "--reuse-corpus-embeddings", metavar="BEIR",
+        help="cosine teacher: reuse the cached document embeddings of this corpus ('scifact' or a BEIR folder)",
+    )
+    quiet_argument(p)
+
+
+@verb("score", help="score (query, document) rows with a teacher; resumable, shardable", arguments=_score_arguments)
+@resumable
+def score_command(args: argparse.Namespace) -> int:
+    """``python -m train score``: score the input's rows of one shard, then print the summary."""
+    from train.data import load_beir_spec
+
+    shard = parse_shard(args.shard)
+    teacher = make_teacher(args.teacher, cosine_scale=args.cosine_scale, batch_size=args.batch_size, precision=args.precision)
+    if args.reuse_corpus_embeddings:
+        if not isinstance(teacher, CosineTeacher):
+            raise TrainDataError("--reuse-corpus-embeddings applies to cosine teachers only")
+        teacher.prime_documents(load_beir_spec(args.reuse_corpus_embeddings, "test").corpus, show_progress=not args.quiet)
+    summary = score_file(args.input, args.out, teacher, shard=shard, chunk_size=args.chunk_size, show_progress=not args.quiet)
+    print_json(summary)
+    return 0

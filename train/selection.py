@@ -18,6 +18,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from train.tables import TrainDataError
+
+__all__ = [
+    "SelectionConfig",
+    "query_rng",
+    "draw_holdout",
+    "quantile_anchor_sample",
+    "select_pool",
+    "select_training",
+]
+
 
 @dataclass(frozen=True)
 class SelectionConfig:
@@ -58,6 +69,7 @@ class SelectionConfig:
             raise ValueError(f"medium ({self.medium}) exceeds the band width ({self.band_end - self.band_start})")
 
     def as_dict(self) -> dict[str, int]:
+        """The numbers as a plain dict (recorded in manifests)."""
         return asdict(self)
 
 
@@ -65,6 +77,21 @@ def query_rng(seed: int, key: str) -> np.random.Generator:
     """A generator that depends only on ``seed`` and the query key (stable across processes and runs)."""
     digest = hashlib.sha256(f"{seed}\x00{key}".encode("utf-8", "surrogatepass")).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def draw_holdout(query_ids: Sequence[str], size: int, seed: int) -> list[str]:
+    """The seeded hold-out draw: ``size`` of ``query_ids`` (sorted first), returned sorted.
+
+    The same ``(query ids, size, seed)`` give the same draw in every process and run; ``python -m train data candidates
+    --holdout`` and ``python -m train scifact`` both use it.
+
+    Raises:
+        TrainDataError: ``size`` leaves no training query.
+    """
+    qids = sorted(query_ids)
+    if size >= len(qids):
+        raise TrainDataError(f"--holdout {size} leaves no training queries (the split has {len(qids)})")
+    return sorted(query_rng(seed, "holdout").choice(qids, size=size, replace=False).tolist())
 
 
 def _sorted_by_score(indices: np.ndarray, scores: np.ndarray) -> np.ndarray:

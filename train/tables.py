@@ -7,10 +7,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ettin.errors import UserError
 from ettin.io import atomic_open, sha256_file, write_json_atomic
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+__all__ = [
+    "QUERY_COLUMNS",
+    "DOCUMENT_COLUMNS",
+    "SCORE_COLUMNS",
+    "TrainDataError",
+    "data_files",
+    "read_table",
+    "find_column",
+    "require_columns",
+    "write_parquet_atomic",
+    "fingerprint",
+    "write_manifest",
+]
 
 # Accepted spellings of the three training columns (first match wins).
 QUERY_COLUMNS = ("query", "question", "anchor", "sentence1", "text_a")
@@ -18,7 +33,7 @@ DOCUMENT_COLUMNS = ("document", "passage", "positive", "doc", "text", "sentence2
 SCORE_COLUMNS = ("score", "scores", "label", "labels", "teacher_score")
 
 
-class TrainDataError(ValueError):
+class TrainDataError(UserError, ValueError):
     """Training input that cannot be used (missing file, malformed Parquet/JSONL, missing columns); meant for the user."""
 
 
@@ -46,7 +61,7 @@ def _kind(path: Path) -> str | None:
     return None
 
 
-def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pa.Table:
+def read_table(path: str | Path) -> pa.Table:
     """Read a Parquet or JSON Lines file (or a folder of them) into one Arrow table.
 
     Raises:
@@ -63,11 +78,9 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pa.Tab
             raise TrainDataError(f"{file.name}: unknown format (expected .parquet or .jsonl)")
         try:
             if kind == "parquet":
-                table = pq.read_table(file, columns=list(columns) if columns else None)
+                table = pq.read_table(file)
             else:
                 table = pajson.read_json(file)
-                if columns:
-                    table = table.select(list(columns))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, KeyError) as exc:
             raise TrainDataError(f"{file.name}: cannot read as {kind}: {str(exc).splitlines()[0][:300]}") from None
         tables.append(table)
@@ -80,6 +93,11 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pa.Tab
 
 
 def find_column(table: pa.Table, candidates: Sequence[str], what: str, source: str) -> str:
+    """The first of ``candidates`` that ``table`` has.
+
+    Raises:
+        TrainDataError: none of them (names what was looked for and what was found).
+    """
     for name in candidates:
         if name in table.column_names:
             return name
@@ -89,6 +107,7 @@ def find_column(table: pa.Table, candidates: Sequence[str], what: str, source: s
 
 
 def require_columns(table: pa.Table, columns: Sequence[str], source: str) -> None:
+    """Raise :class:`TrainDataError` naming the ``columns`` that ``table`` (read from ``source``) lacks."""
     missing = [c for c in columns if c not in table.column_names]
     if missing:
         raise TrainDataError(f"{source}: missing column(s) {', '.join(missing)} (found {', '.join(table.column_names)})")
@@ -122,3 +141,4 @@ def write_manifest(out: str | Path, record: dict[str, Any]) -> Path:
     target = out / "manifest.json" if out.is_dir() else out.with_name(out.name + ".json")
     write_json_atomic(target, {**record, "provenance": base_provenance()})
     return target
+

@@ -9,22 +9,13 @@ import random
 import pytest
 from scipy.stats import kendalltau
 
+from demo.agreement import kendall_tau, overlap_at_k
+from demo.choices import NO_RERANKER, RANDOM_BADGE, RerankerChoice, discover_rerankers
+from demo.frames import compare_frame, movement_frame, results_frame, timings_frame
+from demo.playground import Playground
+from demo.throughput import ThroughputBook
 from ettin.corpus import Corpus
 from ettin.pipeline import InputError
-from ettin.playground import (
-    NO_RERANKER,
-    RANDOM_BADGE,
-    Playground,
-    RerankerChoice,
-    ThroughputBook,
-    compare_frame,
-    discover_rerankers,
-    kendall_tau,
-    movement_frame,
-    overlap_at_k,
-    results_frame,
-    timings_frame,
-)
 from ettin.runtime import ModelLoadError
 
 

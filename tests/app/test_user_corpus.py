@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ettin.user_corpus import (
+from demo.user_corpus import (
     EXAMPLE_QUERY_IDS,
     MAX_DOCUMENTS,
     MAX_UPLOAD_BYTES,

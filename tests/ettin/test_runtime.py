@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ettin import runtime
+from ettin.runtime import device
 from ettin.runtime import ModelCache, ModelLoadError, best_settings, resolve_model
 
 
@@ -13,16 +14,16 @@ def test_cpu_defaults_are_lossless():
 
 
 def test_bf16_only_with_native_support(monkeypatch):
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2"}))
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2"}))
     assert best_settings("cpu", "bf16").dtype == "float32"
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     assert best_settings("cpu", "bf16").dtype == "bfloat16"
 
 
 def test_cuda_prefers_flash_attention(monkeypatch):
-    monkeypatch.setattr(runtime, "flash_attention_available", lambda: True)
+    monkeypatch.setattr(device, "flash_attention_available", lambda: True)
     assert best_settings("cuda").attn_implementation == "flash_attention_2"
-    monkeypatch.setattr(runtime, "flash_attention_available", lambda: False)
+    monkeypatch.setattr(device, "flash_attention_available", lambda: False)
     s = best_settings("cuda")
     assert (s.dtype, s.attn_implementation) == ("bfloat16", "sdpa")
 
@@ -75,39 +76,11 @@ def test_packaged_minilm_resolves_offline(minilm):
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
 
 
-def test_model_cache_bounds_count_and_memory():
-    cache = ModelCache(max_models=2, max_bytes=100)
-    loads = []
+def test_model_cache_is_the_shared_bounded_cache_sized_by_parameters():
+    from ettin.cache import BoundedCache
+    from ettin.runtime import estimate_bytes
 
-    def loader(name):
-        def _load():
-            loads.append(name)
-            return name
+    cache = ModelCache(max_models=2, max_bytes=10**12)
+    assert isinstance(cache, BoundedCache) and cache.max_items == 2
+    assert estimate_bytes(1000, "bfloat16") * 2 == estimate_bytes(1000, "float32")
 
-        return _load
-
-    for key in ("a", "b", "a", "c"):
-        cache.get((key,), loader(key), lambda v: 40)
-    assert len(cache) == 2 and ("b",) not in cache and loads == ["a", "b", "c"]
-    cache.get(("big",), loader("big"), lambda v: 90)
-    assert len(cache) == 1 and cache.bytes_held == 90
-
-
-def test_model_cache_loads_once_under_concurrency():
-    import threading
-    import time
-
-    cache = ModelCache(max_models=3, max_bytes=10**9)
-    calls = []
-
-    def load():
-        calls.append(1)
-        time.sleep(0.05)
-        return object()
-
-    threads = [threading.Thread(target=cache.get, args=(("k",), load, lambda v: 1)) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 1

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from eval import figures
 from eval import leaderboard as lb
+from eval.leaderboard import figures
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +84,6 @@ def test_embedder_bars_with_regenerated_rows():
 def test_ablation_figure(board):
     fig = figures.ablation_figure(board.ablation)
     assert len(fig.data) == 4 and all(len(t.x) == 6 for t in fig.data)
-
-
-def test_movement_figure_colours_up_and_down():
-    df = pd.DataFrame({"title": ["a", "b", "c"], "first_stage_rank": [3, 1, 2], "final_rank": [1, 2, 3], "shown": True})
-    fig = figures.movement_figure(df, top_n=3)
-    colours = [t.line.color for t in fig.data]
-    assert colours == [figures.UP_COLOR, figures.DOWN_COLOR, figures.DOWN_COLOR]
-    assert fig.layout.yaxis.autorange == "reversed"
 
 
 @pytest.mark.parametrize(

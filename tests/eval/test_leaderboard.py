@@ -10,6 +10,7 @@ import pytest
 
 from eval import leaderboard as lb
 from ettin import registry
+from ettin.published import published
 
 
 def write_retrieval(root: Path, dataset: str, first_stage: str, reranker: str | None, ndcg: float, random_init=False) -> Path:
@@ -73,9 +74,9 @@ def store(tmp_path):
 
 
 def test_published_tables_match_the_data_file():
-    data = registry.published()
+    data = published()
     q = lb.published_quality()
-    assert len(q) == len(data["mteb_eng_v2_retrieval"]["rows"]) + len(data["nanobeir"]["rows"])
+    assert len(q) == len(data.mteb.rows) + len(data.nanobeir.rows)
     assert set(q["source"]) == {"published"}
     row = q[(q["benchmark"] == "MTEB(eng, v2) Retrieval") & (q["model"] == "cross-encoder/ettin-reranker-1b-v1")]
     assert row["ndcg10"].item() == 0.6114 and row["size"].item() == "1b"
@@ -155,3 +156,14 @@ def test_cli_prints_and_writes_csv_and_json(store, tmp_path, capsys):
     quality = pd.read_csv(out / "quality.csv")
     assert set(quality["family"]) == {"Ettin"}
     assert "regenerated" in set(quality["source"])
+
+
+def test_speed_files_are_read_by_the_speed_reader(store):
+    from eval.speed.report import SCHEMA, read_results
+
+    (store / "speed" / "other.json").write_text(json.dumps({"schema": "something/9"}))
+    files, problems = read_results(store)
+    assert [f.file for f in files] == ["speed/test-cpu_20261127-120000.json"] and files[0].data["schema"] == SCHEMA
+    assert problems == ["speed/other.json: ValueError: schema is not ettin.speed/1"]
+    board = lb.build_leaderboard(store)
+    assert "speed/other.json: ValueError: schema is not ettin.speed/1" in board.errors

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("mteb")
 
-from eval.data import subset, write_beir  # noqa: E402
-from eval.metrics import evaluate_run  # noqa: E402
-from eval.mteb_path import local_task, run_two_stage  # noqa: E402
+from eval.retrieval.data import subset, write_beir  # noqa: E402
+from ettin.metrics import evaluate_run  # noqa: E402
+from eval.retrieval.mteb import local_task, run_two_stage  # noqa: E402
 from eval.retrieval import run_first_stage  # noqa: E402
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from eval.data import subset, write_beir
-from eval.metrics import evaluate_run
-from eval.nanobeir import build_nanobeir_evaluator, build_reranking_evaluator, first_stage_rankings
+from eval.retrieval.data import subset, write_beir
+from ettin.metrics import evaluate_run
+from eval.retrieval.nanobeir import build_nanobeir_evaluator, build_reranking_evaluator, first_stage_rankings
 from eval.retrieval import run_first_stage
 
 

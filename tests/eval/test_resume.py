@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.data import subset, write_beir
+from eval.retrieval.data import subset, write_beir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from eval.data import subset, write_beir
-from eval.metrics import METRIC_KEYS
-from eval.results import RETRIEVER_ONLY, SCHEMA, read_records, result_path, slug, write_record
+from ettin.metrics import METRIC_KEYS
 from eval.retrieval import evaluate_retrieval, run_first_stage
-from eval.score_cache import PairKey, ScoreCache, pair_text_hash
+from eval.retrieval.data import subset, write_beir
+from eval.retrieval.score_cache import PairKey, ScoreCache, pair_text_hash
+from eval.retrieval.store import RETRIEVER_ONLY, SCHEMA, read_records, result_path, slug, write_record
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_slug_and_store_layout(tmp_path):
     (tmp_path / "retrieval" / "x" / "broken.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "retrieval" / "x" / ".half.json.123.tmp").write_text("{", encoding="utf-8")
     records, problems = read_records(tmp_path)
-    assert records == [] and len(problems) == 1 and "broken.json" in problems[0]
+    assert records == [] and len(problems) == 1 and problems[0].startswith("retrieval/x/broken.json: ")
 
 
 def test_stage1_is_cached_merged_and_survives_a_corrupt_file(small, tmp_path):
@@ -99,9 +99,10 @@ def test_two_first_stages_share_scores_and_rerun_scores_nothing(small, minilm, r
     by_pair = {(u.first_stage, u.reranker): u for u in report.units}
     assert set(by_pair) == {("bm25", None), (minilm.name, None), ("bm25", "17m"), (minilm.name, "17m")}
     assert not by_pair["bm25", None].random_init and by_pair["bm25", "17m"].random_init
-    records, problems = read_records(results_dir)
-    assert problems == [] and len(records) == 4
-    for record in records:
+    stored, problems = read_records(results_dir)
+    assert problems == [] and len(stored) == 4
+    assert {entry.file for entry in stored} >= {"retrieval/scifact-small/test/bm25/17m.json"}
+    for record in (entry.record for entry in stored):
         assert record["schema"] == SCHEMA and record["n_queries"] == len(small.queries)
         assert set(record["metrics"]) == set(METRIC_KEYS)
         assert record["random_init"] == (record["reranker"] is not None)

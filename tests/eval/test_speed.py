@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from eval import speed
-from eval.speed_accuracy import AccuracyError, accuracy_check, ndcg_at_k, spearman
-from eval.speed_ceiling import EncoderShape, flops_per_pair, matmul_ceiling
+from ettin.cli import build_parser
+from ettin.metrics import evaluate_run, ranking_as_run
+from eval.__main__ import main
+from eval.speed import benchmark, measure, report
+from eval.speed.accuracy import AccuracyError, accuracy_check, spearman
+from eval.speed.benchmark import SpeedError, SpeedSettings
+from eval.speed.ceiling import EncoderShape, flops_per_pair, matmul_ceiling
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command", required=True)
-    speed.register(sub)
-    args = parser.parse_args(["speed", *argv])
-    return args.func(args)
+    return main(["speed", *argv])
+
+
+def _settings(argv: list[str]) -> SpeedSettings:
+    from ettin.cli import dataclass_from_args
+
+    args = build_parser("python -m eval", "", ["eval.speed.cli"]).parse_args(["speed", *argv])
+    return dataclass_from_args(SpeedSettings, args)
 
 
 @pytest.mark.parametrize(
@@ -42,14 +49,39 @@ def test_bad_input_gives_clear_message(argv, message, capsys):
 
 
 def test_config_skip_reasons(monkeypatch):
-    from ettin import runtime
+    from ettin.runtime import device
 
-    assert "CUDA" in speed.config_skip_reason("bf16-fa2-unpadded", "cpu")
-    assert speed.config_skip_reason("fp32-sdpa", "cpu") is None
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2"}))
-    assert "native bf16" in speed.config_skip_reason("bf16-sdpa", "cpu")
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"amx_bf16"}))
-    assert speed.config_skip_reason("bf16-sdpa", "cpu") is None
+    assert "CUDA" in benchmark.config_skip_reason("bf16-fa2-unpadded", "cpu")
+    assert benchmark.config_skip_reason("fp32-sdpa", "cpu") is None
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert "native bf16" in benchmark.config_skip_reason("bf16-sdpa", "cpu")
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    assert benchmark.config_skip_reason("bf16-sdpa", "cpu") is None
+
+
+def test_settings_flags_defaults_and_resolution():
+    given = _settings(["--models", "17m,32m", "--replica", "--device", "cpu", "--n-pairs", "5"])
+    assert given == SpeedSettings(models="17m,32m", replica=True, device="cpu", n_pairs=5)
+    resolved = given.resolved()
+    assert resolved is not given and given.max_batch is None  # a new value; the parsed one is left alone
+    assert (resolved.device, resolved.n_pairs, resolved.max_batch) == ("cpu", 5, 256)
+    assert SpeedSettings(device="cpu").resolved().n_pairs == 128
+    assert _settings([]) == SpeedSettings()
+    with pytest.raises(SpeedError, match="--device"):
+        SpeedSettings(device="tpu").resolved()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.n_pairs = 7  # type: ignore[misc]
+
+
+def test_user_errors_are_user_errors():
+    from ettin.errors import UserError
+    from eval.retrieval.cli import RetrievalError
+    from eval.retrieval.nanobeir import NanoBEIRDownloadError
+    from eval.retrieval.score_cache import ScoreCacheError
+    from eval.speed.pairs import PairSourceError
+
+    for cls in (SpeedError, PairSourceError, AccuracyError, RetrievalError, NanoBEIRDownloadError, ScoreCacheError):
+        assert issubclass(cls, UserError) and issubclass(cls, RuntimeError), cls
 
 
 class _FakeClock:
@@ -62,14 +94,14 @@ class _FakeClock:
 
 def test_batch_search_stops_when_throughput_stops_improving(monkeypatch):
     clock = _FakeClock()
-    monkeypatch.setattr(speed.time, "perf_counter", clock)
+    monkeypatch.setattr(measure.time, "perf_counter", clock)
     pps = {8: 100.0, 16: 150.0, 32: 140.0, 64: 500.0}
 
     def score(pairs, bs):
         clock.now += len(pairs) / pps[bs]
         return np.zeros(len(pairs), dtype=np.float32)
 
-    best, tried, stop = speed.batch_search(score, [("q", "d")] * 30, "cpu", max_batch=64, log=lambda s: None)
+    best, tried, stop = measure.batch_search(score, [("q", "d")] * 30, "cpu", max_batch=64, log=lambda s: None)
     assert [t["batch_size"] for t in tried] == [8, 16, 32]
     assert best.batch_size == 16 and best.pairs_per_s == pytest.approx(150.0)
     assert "stopped improving at batch 32" in stop
@@ -77,7 +109,7 @@ def test_batch_search_stops_when_throughput_stops_improving(monkeypatch):
 
 def test_batch_search_stops_at_out_of_memory_and_cap(monkeypatch):
     clock = _FakeClock()
-    monkeypatch.setattr(speed.time, "perf_counter", clock)
+    monkeypatch.setattr(measure.time, "perf_counter", clock)
 
     def score(pairs, bs):
         if bs >= 32:
@@ -85,9 +117,9 @@ def test_batch_search_stops_at_out_of_memory_and_cap(monkeypatch):
         clock.now += len(pairs) / bs
         return np.zeros(len(pairs), dtype=np.float32)
 
-    best, tried, stop = speed.batch_search(score, [("q", "d")] * 10, "cpu", max_batch=1024, log=lambda s: None)
+    best, tried, stop = measure.batch_search(score, [("q", "d")] * 10, "cpu", max_batch=1024, log=lambda s: None)
     assert best.batch_size == 16 and stop == "out of memory at batch 32"
-    best, tried, stop = speed.batch_search(score, [("q", "d")] * 10, "cpu", max_batch=8, log=lambda s: None)
+    best, tried, stop = measure.batch_search(score, [("q", "d")] * 10, "cpu", max_batch=8, log=lambda s: None)
     assert best.batch_size == 8 and "cap 8" in stop
 
 
@@ -108,15 +140,20 @@ def test_matmul_ceiling_is_a_rate():
 
 
 def test_hardware_slug_is_file_safe():
-    assert speed.hardware_slug({"gpu": "NVIDIA H100 80GB HBM3"}) == "nvidia-h100-80gb-hbm3"
-    slug = speed.hardware_slug({"gpu": None, "cpu": "Intel(R) Xeon(R) Processor", "cpu_cores": 2})
+    assert report.hardware_slug({"gpu": "NVIDIA H100 80GB HBM3"}) == "nvidia-h100-80gb-hbm3"
+    slug = report.hardware_slug({"gpu": None, "cpu": "Intel(R) Xeon(R) Processor", "cpu_cores": 2})
     assert slug == "intel-xeon-processor-2c"
 
 
+def _ndcg(ranked: list[str], judged: dict[str, int]) -> float:
+    return evaluate_run({"q": judged}, {"q": ranking_as_run(ranked)})["ndcg_at_10"]
+
+
 def test_ndcg_and_spearman():
-    assert ndcg_at_k(["a", "b"], {"a": 1}) == pytest.approx(1.0)
-    assert ndcg_at_k(["b", "a"], {"a": 1}) == pytest.approx(1 / np.log2(3))
-    assert ndcg_at_k(["x"], {"a": 0}) == 0.0
+    # the accuracy check's NDCG@10 is ettin.metrics' (pytrec_eval), on rankings turned into runs
+    assert _ndcg(["a", "b"], {"a": 1}) == pytest.approx(1.0)
+    assert _ndcg(["b", "a"], {"a": 1}) == pytest.approx(1 / np.log2(3))
+    assert _ndcg(["x"], {"a": 0}) == 0.0
     assert spearman(np.array([1.0, 2, 3]), np.array([10.0, 20, 25])) == pytest.approx(1.0)
     assert np.isnan(spearman(np.ones(3), np.arange(3.0)))
 

@@ -72,14 +72,21 @@ def tiny_train_file(tmp_path_factory) -> Path:
     return path
 
 
-def _run_cli(args: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def _run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: int = 300, hook: str | None = None
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "train", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout
-    )
+    if hook is None:
+        command = [sys.executable, "-m", "train", *args]
+    else:
+        # The hook runs in the child before the command line is parsed (e.g. it wraps a function to inject a callback).
+        launcher = f"{hook}\nimport sys\nfrom train.__main__ import main\nsys.exit(main(sys.argv[1:]))\n"
+        command = [sys.executable, "-c", launcher, *args]
+    return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
 def run_cli():
-    """``run_cli(args, env=None)``: ``python -m train ...`` in a subprocess, offline, from the repository root."""
+    """``run_cli(args, env=None, hook=None)``: ``python -m train ...`` in a subprocess, offline, from the repository root;
+    ``hook`` is Python source run in that process first (how the resume tests inject a kill switch)."""
     return _run_cli

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from train.fit import KILL_ENV, FitConfig, fit, resolve_recipe
+from train.fit import FitConfig, fit, resolve_recipe
 from train.tables import TrainDataError
 
 
@@ -39,8 +39,19 @@ def test_recipe_comes_from_the_registry_and_can_be_overridden(monkeypatch):
 def test_tiny_run_learns_saves_and_reloads(tiny_train_file, tiny_encoder, tmp_path):
     from sentence_transformers import CrossEncoder
 
+    from transformers import TrainerCallback
+
+    class StepRecorder(TrainerCallback):
+        def __init__(self):
+            self.steps = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps.append(state.global_step)
+
     out = tmp_path / "student"
-    summary = fit(_tiny_config(tiny_train_file, out, tiny_encoder), show_progress=False)
+    recorder = StepRecorder()
+    summary = fit(_tiny_config(tiny_train_file, out, tiny_encoder), show_progress=False, callbacks=[recorder])
+    assert recorder.steps == list(range(1, 25)), "the callbacks passed to fit() see every step"
     losses = summary["loss_history"]
     assert summary["global_step"] == 24 and len(losses) == 6
     assert np.mean(losses[-2:]) < 0.5 * losses[0], f"loss did not decrease: {losses}"
@@ -68,9 +79,9 @@ def test_metric_key_matches_the_recipe_name():
 
     nanobeir = SimpleNamespace(name="NanoBEIR_R100_mean", primary_metric="ndcg@10")
     assert metric_key(nanobeir) == "eval_NanoBEIR_R100_mean_ndcg@10"
-    from ettin.registry import published
+    from ettin.published import published
 
-    assert metric_key(nanobeir) == published()["training_constants"]["metric_for_best_model"]
+    assert metric_key(nanobeir) == published().training_constants["metric_for_best_model"]
     assert metric_key(SimpleNamespace(name="scifact_R100", primary_metric="scifact_R100_ndcg@10")) == "eval_scifact_R100_ndcg@10"
 
 
@@ -87,13 +98,31 @@ def test_bad_training_input_is_reported(tmp_path, tiny_encoder, capsys):
     assert "known sizes" in capsys.readouterr().err
 
 
+# Run in the child process: a TrainerCallback that SIGKILLs it at the end of step 6 (after checkpoint-4, before 8).
+KILL_AFTER_STEP_FIVE = """
+import os, signal
+import train.fit
+from transformers import TrainerCallback
+
+
+class KillAfterStep(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step > 5:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+_fit = train.fit.fit
+train.fit.fit = lambda cfg, show_progress=True: _fit(cfg, show_progress, callbacks=[KillAfterStep()])
+"""
+
+
 @pytest.mark.slow
 def test_killed_training_resumes_from_its_checkpoint(tiny_train_file, tiny_encoder, tmp_path, run_cli):
     out = tmp_path / "student"
     args = ["fit", "--train", str(tiny_train_file), "--out", str(out), "--backbone", str(tiny_encoder), "--max-length", "48",
             "--lr", "2e-3", "--global-batch-size", "16", "--max-steps", "12", "--warmup", "0", "--save-steps", "4",
             "--logging-steps", "2", "--quiet"]
-    killed = run_cli(args, env={KILL_ENV: "5"})
+    killed = run_cli(args, hook=KILL_AFTER_STEP_FIVE)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (out / "checkpoints" / "checkpoint-4").is_dir() and not (out / "train_config.json").exists()
     again = run_cli(args)
@@ -137,3 +166,17 @@ def _torchrun(tiny_train_file, tiny_encoder, out):
         "--global-batch-size", "8", "--max-steps", "3", "--warmup", "0", "--save-steps", "3", "--logging-steps", "1", "--quiet",
     ]
     return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_local_evaluator_keeps_only_the_dev_queries(tmp_path):
+    from train.fit import build_evaluator, metric_key
+
+    assert build_evaluator(FitConfig(train="x", out="y")) is None, "--eval-data none (the default): no evaluator"
+    ids = tmp_path / "dev.json"
+    ids.write_text(json.dumps(["1", "3", "5"]), encoding="utf-8")
+    evaluator = build_evaluator(FitConfig(train="x", out="y", eval_data="scifact", eval_split="test", eval_top_k=5,
+                                          eval_query_ids=str(ids)))
+    assert len(evaluator.samples) <= 3 and metric_key(evaluator) == "eval_scifact-dev_R5_ndcg@10"
+    ids.write_text(json.dumps(["no-such-query"]), encoding="utf-8")
+    with pytest.raises(TrainDataError, match="not in scifact/test"):
+        build_evaluator(FitConfig(train="x", out="y", eval_data="scifact", eval_split="test", eval_query_ids=str(ids)))

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from train.score import KILL_ENV, parse_shard, read_scored, score_file
+from train.score import parse_shard, read_scored, score_file
 from train.tables import TrainDataError
 
 
@@ -83,12 +83,46 @@ def test_missing_columns_are_reported(tmp_path):
         score_file(path, tmp_path / "o", HashTeacher(), show_progress=False)
 
 
+# Run in the child process: SIGKILL it right after the second part is written (scoring is then mid-run).
+KILL_AFTER_TWO_PARTS = """
+import os, signal
+import train.score
+
+_score_file = train.score.score_file
+_written = []
+
+
+def _kill_after_two(chunk):
+    _written.append(chunk)
+    if len(_written) >= 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _killing_score_file(*args, **kwargs):
+    return _score_file(*args, on_part_written=_kill_after_two, **kwargs)
+
+
+train.score.score_file = _killing_score_file
+"""
+
+
+def test_on_part_written_reports_each_written_part(pairs_file, tmp_path):
+    written = []
+    summary = score_file(pairs_file, tmp_path / "s", HashTeacher(), shard=(1, 2), chunk_size=10, show_progress=False,
+                         on_part_written=written.append)
+    assert written == [1, 3, 5, 7, 9] and summary["written"] == 5
+    again = []
+    score_file(pairs_file, tmp_path / "s", HashTeacher(), shard=(1, 2), chunk_size=10, show_progress=False,
+               on_part_written=again.append)
+    assert again == [], "parts already written are not reported again"
+
+
 @pytest.mark.slow
 def test_killed_scoring_resumes_without_redoing_parts(pairs_file, tmp_path, tiny_cross_encoder, run_cli):
     out = tmp_path / "scores"
     args = ["score", "--input", str(pairs_file), "--out", str(out), "--teacher", str(tiny_cross_encoder),
             "--chunk-size", "25", "--quiet"]
-    killed = run_cli(args, env={KILL_ENV: "2"})
+    killed = run_cli(args, hook=KILL_AFTER_TWO_PARTS)
     assert killed.returncode == -9, killed.stderr[-2000:]
     done = sorted(out.glob("part-*.parquet"))
     assert [p.name for p in done] == ["part-000000.parquet", "part-000001.parquet"]

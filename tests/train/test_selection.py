@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from train.selection import SelectionConfig, quantile_anchor_sample, select_pool, select_training
+from train.selection import SelectionConfig, draw_holdout, quantile_anchor_sample, query_rng, select_pool, select_training
+from train.tables import TrainDataError
 
 configs = st.builds(
     lambda pool, hard, head, gap, width, medium_frac, max_c: SelectionConfig(
@@ -122,3 +123,19 @@ def test_recipe_defaults_give_256_then_64():
 def test_bad_selection_numbers_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SelectionConfig(**kwargs)
+
+
+def test_holdout_draw_is_seeded_sorted_and_independent_of_input_order():
+    qids = [f"q{i}" for i in range(50)]
+    held = draw_holdout(qids, 7, seed=12)
+    assert held == sorted(held) and len(set(held)) == 7 and set(held) <= set(qids)
+    assert draw_holdout(list(reversed(qids)), 7, seed=12) == held, "the ids are sorted before the draw"
+    assert draw_holdout(qids, 7, seed=13) != held
+    # The draw that `data candidates --holdout` and `scifact` made before they shared this function.
+    assert held == sorted(query_rng(12, "holdout").choice(sorted(qids), size=7, replace=False).tolist())
+    assert draw_holdout(qids, 0, seed=12) == []
+
+
+def test_holdout_must_leave_training_queries():
+    with pytest.raises(TrainDataError, match="leaves no training queries"):
+        draw_holdout(["a", "b"], 2, seed=12)

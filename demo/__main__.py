@@ -1,0 +1,19 @@
+"""``python -m demo load|screenshots``: the app's tools (load and latency numbers; the docs' screenshots)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ettin.cli import main as run_cli
+
+VERB_MODULES = ("demo.load", "demo.screenshots")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m demo`` with ``argv`` (default: the command line); returns the exit status."""
+    return run_cli("python -m demo", "Measure and photograph the Ettin Rerankers app.", VERB_MODULES, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

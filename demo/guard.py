@@ -1,0 +1,41 @@
+"""The one guard around the app's event handlers: user errors become a clean ``gr.Error``, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ettin.errors import UserError
+
+__all__ = ["guard"]
+
+logger = logging.getLogger("ettin.app")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guard(fn: F) -> F:
+    """Wrap a handler so every refusal reaches the user as one line (a message in the UI, an error over the API).
+
+    A :class:`~ettin.errors.UserError` keeps its message; running out of memory says what to make smaller; anything else
+    is logged server-side with its traceback and reported as ``unexpected error (Type): message``.
+    """
+    import gradio as gr
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except UserError as exc:
+            raise gr.Error(str(exc)) from None
+        except MemoryError:
+            raise gr.Error("out of memory: choose a smaller model, a smaller K or a smaller corpus") from None
+        except Exception as exc:  # noqa: BLE001 - logged server-side; the user gets one line
+            logger.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"unexpected error ({type(exc).__name__}): {str(exc)[:200]}") from None
+
+    return wrapper  # type: ignore[return-value]

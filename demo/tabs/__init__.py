@@ -1,0 +1,13 @@
+"""One module per tab of the app; each has a ``build`` function that lays out its tab and wires its handlers.
+
+- :mod:`~demo.tabs.search` — query, corpus (sample or the user's documents), first stage, reranker, results;
+- :mod:`~demo.tabs.compare` — every chosen size on one query, with agreement;
+- :mod:`~demo.tabs.leaderboard` — published and regenerated numbers, filters, figures, export;
+- :mod:`~demo.tabs.reproduce` — the command behind every figure.
+
+``build`` must be called inside ``gr.Blocks`` and ``gr.Tabs`` contexts.
+"""
+
+from __future__ import annotations
+
+__all__ = ["compare", "leaderboard", "reproduce", "search"]

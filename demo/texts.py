@@ -1,0 +1,76 @@
+"""The app's longer texts (Markdown), kept apart from the layout so each tab's code reads at once."""
+
+from __future__ import annotations
+
+__all__ = [
+    "COMPARE_HELP",
+    "INTRO",
+    "MINE",
+    "NO_MODELS_NOTE",
+    "REPRODUCE",
+    "REPRODUCE_COMMANDS",
+    "SAMPLE",
+    "SAMPLE_NOTE",
+    "TITLE",
+    "UPLOAD_HELP",
+]
+
+TITLE = "Ettin Rerankers"
+SAMPLE = "Bundled SciFact sample"  # the corpus choices, as the UI and the API send them
+MINE = "My documents"
+
+INTRO = """# Ettin Rerankers
+Retrieve with an embedder (or BM25), rerank with an **Ettin cross-encoder**, and see what the reranker changed and what it
+cost. *Compare* runs every size on one query; *Leaderboard* shows the blog's published numbers next to regenerated ones.
+"""
+
+NO_MODELS_NOTE = (
+    "No local models folder: start with `--models-dir models` (build replicas with "
+    "`python -m ettin replica --size all --out models`)"
+)
+
+SAMPLE_NOTE = (
+    "The sample is the first 1,000 SciFact abstracts plus those relevant to the examples; embedding it takes about half a "
+    "minute the first time, then it is cached."
+)
+
+# formatted with max_documents and max_mb
+UPLOAD_HELP = (
+    "Paste one document per line, or upload `.txt` (one per line), `.jsonl` (`{{\"text\", \"title\"?, "
+    "\"_id\"?}}`) or `.csv` (header with a `text` column). At most {max_documents:,} documents and "
+    "{max_mb} MB; duplicates are removed. Your documents stay in your session."
+)
+
+COMPARE_HELP = (
+    "One query, every reranker you pick, the same first-stage candidates. Agreement with the largest size "
+    "that ran: overlap of the top 5 and Kendall's tau over all candidates. Sizes estimated above the time "
+    "limit are skipped."
+)
+
+REPRODUCE_COMMANDS = """| figure | command |
+|---|---|
+| all leaderboard tables (CSV + JSON) | `python -m eval leaderboard --out eval/results/leaderboard` |
+| per-embedder NDCG@10 on bundled SciFact (two-stage, top-100) | `python -m eval retrieval --first-stage bm25 --first-stage sentence-transformers/all-MiniLM-L6-v2 --reranker 17m` |
+| MTEB(eng, v2) two-stage (online: needs the Hub) | `python -m eval mteb --help` |
+| NanoBEIR (BM25 top-100 reranked) | `python -m eval nanobeir --help` |
+| speed per hardware and the bf16/FA2 ablation | `python -m eval speed --models 17m,32m,68m` (offline: add `--replica`) |
+| offline stand-ins for the six sizes | `python -m ettin replica --size all --out models` |
+| this app with them | `python app.py --models-dir models` (or `ETTIN_MODELS_DIR=models python app.py`) |
+| this app's latency and load numbers | `python -m demo load --models-dir models` |"""
+
+# formatted with title, url, date, n_quality, n_speed, refused, commands (the table above) and regenerated
+REPRODUCE = """## Reproduce every number
+
+**Published figures** come from [{title}]({url}) ({date}), transcribed in
+`ettin/resources/ettin_blog_2026-05.json`. **Regenerated** rows come from the results store (`eval/results/`), each with the
+date, hardware, package versions and protocol of its run (hover a point, or read the `provenance` column).
+Shown now: {n_quality} regenerated quality rows, {n_speed} regenerated speed rows,
+{refused} random-init quality result(s) refused.
+
+{commands}
+
+{regenerated}
+
+Replicas have the exact architecture and parameter count but random weights: their **speed is real, their scores are
+meaningless**, so quality results made with them are refused by the leaderboard.
+"""

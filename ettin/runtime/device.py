@@ -1,0 +1,116 @@
+"""Device probing and the choice of dtype and attention for a device (the one reader of ``/proc/cpuinfo``)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import platform
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "DEFAULT_MAX_LENGTH",
+    "Precision",
+    "RuntimeSettings",
+    "best_settings",
+    "cpu_flags",
+    "cpu_has_native_bf16",
+    "cpu_model",
+    "flash_attention_available",
+]
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+DEFAULT_MAX_LENGTH = 512
+
+
+@functools.lru_cache(maxsize=1)
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields from ``/proc/cpuinfo`` (empty where that file does not exist)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """CPU feature flags (empty where ``/proc/cpuinfo`` does not exist)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
+
+
+def cpu_model() -> str:
+    """The CPU's model name, or the platform's best guess."""
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 in hardware (AVX512-BF16 or AMX-BF16); bf16 is slower without it."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+def flash_attention_available() -> bool:
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How a model is loaded and run."""
+
+    device: str
+    dtype: str  # "float32" | "bfloat16"
+    attn_implementation: str  # "sdpa" | "flash_attention_2" | "eager"
+    max_length: int = DEFAULT_MAX_LENGTH
+    reason: str = ""
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype)
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return {"dtype": self.torch_dtype, "attn_implementation": self.attn_implementation}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "attn_implementation": self.attn_implementation,
+            "max_length": self.max_length,
+        }
+
+
+def best_settings(
+    device: str | None = None, precision: Precision = "auto", max_length: int = DEFAULT_MAX_LENGTH
+) -> RuntimeSettings:
+    """Pick dtype and attention for a device.
+
+    CUDA: bf16 + ``flash_attention_2`` when importable, else bf16 + SDPA. CPU: fp32 + SDPA by default; ``precision="bf16"``
+    gives bf16 only where the CPU has native bf16, and falls back to fp32 (saying so in ``reason``) elsewhere.
+    """
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if max_length < 1:
+        raise ValueError("max_length must be positive")
+    if device.startswith("cuda"):
+        if precision == "fp32":
+            return RuntimeSettings(device, "float32", "sdpa", max_length, "fp32 requested")
+        if flash_attention_available():
+            return RuntimeSettings(device, "bfloat16", "flash_attention_2", max_length, "CUDA with flash-attn")
+        return RuntimeSettings(device, "bfloat16", "sdpa", max_length, "CUDA, flash-attn not installed")
+    if precision == "bf16":
+        if cpu_has_native_bf16():
+            return RuntimeSettings(device, "bfloat16", "sdpa", max_length, "CPU with native bf16")
+        return RuntimeSettings(device, "float32", "sdpa", max_length, "bf16 requested but this CPU lacks native bf16")
+    return RuntimeSettings(device, "float32", "sdpa", max_length, "CPU default (lossless)")
+
+

@@ -1,0 +1,126 @@
+"""The fast scoring path: one tokenisation, exact token-length sorting, direct forward passes in ``inference_mode``.
+
+Scores equal ``CrossEncoder.predict``'s (same tokenisation, same activation); only the batching differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["encode_pairs", "fast_path_supported", "plan_batches", "score_pairs_fast", "tokenize_pairs"]
+
+
+def fast_path_supported(model: Any) -> bool:
+    """True for a text CrossEncoder whose first module is a padded Transformer with a tokenizer.
+
+    Models that unpad (flattened inputs with flash attention) keep ``predict``, which already packs them.
+    """
+    try:
+        first = model[0]
+    except Exception:  # noqa: BLE001 - not a sequential sentence-transformers model
+        return False
+    return (
+        getattr(first, "tokenizer", None) is not None
+        and not getattr(first, "can_flatten_inputs", False)
+        and "text" in getattr(first, "modality_config", {"text": None})
+        and getattr(first, "backend", "torch") == "torch"
+        and getattr(model, "num_labels", 1) == 1
+        and not getattr(model, "_distributed_inference", None)
+    )
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int | None) -> dict[str, list[list[int]]]:
+    """Token ids (and token type ids where the tokenizer makes them) of each pair, exactly as ``CrossEncoder.preprocess``
+    makes them (``longest_first`` truncation at ``max_length``), unpadded."""
+    queries = [str(p[0]) for p in pairs]
+    docs = [str(p[1]) for p in pairs]
+    enc = tokenizer(queries, docs, truncation="longest_first", max_length=max_length, padding=False, return_attention_mask=False)
+    return {k: v for k, v in enc.items() if k in ("input_ids", "token_type_ids")}
+
+
+def tokenize_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int | None) -> list[list[int]]:
+    """Token ids of each pair as ``CrossEncoder.preprocess`` makes them (``longest_first`` truncation), unpadded."""
+    return encode_pairs(tokenizer, pairs, max_length)["input_ids"]
+
+
+def plan_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
+    """Group indices into batches, longest first, each padded to its own longest member.
+
+    A batch holds at most ``batch_size`` pairs and, when ``max_tokens`` is given, at most ``max_tokens`` padded tokens
+    (a single pair longer than ``max_tokens`` still forms its own batch).
+    """
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    n = len(order)
+    while start < n:
+        longest = int(lengths[order[start]])
+        size = batch_size
+        if max_tokens is not None:
+            size = max(1, min(batch_size, max_tokens // max(longest, 1)))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+def score_pairs_fast(
+    model: Any,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int = 32,
+    max_tokens: int | None = None,
+    show_progress_bar: bool = False,
+) -> np.ndarray:
+    """Score pairs with one tokenisation, exact-length sorting and direct forward passes (see ``Reranker.score_pairs``)."""
+    import torch
+    from ettin.progress import progress_bar
+
+    transformer = model[0]
+    tokenizer = transformer.tokenizer
+    max_length = getattr(model, "max_length", None) or transformer.max_seq_length
+    encoded = encode_pairs(tokenizer, pairs, max_length)
+    ids = encoded["input_ids"]
+    type_ids = encoded.get("token_type_ids")
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = model.device
+    activation = getattr(model, "activation_fn", None)
+    out = np.empty(len(ids), dtype=np.float32)
+    batches = plan_batches(lengths, batch_size, max_tokens)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for idx in progress_bar(iterable=batches, show=show_progress_bar, desc="Scoring", unit="batch"):
+                width = int(lengths[idx[0]])
+                input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+                mask = np.zeros((len(idx), width), dtype=np.int64)
+                types = np.zeros((len(idx), width), dtype=np.int64) if type_ids is not None else None
+                for row, i in enumerate(idx.tolist()):
+                    n = lengths[i]
+                    input_ids[row, :n] = ids[i]
+                    mask[row, :n] = 1
+                    if types is not None:
+                        types[row, :n] = type_ids[i]
+                features = {
+                    "input_ids": torch.from_numpy(input_ids).to(device),
+                    "attention_mask": torch.from_numpy(mask).to(device),
+                    "modality": "text",
+                }
+                if types is not None:
+                    features["token_type_ids"] = torch.from_numpy(types).to(device)
+                scores = model(features)["scores"]
+                if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
+                    scores = scores.float()
+                if activation is not None:
+                    scores = activation(scores)
+                out[idx] = scores.reshape(len(idx), -1)[:, 0].float().cpu().numpy()
+    finally:
+        if was_training:
+            model.train()
+    return out
+
+

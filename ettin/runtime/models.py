@@ -1,0 +1,284 @@
+"""Loaded models: a reranker and an embedder that carry their provenance, and loading them with given settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ettin import registry
+from ettin.io import weights_hash
+from ettin.runtime.device import RuntimeSettings, best_settings
+from ettin.runtime.fast import fast_path_supported, score_pairs_fast
+from ettin.runtime.sources import ModelLoadError, ModelSource, loading_error, resolve_model
+
+__all__ = ["Embedder", "Reranker", "keep_head_fp32", "load_embedder", "load_reranker", "model_max_length"]
+
+
+@dataclass
+class Reranker:
+    """A loaded cross-encoder plus what is needed to record provenance."""
+
+    model: Any
+    source: ModelSource
+    settings: RuntimeSettings
+    parameters: int
+    _weights_hash: str | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.source.hub_id or Path(self.source.name_or_path).name
+
+    @property
+    def random_init(self) -> bool:
+        return self.source.random_init
+
+    def weights_hash(self) -> str | None:
+        if self._weights_hash is None and self.source.is_local:
+            self._weights_hash = weights_hash(self.source.name_or_path)
+        return self._weights_hash
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "id": self.name,
+            "revision": _hub_revision(self.model),
+            "weights_sha256": self.weights_hash(),
+            "random_init": self.random_init,
+            "replica_of": self.source.replica_of,
+            "parameters": self.parameters,
+            **self.settings.as_dict(),
+        }
+
+    def score_pairs(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        batch_size: int = 32,
+        show_progress_bar: bool = False,
+        *,
+        max_tokens: int | None = None,
+        fast: bool = True,
+    ) -> np.ndarray:
+        """Raw scores (logits) for (query, document) pairs, in input order.
+
+        The fast path (default) tokenises every pair once, sorts by exact token count, and runs the model directly in
+        ``torch.inference_mode`` on batches padded only to their own longest pair; its scores equal
+        ``CrossEncoder.predict``'s (same tokenisation, same activation). Models whose first module unpads its inputs
+        (flash attention on CUDA) and anything that is not a text CrossEncoder use ``predict`` itself.
+
+        Args:
+            pairs: (query, document) string pairs.
+            batch_size: Most pairs per forward pass.
+            max_tokens: Most padded tokens per forward pass (``None``: only ``batch_size`` limits a batch).
+            show_progress_bar: Show a tqdm bar over batches.
+            fast: ``False`` calls ``CrossEncoder.predict`` (the reference path).
+        """
+        import torch
+
+        if len(pairs) == 0:
+            return np.zeros(0, dtype=np.float32)
+        if batch_size < 1:
+            raise ValueError("batch_size must be a positive whole number")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError("max_tokens must be a positive whole number")
+        if fast and fast_path_supported(self.model):
+            return score_pairs_fast(
+                self.model, pairs, batch_size=batch_size, max_tokens=max_tokens, show_progress_bar=show_progress_bar
+            )
+        with torch.inference_mode():
+            scores = self.model.predict(
+                list(pairs), batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_numpy=True
+            )
+        return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    def score(self, query: str, documents: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self.score_pairs([(query, d) for d in documents], batch_size=batch_size)
+
+
+
+
+@dataclass
+class Embedder:
+    """A loaded dense embedder that applies its registry prompts and returns normalised embeddings."""
+
+    model: Any
+    source: ModelSource
+    settings: RuntimeSettings
+    meta: registry.EmbedderMeta | None
+    parameters: int
+
+    @property
+    def name(self) -> str:
+        return self.source.hub_id or Path(self.source.name_or_path).name
+
+    def _prompt_kwargs(self, role: Literal["query", "document"]) -> dict[str, Any]:
+        if self.meta is None:
+            return {}
+        prompt = self.meta.query_prompt if role == "query" else self.meta.document_prompt
+        prompt_name = self.meta.query_prompt_name if role == "query" else self.meta.document_prompt_name
+        if prompt:
+            return {"prompt": prompt}
+        if prompt_name and prompt_name in getattr(self.model, "prompts", {}):
+            return {"prompt_name": prompt_name}
+        return {}
+
+    def encode(
+        self, texts: Sequence[str], role: Literal["query", "document"], batch_size: int = 32, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            emb = self.model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress_bar,
+                **self._prompt_kwargs(role),
+            )
+        return np.asarray(emb, dtype=np.float32)
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "id": self.name,
+            "revision": (self.meta.revision if self.meta else None) if not self.source.is_local else None,
+            "weights_sha256": weights_hash(self.source.name_or_path) if self.source.is_local else None,
+            "random_init": False,
+            "parameters": self.parameters,
+            **self.settings.as_dict(),
+        }
+
+
+def _hub_revision(model: Any) -> str | None:
+    try:
+        cfg = model.config if hasattr(model, "config") else None
+        return getattr(cfg, "_commit_hash", None)
+    except Exception:  # noqa: BLE001 - provenance is best effort
+        return None
+
+
+def _count(model: Any) -> int:
+    from ettin.architecture import count_parameters
+
+    return int(count_parameters(model))
+
+
+def load_reranker(
+    spec: str | ModelSource,
+    settings: RuntimeSettings | None = None,
+    *,
+    allow_local: bool = True,
+    local_roots: Sequence[str | Path] | None = None,
+) -> Reranker:
+    """Load a CrossEncoder reranker with ``settings`` (default: :func:`best_settings`).
+
+    Raises:
+        ModelLoadError: invalid id, or the model cannot be loaded (offline and not cached, broken folder, …).
+    """
+    from sentence_transformers import CrossEncoder
+
+    source = spec if isinstance(spec, ModelSource) else resolve_model(
+        spec, kind="reranker", allow_local=allow_local, local_roots=local_roots
+    )
+    settings = settings or best_settings()
+    kwargs = settings.model_kwargs()
+    try:
+        try:
+            model = CrossEncoder(source.name_or_path, device=settings.device, model_kwargs=kwargs, max_length=settings.max_length)
+        except (ValueError, ImportError) as exc:
+            if "attn_implementation" not in str(exc) and "flash" not in str(exc).lower():
+                raise
+            kwargs["attn_implementation"] = "eager"
+            settings = replace(settings, attn_implementation="eager", reason=f"{settings.reason}; attention fell back to eager")
+            model = CrossEncoder(source.name_or_path, device=settings.device, model_kwargs=kwargs, max_length=settings.max_length)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every loading failure becomes one clear message
+        raise loading_error(source, exc) from exc
+    limit = model_max_length(model)
+    if limit is not None and settings.max_length > limit:
+        raise ModelLoadError(f"max_length {settings.max_length} exceeds {source.spec}'s limit of {limit} tokens")
+    model.eval()
+    if settings.dtype != "float32":
+        keep_head_fp32(model)
+    return Reranker(model, source, settings, _count(model))
+
+
+def _to_float32_features(module: Any, args: tuple) -> None:
+    """Forward pre-hook on each head module: floating features (embeddings) enter it in float32."""
+    from collections.abc import MutableMapping
+
+    features = args[0] if args else None
+    if isinstance(features, MutableMapping):  # a dict, or a BatchEncoding from predict
+        for key, value in list(features.items()):
+            if hasattr(value, "is_floating_point") and value.is_floating_point() and value.dtype.itemsize < 4:
+                features[key] = value.float()
+
+
+def keep_head_fp32(model: Any) -> bool:
+    """Run everything after the encoder (pooling and the small scoring head) in float32.
+
+    A bf16 head rounds the output logit to 8 bits of mantissa (steps of 0.0625 at scores 8..16), which turns near-ties
+    into exact ties and changes rankings; the head holds h**2 + 3h + 1 parameters, so fp32 there costs nothing measurable.
+    Returns ``True`` when the model has such a head (a sentence-transformers CrossEncoder with modules after the first).
+    """
+    try:
+        modules = list(model.children())
+    except Exception:  # noqa: BLE001
+        return False
+    if len(modules) < 2 or not hasattr(model, "__getitem__"):
+        return False
+    for module in modules[1:]:
+        module.float()
+    if not getattr(model, "_ettin_fp32_head", False):
+        for module in modules[1:]:
+            module.register_forward_pre_hook(_to_float32_features)
+        model._ettin_fp32_head = True
+    return True
+
+
+def model_max_length(model: Any) -> int | None:
+    cfg = getattr(model, "config", None)
+    value = getattr(cfg, "max_position_embeddings", None)
+    if value is None and hasattr(model, "transformers_model"):
+        value = getattr(getattr(model.transformers_model, "config", None), "max_position_embeddings", None)
+    return int(value) if value else None
+
+
+def load_embedder(
+    spec: str | ModelSource,
+    settings: RuntimeSettings | None = None,
+    *,
+    allow_local: bool = True,
+    local_roots: Sequence[str | Path] | None = None,
+) -> Embedder:
+    """Load a SentenceTransformer embedder; registry models get their prompts and revision.
+
+    Raises:
+        ModelLoadError: invalid id, or the model cannot be loaded.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    source = spec if isinstance(spec, ModelSource) else resolve_model(
+        spec, kind="embedder", allow_local=allow_local, local_roots=local_roots
+    )
+    settings = settings or best_settings()
+    meta = registry.embedder(source.hub_id) if source.hub_id else None
+    try:
+        model = SentenceTransformer(
+            source.name_or_path,
+            device=settings.device,
+            trust_remote_code=source.trust_remote_code,
+            revision=None if source.is_local or meta is None else meta.revision,
+            model_kwargs={"dtype": settings.torch_dtype},
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise loading_error(source, exc) from exc
+    if meta is not None and meta.max_seq_length:
+        model.max_seq_length = meta.max_seq_length
+    model.eval()
+    return Embedder(model, source, settings, meta, _count(model))
+
+

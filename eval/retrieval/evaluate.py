@@ -1,0 +1,209 @@
+"""The whole two-stage evaluation: each first stage alone and reranked by each reranker, one metrics unit per pair.
+
+Each unit is written to the results store (:mod:`eval.retrieval.store`) as soon as it is finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ettin.corpus import BeirDataset
+from ettin.metrics import mean_metrics, per_query_metrics
+from ettin.runtime import Embedder, Reranker, RuntimeSettings, best_settings
+from eval.retrieval.first_stage import Stage1Result, run_first_stage
+from eval.retrieval.rerank import RerankStats, rerank
+from eval.retrieval.score_cache import ScoreCache
+from eval.retrieval.store import make_record, write_record
+
+__all__ = ["EvaluationReport", "UnitResult", "evaluate_retrieval"]
+
+
+@dataclass
+class UnitResult:
+    """Metrics of one (first stage, reranker or None) on one dataset split."""
+
+    first_stage: str
+    reranker: str | None
+    dataset: str
+    split: str
+    metrics: dict[str, float]
+    n_queries: int
+    random_init: bool
+    provenance: dict[str, Any]
+    timing: dict[str, float] = field(default_factory=dict)
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+
+    def record(self) -> dict[str, Any]:
+        """The results-store record (schema ``ettin.retrieval/1``)."""
+        return make_record(
+            dataset=self.dataset,
+            split=self.split,
+            first_stage=self.first_stage,
+            reranker=self.reranker,
+            metrics=self.metrics,
+            n_queries=self.n_queries,
+            provenance=self.provenance,
+        )
+
+
+@dataclass
+class EvaluationReport:
+    """All units of one evaluation, plus the score-cache accounting."""
+
+    units: list[UnitResult]
+    pairs_requested: int = 0
+    pairs_scored: int = 0
+    pairs_cached: int = 0
+    rerank_stats: dict[str, RerankStats] = field(default_factory=dict)
+
+    def add(self, stats: RerankStats, reranker: str) -> None:
+        """Count one reranker's stage 2."""
+        self.rerank_stats[reranker] = stats
+        self.pairs_requested += stats.pairs_requested
+        self.pairs_scored += stats.pairs_scored
+        self.pairs_cached += stats.pairs_cached
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "runs": [{**unit.record(), "timing": unit.timing} for unit in self.units],
+            "cache": {
+                "pairs_requested": self.pairs_requested,
+                "pairs_scored": self.pairs_scored,
+                "pairs_cached": self.pairs_cached,
+            },
+        }
+
+
+@dataclass
+class _Units:
+    """Turns runs into :class:`UnitResult` s with their provenance, and hands each finished one on."""
+
+    dataset: BeirDataset
+    dataset_source: str
+    top_k: int
+    embedder_settings: RuntimeSettings
+    results_dir: str | Path | None
+    on_unit: Callable[[UnitResult], None] | None
+    units: list[UnitResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from ettin.provenance import base_provenance
+
+        self.shared = base_provenance()
+        self.dataset_prov = {
+            "name": self.dataset.name,
+            "split": self.dataset.split,
+            "fingerprint": self.dataset.fingerprint,
+            "source": self.dataset_source,
+        }
+
+    def add(self, result: Stage1Result, run: dict, rr: Reranker | None, timing: dict[str, float]) -> None:
+        per_query = per_query_metrics(self.dataset.qrels, run)
+        settings = rr.settings if rr else self.embedder_settings
+        protocol = {
+            "top_k": self.top_k,
+            "max_length": rr.settings.max_length if rr else None,
+            "dtype": settings.dtype,
+            "attn_implementation": settings.attn_implementation,
+        }
+        provenance = {
+            "first_stage": result.provenance,
+            "reranker": rr.provenance() if rr else None,
+            "dataset": self.dataset_prov,
+            "protocol": protocol,
+            **self.shared,
+        }
+        random_init = bool(result.provenance.get("random_init") or (rr and rr.random_init))
+        unit = UnitResult(
+            result.name, rr.name if rr else None, self.dataset.name, self.dataset.split, mean_metrics(per_query),
+            len(per_query), random_init, provenance, timing, per_query,
+        )
+        self.units.append(unit)
+        if self.results_dir is not None:
+            write_record(self.results_dir, unit.record())
+        if self.on_unit is not None:
+            self.on_unit(unit)
+
+
+def evaluate_retrieval(
+    dataset: BeirDataset,
+    first_stages: Sequence[str],
+    rerankers: Sequence[str] = (),
+    *,
+    top_k: int = 100,
+    settings: RuntimeSettings | None = None,
+    embedder_settings: RuntimeSettings | None = None,
+    dataset_source: str = "local",
+    score_cache: ScoreCache | None = None,
+    batch_size: int = 32,
+    chunk_pairs: int = 256,
+    show_progress: bool = False,
+    results_dir: str | Path | None = None,
+    on_unit: Callable[[UnitResult], None] | None = None,
+    reranker_loader: Callable[[str, RuntimeSettings], Reranker] | None = None,
+    embedder_loader: Callable[[str, RuntimeSettings], Embedder] | None = None,
+) -> EvaluationReport:
+    """Evaluate each first stage alone and reranked by each reranker; write each unit to the store as it finishes.
+
+    Args:
+        dataset: The split to evaluate.
+        first_stages: ``"bm25"`` and/or dense embedders.
+        rerankers: Cross-encoders (registry size or id, Hub id, local folder); empty = retriever-only.
+        top_k: First-stage depth (the blog: 100).
+        settings: Device, dtype and max_length of the rerankers (default :func:`best_settings`).
+        embedder_settings: Settings of dense first stages (default: ``settings``' device, lossless precision), so a
+            reranker precision experiment never changes the candidates it reranks.
+        dataset_source: Where the data came from, for provenance (never a machine path).
+        score_cache: Shared reranker scores (default ``$ETTIN_CACHE/scores.sqlite``).
+        batch_size: Reranker batch size.
+        chunk_pairs: Pairs scored per committed cache transaction.
+        show_progress: tqdm bars.
+        results_dir: Write each unit's record to this results store (None: do not write).
+        on_unit: Called with each finished unit (e.g. to print a table row).
+        reranker_loader: Loads a reranker (default :func:`ettin.runtime.load_reranker`).
+        embedder_loader: Loads an embedder (default :func:`ettin.runtime.cached_embedder`).
+
+    Raises:
+        ValueError: no first stage, or ``top_k`` below 1.
+        ettin.runtime.ModelLoadError: a model cannot be loaded.
+    """
+    from ettin.runtime import load_reranker
+
+    if not first_stages:
+        raise ValueError("give at least one first stage (e.g. bm25)")
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ValueError("top_k must be a positive whole number")
+    settings = settings or best_settings()
+    embedder_settings = embedder_settings or best_settings(settings.device)
+    units = _Units(dataset, dataset_source, top_k, embedder_settings, results_dir, on_unit)
+    stage1: list[Stage1Result] = []
+    for spec in dict.fromkeys(s.strip() for s in first_stages):
+        result = run_first_stage(
+            dataset, spec, top_k, settings=embedder_settings, embedder_loader=embedder_loader, show_progress=show_progress
+        )
+        stage1.append(result)
+        units.add(result, result.as_run(), None, {"stage1_s": round(result.seconds, 3)})
+    report = EvaluationReport(units.units)
+    rerankers = list(dict.fromkeys(r.strip() for r in rerankers))
+    if not rerankers:
+        return report
+    load = reranker_loader or (lambda s, st: load_reranker(s, st))
+    cache = score_cache or ScoreCache()
+    try:
+        for spec in rerankers:
+            rr = load(spec, settings)
+            runs, stats = rerank(
+                dataset, stage1, rr, cache, top_k=top_k, batch_size=batch_size, chunk_pairs=chunk_pairs,
+                show_progress=show_progress,
+            )
+            report.add(stats, rr.name)
+            for result in stage1:
+                timing = {"stage1_s": round(result.seconds, 3), "rerank_s_all_first_stages": round(stats.seconds, 3)}
+                units.add(result, runs[result.name], rr, timing)
+    finally:
+        if score_cache is None:
+            cache.close()
+    return report

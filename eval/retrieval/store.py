@@ -1,0 +1,141 @@
+"""The retrieval results store: one JSON file per (dataset, split, first stage, reranker), written atomically.
+
+Layout: ``<results-dir>/retrieval/<dataset>/<split>/<first_stage_slug>/<reranker_slug or "retriever-only">.json`` with
+schema ``ettin.retrieval/1`` (see ``eval/results/README.md``). :func:`read_records` is the one reader of the store: the
+leaderboard reads regenerated retrieval results only through it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ettin.io import write_json_atomic
+from ettin.metrics import METRIC_KEYS
+from ettin.paths import PROJECT_ROOT
+
+__all__ = [
+    "DEFAULT_RESULTS_DIR",
+    "REQUIRED_FIELDS",
+    "RETRIEVER_ONLY",
+    "SCHEMA",
+    "StoredRecord",
+    "make_record",
+    "read_records",
+    "result_path",
+    "slug",
+    "validate_record",
+    "write_record",
+]
+
+SCHEMA = "ettin.retrieval/1"
+RETRIEVER_ONLY = "retriever-only"
+DEFAULT_RESULTS_DIR = PROJECT_ROOT / "eval" / "results"
+REQUIRED_FIELDS = ("schema", "dataset", "split", "first_stage", "reranker", "metrics", "n_queries", "random_init", "provenance")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(model_id: str) -> str:
+    """File-name form of a model id: ``org/name`` -> ``org__name``; other unsafe characters become ``-``."""
+    text = model_id.strip().replace("/", "__")
+    text = _UNSAFE.sub("-", text).strip("-.")
+    if not text:
+        raise ValueError(f"cannot make a file name from {model_id!r}")
+    return text
+
+
+def result_path(
+    results_dir: str | Path, dataset: str, split: str, first_stage: str, reranker: str | None
+) -> Path:
+    """Where the record of one (dataset, split, first stage, reranker) lives."""
+    return (
+        Path(results_dir)
+        / "retrieval"
+        / slug(dataset)
+        / slug(split)
+        / slug(first_stage)
+        / f"{slug(reranker) if reranker else RETRIEVER_ONLY}.json"
+    )
+
+
+def make_record(
+    *,
+    dataset: str,
+    split: str,
+    first_stage: str,
+    reranker: str | None,
+    metrics: dict[str, float],
+    n_queries: int,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """A store record; ``random_init`` is true when any model of the run is a random replica."""
+    random_init = bool(
+        (provenance.get("first_stage") or {}).get("random_init") or (provenance.get("reranker") or {}).get("random_init")
+    )
+    return {
+        "schema": SCHEMA,
+        "dataset": dataset,
+        "split": split,
+        "first_stage": first_stage,
+        "reranker": reranker,
+        "metrics": dict(metrics),
+        "n_queries": int(n_queries),
+        "random_init": random_init,
+        "provenance": provenance,
+    }
+
+
+def write_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Validate and write one record atomically; returns its path."""
+    validate_record(record)
+    path = result_path(results_dir, record["dataset"], record["split"], record["first_stage"], record["reranker"])
+    write_json_atomic(path, record)
+    return path
+
+
+def validate_record(record: Any, where: str = "record") -> None:
+    """Raise ``ValueError`` naming the problem when ``record`` is not a valid ``ettin.retrieval/1`` record."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    missing = [k for k in REQUIRED_FIELDS if k not in record]
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {', '.join(missing)}")
+    if record["schema"] != SCHEMA:
+        raise ValueError(f"{where}: schema {record['schema']!r}, expected {SCHEMA!r}")
+    metrics = record["metrics"]
+    if not isinstance(metrics, dict) or any(not isinstance(metrics.get(k), (int, float)) for k in METRIC_KEYS):
+        raise ValueError(f"{where}: metrics must hold numbers for {', '.join(METRIC_KEYS)}")
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One valid record of the store and its file, relative to the results folder (``retrieval/<dataset>/…``)."""
+
+    file: str
+    record: dict[str, Any]
+
+
+def read_records(results_dir: str | Path) -> tuple[list[StoredRecord], list[str]]:
+    """Every valid record under ``<results_dir>/retrieval``, plus one message per file that was skipped.
+
+    Messages and :attr:`StoredRecord.file` name files relative to ``results_dir`` (never a machine path).
+    """
+    records, problems = [], []
+    root = Path(results_dir)
+    store = root / "retrieval"
+    for path in sorted(store.rglob("*.json")) if store.is_dir() else []:
+        if path.name.startswith("."):
+            continue  # a temporary file of an interrupted atomic write
+        rel = path.relative_to(root).as_posix()
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            validate_record(record, rel)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+            problems.append(f"{rel}: {exc}" if not str(exc).startswith(rel) else str(exc))
+            continue
+        records.append(StoredRecord(rel, record))
+    return records, problems

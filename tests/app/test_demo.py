@@ -1,0 +1,87 @@
+"""The app package's shared pieces: the user-error guard, the tools' command lines, texts and caches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from demo.guard import guard
+from demo.load import percentile
+from demo.user_corpus import CorpusInputError
+from ettin.corpus import Corpus
+from ettin.errors import UserError
+from ettin.pipeline import InputError
+from ettin.runtime import ModelLoadError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("error", [InputError, ModelLoadError, CorpusInputError])
+def test_every_user_error_is_a_user_error_and_keeps_its_message(error):
+    assert issubclass(error, UserError)
+
+    @guard
+    def handler():
+        raise error("K must be between 1 and 200")
+
+    with pytest.raises(gr.Error, match="K must be between 1 and 200") as exc:
+        handler()
+    assert exc.value.__cause__ is None
+
+
+def test_unexpected_errors_are_one_line_and_memory_errors_say_what_to_shrink():
+    @guard
+    def crash():
+        raise KeyError("boom")
+
+    @guard
+    def oom():
+        raise MemoryError
+
+    with pytest.raises(gr.Error, match=r"unexpected error \(KeyError\): 'boom'"):
+        crash()
+    with pytest.raises(gr.Error, match="out of memory: choose a smaller model"):
+        oom()
+
+
+def test_percentile_interpolates():
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == pytest.approx(2.5)
+    assert percentile([5.0], 0.95) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("verb", "flags"),
+    [("load", ["--models-dir", "--reranker", "--embedder", "--k", "--top-n", "--queries", "--concurrent", "--out"]),
+     ("screenshots", ["--models-dir", "--first-stage", "--out"])],
+)
+def test_tools_are_verbs_of_python_m_demo(verb, flags):
+    out = subprocess.run([sys.executable, "-m", "demo", verb, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"python -m demo {verb}" in out.stdout
+    for flag in flags:
+        assert flag in out.stdout
+
+
+def test_reproduce_markdown_cites_the_post_and_the_new_load_command(tmp_path):
+    from demo.board import BoardStore
+    from demo.tabs.reproduce import reproduce_markdown
+    from ettin.published import published
+
+    text = reproduce_markdown(BoardStore(tmp_path))
+    source = published().source
+    assert f"[{source.title}]({source.url}) ({source.date})" in text
+    assert "`python -m demo load --models-dir models`" in text and "0 regenerated quality rows" in text
+
+
+def test_first_stages_are_built_once_per_corpus():
+    from demo.playground import Playground
+
+    play = Playground(None, include_hub=False)
+    corpus = Corpus.from_texts(["apples and pears", "pears only"])
+    first = play.first_stage("bm25", corpus)
+    assert play.first_stage("bm25", corpus) is first
+    assert play.first_stage("bm25", Corpus.from_texts(["other"])) is not first

@@ -1,0 +1,82 @@
+"""Our metrics against hand-computed values, mteb's own evaluator and pytrec_eval (to 1e-6)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from ettin.metrics import METRIC_KEYS, evaluate_run, mean_metrics, mrr_at_k, per_query_metrics
+
+
+def test_hand_computed_example_with_ties_grades_and_a_missing_query():
+    qrels = {"q1": {"a": 1, "b": 0, "c": 2}, "q2": {"x": 1}}
+    # b (not relevant) first; a and d tie and trec_eval breaks ties by doc id descending: d before a; then c.
+    run = {"q1": {"a": 0.5, "b": 0.9, "c": 0.1, "d": 0.5}}
+    per_query = per_query_metrics(qrels, run)
+    dcg = 1 / math.log2(4) + 2 / math.log2(5)
+    idcg = 2 / math.log2(2) + 1 / math.log2(3)
+    assert per_query["q1"]["ndcg_at_10"] == pytest.approx(dcg / idcg, abs=1e-12)
+    assert per_query["q1"]["mrr_at_10"] == pytest.approx(1 / 3)
+    assert per_query["q1"]["map_at_10"] == pytest.approx((1 / 3 + 2 / 4) / 2)
+    assert per_query["q1"]["recall_at_10"] == 1.0
+    assert per_query["q2"] == dict.fromkeys(METRIC_KEYS, 0.0)  # judged but not retrieved: counts as 0
+    assert evaluate_run(qrels, run)["ndcg_at_10"] == pytest.approx(dcg / idcg / 2)
+
+
+def test_mrr_cutoff_and_grade_zero():
+    assert mrr_at_k({"a": 0, "b": 1}, {"a": 3.0, "b": 2.0}) == 0.5
+    assert mrr_at_k({"z": 1}, {f"d{i:02d}": float(-i) for i in range(10)} | {"z": -10.0}) == 0.0
+
+
+def test_empty_evaluation_is_a_clear_error():
+    with pytest.raises(ValueError, match="no judged query"):
+        mean_metrics({})
+
+
+def _mteb_means(qrels, run):
+    from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores
+
+    result = calculate_retrieval_scores(run, qrels, [10, 100])
+    scores = result.all_scores
+    n = len(scores)
+    return {
+        "ndcg_at_10": sum(s["ndcg_cut_10"] for s in scores.values()) / n,
+        "map_at_10": sum(s["map_cut_10"] for s in scores.values()) / n,
+        "recall_at_10": sum(s["recall_10"] for s in scores.values()) / n,
+        "recall_at_100": sum(s["recall_100"] for s in scores.values()) / n,
+        "mrr_at_10": result.mrr["MRR@10"],
+    }
+
+
+def test_agrees_with_mteb_on_a_random_run_with_ties_and_graded_judgements():
+    rng = random.Random(7)
+    docs = [f"d{i}" for i in range(300)]
+    qrels, run = {}, {}
+    for q in range(60):
+        qid = f"q{q}"
+        qrels[qid] = {d: rng.choice([0, 1, 1, 2]) for d in rng.sample(docs, rng.randint(1, 6))}
+        # coarse scores: many ties, which must be broken the way trec_eval and mteb break them
+        run[qid] = {d: float(rng.randint(0, 20)) for d in rng.sample(docs, 150)}
+        for d in qrels[qid]:
+            if rng.random() < 0.7:
+                run[qid][d] = float(rng.randint(0, 20))
+    ours = evaluate_run(qrels, run)
+    theirs = _mteb_means(qrels, run)
+    for key in METRIC_KEYS:
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key
+
+
+def test_bm25_on_full_scifact_matches_mteb_evaluator_and_published_score(scifact_test, tmp_path):
+    from eval.retrieval import run_first_stage
+
+    result = run_first_stage(scifact_test, "bm25", top_k=100, cache_root=tmp_path)
+    run = result.as_run()
+    ours = evaluate_run(scifact_test.qrels, run)
+    theirs = _mteb_means(scifact_test.qrels, run)
+    for key in METRIC_KEYS:
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key
+    # mteb's published baseline-bm25s SciFact scores (../shared/data/REFERENCE_SCORES.md, table B1)
+    assert ours["ndcg_at_10"] == pytest.approx(0.68736, abs=0.01)
+    assert ours["recall_at_100"] == pytest.approx(0.91267, abs=0.002)

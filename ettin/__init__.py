@@ -2,7 +2,7 @@
 
 Layout (one job per module):
 
-- ``registry`` / ``published`` — every model the project knows (keyword-only records) and the post's figures, typed;
+- ``registry`` / ``published`` (``published.published()``) — every model the project knows (keyword-only records) and the post's figures, typed;
 - ``architecture`` / ``replica`` — the five-module reranker and faithful random-weight replicas of the six sizes;
 - ``runtime/`` — device and precision choice, model-id validation, loading, the fast scoring path, the model cache;
 - ``corpus`` / ``pipeline`` — BEIR data and retrieve-then-rerank (dense or BM25 first stage, cross-encoder second);
@@ -23,7 +23,6 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "UserError": "ettin.errors",
     "registry": "ettin",
-    "published": "ettin.published",
     "Corpus": "ettin.corpus",
     "BeirDataset": "ettin.corpus",
     "load_beir": "ettin.corpus",

@@ -75,7 +75,8 @@ class BoundedCache(Generic[V]):
                 return self.put(key, loader())
             finally:
                 with self._lock:
-                    self._loading.pop(key, None)
+                    if self._loading.get(key) is key_lock:
+                        del self._loading[key]
 
     def _evict_for(self, incoming: int) -> None:
         evicted = False

@@ -17,12 +17,13 @@ import importlib
 import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ettin.errors import UserError
 
-__all__ = ["Verb", "verb", "verb_group", "build_parser", "main", "add_dataclass_arguments", "dataclass_from_args", "parse_positive_int"]
+__all__ = ["Verb", "verb", "verb_group", "build_parser", "main", "add_dataclass_arguments", "dataclass_from_args", "parse_positive_int", "reraise_as"]
 
 Arguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], "int | None"]
@@ -104,6 +105,20 @@ def main(prog: str, description: str, modules: Sequence[str], argv: Sequence[str
         return 130
 
 
+@contextmanager
+def reraise_as(
+    error: type[UserError], causes: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError)
+) -> Iterator[None]:
+    """Report the errors bad input causes deep inside libraries (bad values, missing files, unloadable models) as
+    ``error``, a :class:`UserError` carrying the original message; user errors pass through unchanged."""
+    try:
+        yield
+    except UserError:
+        raise
+    except causes as exc:
+        raise error(str(exc)) from exc
+
+
 def parse_positive_int(value: str) -> int:
     """argparse ``type`` for counts that must be at least 1."""
     try:
@@ -139,8 +154,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
 
     Field metadata may give ``help``, ``flag`` (another spelling), ``type`` (a converter), ``choices`` and ``metavar``; a
     field whose metadata has ``cli=False`` gets no flag, and a field without a default is a required flag. Booleans
-    become ``--flag/--no-flag``. Defaults are left as ``None`` so that :func:`dataclass_from_args` can tell an omitted
-    flag from one given.
+    become a switch (``--flag``), or ``--flag/--no-flag`` when they default to true. Defaults are left as ``None`` so
+    that :func:`dataclass_from_args` can tell an omitted flag from one given.
     """
     for field in dataclasses.fields(cls):
         if field.name in exclude or not field.metadata.get("cli", True):
@@ -158,7 +173,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
             if key in field.metadata:
                 kwargs[key] = field.metadata[key]
         if kind is bool:
-            parser.add_argument(_flag(field), action=argparse.BooleanOptionalAction, **kwargs)
+            action = argparse.BooleanOptionalAction if default else "store_true"
+            parser.add_argument(_flag(field), action=action, **kwargs)
         else:
             parser.add_argument(_flag(field), type=field.metadata.get("type", kind), **kwargs)
 

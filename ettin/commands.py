@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from ettin import registry
-from ettin.cli import verb
+from ettin.cli import reraise_as, verb
 from ettin.errors import UserError
 
 __all__ = ["latency", "replica", "search", "show_registry"]
 
 
 class UsageError(UserError):
-    """A combination of flags that cannot work together."""
+    """Flags that cannot work together, or input the pipeline cannot use (e.g. a corpus with no indexable text)."""
 
 
 def _sizes(value: str) -> list[str]:
@@ -109,12 +109,13 @@ def search(args: argparse.Namespace) -> int:
     from ettin.pipeline import make_first_stage, retrieve_and_rerank
     from ettin.runtime import best_settings, load_reranker
 
-    corpus = load_corpus(args.data) if args.data else scifact_corpus()
-    if args.max_docs:
-        corpus = corpus.subset(args.max_docs)
-    first = make_first_stage(args.first_stage, corpus)
-    rr = load_reranker(args.reranker, best_settings(precision=args.precision)) if args.reranker else None
-    result = retrieve_and_rerank(args.query, first, rr, k=args.top_k, top_n=args.show)
+    with reraise_as(UsageError, (ValueError,)):
+        corpus = load_corpus(args.data) if args.data else scifact_corpus()
+        if args.max_docs:
+            corpus = corpus.subset(args.max_docs)
+        first = make_first_stage(args.first_stage, corpus)
+        rr = load_reranker(args.reranker, best_settings(precision=args.precision)) if args.reranker else None
+        result = retrieve_and_rerank(args.query, first, rr, k=args.top_k, top_n=args.show)
     if result.random_init:
         print("NOTE: the reranker has random weights (replica): its scores are meaningless.")
     for h in result.hits:
@@ -155,11 +156,12 @@ def latency(args: argparse.Namespace) -> int:
     corpus = dataset.corpus.subset(args.max_docs) if args.max_docs else dataset.corpus
     queries = list(dataset.queries.values())[: args.queries]
     t0 = time.perf_counter()
-    cached = args.first_stage != "bm25" and EmbeddingStore().has(cached_embedder(args.first_stage), corpus)
-    with progress_callback(len(corpus), "embedding corpus", show=args.first_stage != "bm25") as progress:
-        first = make_first_stage(args.first_stage, corpus, progress=progress)
-    index_s = time.perf_counter() - t0
-    reranker = load_reranker(args.reranker, best_settings(precision=args.precision)) if args.reranker else None
+    with reraise_as(UsageError, (ValueError,)):
+        cached = args.first_stage != "bm25" and EmbeddingStore().has(cached_embedder(args.first_stage), corpus)
+        with progress_callback(len(corpus), "embedding corpus", show=args.first_stage != "bm25") as progress:
+            first = make_first_stage(args.first_stage, corpus, progress=progress)
+        index_s = time.perf_counter() - t0
+        reranker = load_reranker(args.reranker, best_settings(precision=args.precision)) if args.reranker else None
     rows = [retrieve_and_rerank(q, first, reranker, k=args.top_k, top_n=10).timings for q in progress_bar(iterable=queries, desc="queries")]
     median = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     print(f"corpus: {len(corpus):,} docs; first stage {first.name}: index/embedding {index_s:.1f} s ({'from cache' if cached else 'computed'})")

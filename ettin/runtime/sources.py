@@ -25,8 +25,10 @@ class ModelLoadError(UserError, RuntimeError):
 
 
 def hub_offline() -> bool:
-    """True when the Hugging Face Hub is switched off for this process (``HF_HUB_OFFLINE``)."""
-    return os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() not in ("", "0", "false", "no", "off")
+    """True when the Hugging Face Hub is switched off for this process, read as ``huggingface_hub`` reads it:
+    ``HF_HUB_OFFLINE`` (or, when that is unset or empty, ``TRANSFORMERS_OFFLINE``) is 1, ON, YES or TRUE, any case."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
 @dataclass(frozen=True)

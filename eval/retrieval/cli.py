@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ettin.cli import parse_positive_int, verb
+from ettin.cli import parse_positive_int, reraise_as, verb
 from ettin.errors import UserError
 
 __all__ = ["RetrievalError", "format_table", "load_data"]
@@ -28,19 +26,10 @@ class RetrievalError(UserError, RuntimeError):
     """Bad input to a retrieval verb (missing folder, bad value, unreadable file); the message says what to fix."""
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Report the errors bad input causes deep down (bad values, missing files, unloadable models) as user errors.
-
-    ``ValueError`` covers bad values and malformed data, ``OSError`` missing files and unreachable hosts, ``RuntimeError``
-    models and tasks that cannot be loaded.
-    """
-    try:
-        yield
-    except UserError:
-        raise
-    except (ValueError, OSError, RuntimeError) as exc:
-        raise RetrievalError(str(exc)) from exc
+def _user_errors():
+    """Bad values and malformed data (``ValueError``), missing files and unreachable hosts (``OSError``), models and
+    tasks that cannot be loaded (``RuntimeError``) deep down, reported as :class:`RetrievalError`."""
+    return reraise_as(RetrievalError)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -378,8 +378,8 @@ class _ModelRun:
             log=self.log,
         )
         searches[config] = {"tried": tried, "stopped": stop, "settings": reranker.settings.as_dict()}
-        free(reranker)
         del reranker
+        free()
         if best is None:
             return _row(spec, "ettin", config, skipped=stop or "no batch size ran")
         base = self.baseline.scores.reshape(-1)
@@ -417,8 +417,8 @@ def benchmark_model(
     key, ceiling = ceilings.for_shape(shape, glu, settings.device, log)
     run = _ModelRun(spec, pairs, settings, flops_pair, ceiling, log)
     rows = [run.baseline_row(base_model)]
-    free(base_model)
     del base_model
+    free()
     details: dict[str, Any] = {
         "model": spec.label,
         "path_is_local": os.path.isdir(spec.path),

@@ -26,9 +26,9 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def free(*objs: Any) -> None:
-    """Release a model's memory (host and GPU)."""
-    del objs
+def free() -> None:
+    """Return the memory of models already dropped (``del model`` first: a CrossEncoder refers to itself, so only a
+    collection frees it), on the host and the GPU."""
     gc.collect()
     try:
         import torch

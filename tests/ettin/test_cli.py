@@ -29,3 +29,10 @@ def test_registry_json(capsys):
     assert main(["registry", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["rerankers"]["1b"]["total_parameters"] == 1_031_267_329
+
+
+def test_search_over_a_corpus_without_text_is_an_error_not_a_traceback(tmp_path, capsys):
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "", "text": ""}\n', encoding="utf-8")
+    assert main(["search", "bone", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err

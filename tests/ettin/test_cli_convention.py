@@ -65,6 +65,7 @@ class _Settings:
     steps: int | None = None
     rate: float = 0.5
     bf16: bool = True
+    resume: bool = False
     mode: str = field(default="a", metadata={"choices": ("a", "b"), "help": "which mode"})
     hidden: str = field(default="h", metadata={"cli": False})
     renamed: int = field(default=1, metadata={"flag": "--n-things", "metavar": "N"})
@@ -79,9 +80,12 @@ def _parser():
 
 
 def test_dataclass_fields_make_typed_flags_once():
-    args = _parser().parse_args(["--out", "x", "--steps", "5", "--rate", "0.1", "--no-bf16", "--mode", "b", "--n-things", "4"])
+    args = _parser().parse_args(
+        ["--out", "x", "--steps", "5", "--rate", "0.1", "--no-bf16", "--resume", "--mode", "b", "--n-things", "4"]
+    )
     settings = cli.dataclass_from_args(_Settings, args)
-    assert settings == _Settings(out="x", steps=5, rate=0.1, bf16=False, mode="b", renamed=4)
+    assert settings == _Settings(out="x", steps=5, rate=0.1, bf16=False, resume=True, mode="b", renamed=4)
+    assert "--no-resume" not in _parser().format_help(), "a switch that defaults to off has no --no- form"
     assert "--hidden" not in _parser().format_help() and "which mode (default: a)" in _parser().format_help()
 
 
@@ -110,6 +114,19 @@ def test_dataclass_flags_refuse_bad_values(capsys):
         _parser().parse_args(["--out", "x", "--mode", "c"])
     with pytest.raises(SystemExit):
         _parser().parse_args(["--out", "x", "--steps", "many"])
+
+
+def test_reraise_as_turns_library_errors_into_user_errors():
+    class BadData(UserError):
+        pass
+
+    with pytest.raises(BadData, match="empty vocabulary") as exc:
+        with cli.reraise_as(BadData):
+            raise ValueError("empty vocabulary")
+    assert isinstance(exc.value.__cause__, ValueError)
+    with pytest.raises(KeyError):  # not a listed cause: a bug, left as it is
+        with cli.reraise_as(BadData, (ValueError,)):
+            raise KeyError("x")
 
 
 def test_progress_callback_drives_one_bar():

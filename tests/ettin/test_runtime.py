@@ -20,6 +20,18 @@ def test_bf16_only_with_native_support(monkeypatch):
     assert best_settings("cpu", "bf16").dtype == "bfloat16"
 
 
+@pytest.mark.parametrize(
+    "value, offline", [("1", True), ("TRUE", True), ("on", True), ("yes", True), ("0", False), ("", False), ("off", False), ("2", False)]
+)
+def test_hub_offline_reads_the_variable_as_huggingface_hub_does(monkeypatch, value, offline):
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    assert runtime.hub_offline() is offline
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", value)
+    assert runtime.hub_offline() is offline, "TRANSFORMERS_OFFLINE is the fallback"
+
+
 def test_cuda_prefers_flash_attention(monkeypatch):
     monkeypatch.setattr(device, "flash_attention_available", lambda: True)
     assert best_settings("cuda").attn_implementation == "flash_attention_2"

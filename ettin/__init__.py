@@ -8,21 +8,21 @@ Layout (one job per module):
 - ``corpus`` / ``pipeline`` — BEIR data and retrieve-then-rerank (dense or BM25 first stage, cross-encoder second);
 - ``metrics`` — retrieval metrics (pytrec_eval, as MTEB computes them), the project's only implementation;
 - shared plumbing: ``cli`` (the verb convention of every ``python -m`` package), ``errors`` (``UserError``), ``cache``
-  (the bounded LRU), ``progress`` (tqdm), ``io`` (atomic writes, hashes), ``paths``, ``provenance``.
+  (the bounded LRU), ``progress`` (tqdm), ``io`` (atomic writes, hashes), ``lazy`` (lazy re-exports), ``paths``,
+  ``provenance``.
 
 Heavy dependencies (torch, sentence-transformers, bm25s) are imported lazily; so are the names below.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ettin.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _PUBLIC = {
     "UserError": "ettin.errors",
-    "registry": "ettin",
+    "registry": "ettin.registry",
     "Corpus": "ettin.corpus",
     "BeirDataset": "ettin.corpus",
     "load_beir": "ettin.corpus",
@@ -47,11 +47,4 @@ _PUBLIC = {
 
 __all__ = ["__version__", *_PUBLIC]
 
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ettin' has no attribute {name!r}")
-    if module == "ettin":
-        return importlib.import_module(f"ettin.{name}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _PUBLIC)

@@ -23,7 +23,18 @@ from typing import Any
 
 from ettin.errors import UserError
 
-__all__ = ["Verb", "verb", "verb_group", "build_parser", "main", "add_dataclass_arguments", "dataclass_from_args", "parse_positive_int", "reraise_as"]
+__all__ = [
+    "Verb",
+    "add_dataclass_arguments",
+    "build_parser",
+    "dataclass_from_args",
+    "flag",
+    "main",
+    "parse_positive_int",
+    "reraise_as",
+    "verb",
+    "verb_group",
+]
 
 Arguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], "int | None"]
@@ -92,8 +103,18 @@ def build_parser(prog: str, description: str, modules: Sequence[str]) -> argpars
     return parser
 
 
-def main(prog: str, description: str, modules: Sequence[str], argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the chosen verb, and turn a :class:`UserError` into ``error: ...`` and exit status 2."""
+def main(
+    prog: str,
+    description: str,
+    modules: Sequence[str],
+    argv: Sequence[str] | None = None,
+    *,
+    interrupted: str = "interrupted",
+) -> int:
+    """Parse ``argv``, run the chosen verb, and turn a :class:`UserError` into ``error: ...`` and exit status 2.
+
+    Ctrl-C prints ``interrupted`` (a package may say there how to continue) and exits with 130.
+    """
     args = build_parser(prog, description, modules).parse_args(argv)
     try:
         return int(args._run(args) or 0)
@@ -101,7 +122,7 @@ def main(prog: str, description: str, modules: Sequence[str], argv: Sequence[str
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
 
 
@@ -134,19 +155,21 @@ def parse_positive_int(value: str) -> int:
 # Dataclass settings <-> flags
 
 
+def flag(help: str, **more: Any) -> dict[str, Any]:
+    """Field metadata of one generated flag: ``field(default=..., metadata=flag("what it sets", type=..., flag="--x"))``."""
+    return {"help": help, **more}
+
+
 def _flag(field: dataclasses.Field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
-def _base_type(annotation: Any) -> tuple[Any, bool]:
-    """(the type argparse converts to, whether ``None`` is allowed) of a field annotation."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {**vars(typing), "Any": Any})  # noqa: S307 - our own dataclass annotations only
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
+def _base_type(annotation: Any) -> Any:
+    """The type argparse converts to for a field annotation (``int | None`` -> ``int``)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return (args[0] if len(args) == 1 else str), True
-    return annotation, False
+        return args[0] if len(args) == 1 else str
+    return annotation
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude: Sequence[str] = ()) -> None:
@@ -157,10 +180,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
     become a switch (``--flag``), or ``--flag/--no-flag`` when they default to true. Defaults are left as ``None`` so
     that :func:`dataclass_from_args` can tell an omitted flag from one given.
     """
+    hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
         if field.name in exclude or not field.metadata.get("cli", True):
             continue
-        kind, _ = _base_type(field.type)
+        kind = _base_type(hints[field.name])
         required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         default = None if field.default is dataclasses.MISSING else field.default
         help_text = field.metadata.get("help", "")

@@ -112,13 +112,17 @@ class BeirDataset:
         return h.hexdigest()
 
     def slice(self, n_queries: int) -> BeirDataset:
-        keep = sorted(self.queries)[:n_queries]
+        """The first ``n_queries`` queries by id, with the whole corpus."""
+        return self.restrict(sorted(self.queries)[:n_queries], f"{self.name}[:{n_queries}q]")
+
+    def restrict(self, query_ids: Sequence[str], name: str) -> BeirDataset:
+        """Only the queries ``query_ids`` (each must be one of this dataset's) and their judgements, whole corpus."""
         return BeirDataset(
-            f"{self.name}[:{n_queries}q]",
+            name,
             self.split,
             self.corpus,
-            {q: self.queries[q] for q in keep},
-            {q: self.qrels[q] for q in keep if q in self.qrels},
+            {q: self.queries[q] for q in query_ids},
+            {q: self.qrels[q] for q in query_ids if q in self.qrels},
             list(self.warnings),
         )
 

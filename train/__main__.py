@@ -6,13 +6,14 @@ import sys
 from collections.abc import Sequence
 
 from ettin.cli import main as run_cli
+from train.cli import INTERRUPTED
 
 VERB_MODULES = ("train.data", "train.score", "train.fit", "train.scifact")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``python -m train`` with ``argv`` (default: the command line); returns the exit status."""
-    return run_cli("python -m train", "The Ettin distillation recipe.", VERB_MODULES, argv)
+    return run_cli("python -m train", "The Ettin distillation recipe.", VERB_MODULES, argv, interrupted=INTERRUPTED)
 
 
 if __name__ == "__main__":

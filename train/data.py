@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ettin.cli import verb, verb_group
-from train.cli import quiet_argument, resumable
+from ettin.cli import add_dataclass_arguments, dataclass_from_args, reraise_as, verb, verb_group
+from train.cli import quiet_argument
 from train.selection import SelectionConfig, draw_holdout, query_rng, select_pool, select_training
 from train.tables import (
     DOCUMENT_COLUMNS,
@@ -25,8 +25,12 @@ from train.tables import (
     SCORE_COLUMNS,
     TrainDataError,
     find_column,
+    fingerprint,
+    read_query_ids,
     read_table,
     require_columns,
+    write_manifest,
+    write_parquet_atomic,
 )
 
 if TYPE_CHECKING:
@@ -356,7 +360,6 @@ def _training_query_ids(args: argparse.Namespace, dataset: BeirDataset) -> list[
     """The split's queries less ``--exclude-query-ids`` and the ``--holdout`` draw (written to ``--holdout-out``)."""
     qids = sorted(dataset.queries)
     if args.exclude_query_ids:
-        from train.fit import read_query_ids
 
         drop = set(read_query_ids(args.exclude_query_ids))
         qids = [q for q in qids if q not in drop]
@@ -365,7 +368,8 @@ def _training_query_ids(args: argparse.Namespace, dataset: BeirDataset) -> list[
 
         held = draw_holdout(qids, args.holdout, args.seed)
         write_json_atomic(args.holdout_out or Path(args.out).with_suffix(".holdout.json"), held)
-        qids = [q for q in qids if q not in set(held)]
+        held_set = set(held)
+        qids = [q for q in qids if q not in held_set]
     return qids
 
 
@@ -373,10 +377,8 @@ verb_group("data", help="assemble training data: candidates, selection, mixing")
 
 
 @verb("data candidates", help="first-stage candidates of a BEIR split (input of `score`)", arguments=_candidates_arguments)
-@resumable
 def candidates_command(args: argparse.Namespace) -> int:
     """``python -m train data candidates``: write the candidates table and its manifest."""
-    from train.tables import write_manifest, write_parquet_atomic
 
     dataset = load_beir_spec(args.beir, args.split)
     qids = _training_query_ids(args, dataset)
@@ -405,37 +407,19 @@ def _select_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scored", required=True, help="a `score` output folder, or a Parquet/JSONL file with a score column")
     p.add_argument("--out", required=True, help="output Parquet file of training rows")
     p.add_argument("--pool-out", help="also write the stage-1 pools here")
-    p.add_argument("--max-candidates", type=int, default=2048, help="candidates considered per query (default: 2048)")
-    p.add_argument("--pool-size", type=int, default=256, help="stage-1 pool size per query (default: 256)")
-    p.add_argument("--hard", type=int, default=16, help="hardest negatives always in the pool (default: 16)")
-    p.add_argument("--head", type=int, default=32, help="stage 2: top of the teacher-sorted pool (default: 32)")
-    p.add_argument("--medium", type=int, default=32, help="stage 2: medium negatives from the band (default: 32)")
-    p.add_argument("--band-start", type=int, default=64, help="stage 2 band start rank, 0-based (default: 64)")
-    p.add_argument("--band-end", type=int, default=192, help="stage 2 band end rank, exclusive (default: 192)")
+    add_dataclass_arguments(p, SelectionConfig)
     p.add_argument("--seed", type=int, default=12, help="selection seed (default: 12)")
     p.add_argument("--source", default="rescored", help="value of the provenance column 'source' (default: rescored)")
     quiet_argument(p)
 
 
 @verb("data select", help="the recipe's selection: pool of 256 per query, then 64 training rows", arguments=_select_arguments)
-@resumable
 def select_command(args: argparse.Namespace) -> int:
     """``python -m train data select``: select training rows from scored candidates; write them and a manifest."""
     from train.score import MANIFEST, read_scored
-    from train.tables import fingerprint, read_table, write_manifest, write_parquet_atomic
 
-    try:
-        config = SelectionConfig(
-            max_candidates=args.max_candidates,
-            pool_size=args.pool_size,
-            hard=args.hard,
-            head=args.head,
-            medium=args.medium,
-            band_start=args.band_start,
-            band_end=args.band_end,
-        )
-    except ValueError as exc:
-        raise TrainDataError(str(exc)) from None
+    with reraise_as(TrainDataError, (ValueError,)):
+        config = dataclass_from_args(SelectionConfig, args)
     is_scoring_folder = Path(args.scored).is_dir() and (Path(args.scored) / MANIFEST).is_file()
     scored = read_scored(args.scored) if is_scoring_folder else read_table(args.scored)
     pool, rows = select_rows(scored, config, seed=args.seed, source=args.source, show_progress=not args.quiet)
@@ -474,10 +458,8 @@ def _mix_arguments(p: argparse.ArgumentParser) -> None:
     help="mix sources (published set by name, local Parquet/JSONL) with per-source caps",
     arguments=_mix_arguments,
 )
-@resumable
 def mix_command(args: argparse.Namespace) -> int:
     """``python -m train data mix``: write the mixed rows and a manifest with each local source's SHA-256."""
-    from train.tables import fingerprint, write_manifest, write_parquet_atomic
 
     specs = [SourceSpec.parse(s) for s in args.source]
     table, counts = mix_sources(specs, seed=args.seed, shuffle=not args.no_shuffle)

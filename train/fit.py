@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ettin.cli import add_dataclass_arguments, dataclass_from_args, verb
-from train.cli import print_json, quiet_argument, resumable
-from train.tables import TrainDataError, fingerprint, read_table, require_columns
+from ettin.cli import add_dataclass_arguments, dataclass_from_args, flag, verb
+from train.cli import print_json, quiet_argument
+from train.tables import TrainDataError, fingerprint, read_query_ids, read_table, require_columns
 
 __all__ = [
     "TRAIN_CONFIG",
@@ -32,7 +32,6 @@ __all__ = [
     "is_cross_encoder_folder",
     "build_student",
     "build_evaluator",
-    "read_query_ids",
     "metric_key",
     "last_checkpoint",
     "fit",
@@ -51,11 +50,6 @@ def _steps_type(text: str) -> float:
     return value
 
 
-def _option(help: str, **metadata: Any) -> Any:
-    """Field metadata of one ``fit`` flag (see :func:`ettin.cli.add_dataclass_arguments`)."""
-    return {"help": help, **metadata}
-
-
 @dataclass
 class FitConfig:
     """Everything a training run depends on (saved as ``train_config.json`` next to the model).
@@ -64,61 +58,61 @@ class FitConfig:
     ``None`` means "the recipe's value" (registry or published constants, see :func:`resolve_recipe`).
     """
 
-    train: str = field(metadata=_option("training rows: Parquet/JSONL with query, document, score"))
-    out: str = field(metadata=_option("output folder (model, checkpoints/, train_config.json)"))
-    size: str = field(default="17m", metadata=_option("Ettin size whose recipe (lr, batch, backbone) is used"))
+    train: str = field(metadata=flag("training rows: Parquet/JSONL with query, document, score"))
+    out: str = field(metadata=flag("output folder (model, checkpoints/, train_config.json)"))
+    size: str = field(default="17m", metadata=flag("Ettin size whose recipe (lr, batch, backbone) is used"))
     backbone: str | None = field(
         default=None,
-        metadata=_option(
+        metadata=flag(
             "encoder Hub id or folder (default: the size's jhu-clsp/ettin-encoder-*), a CrossEncoder folder to continue, "
             "or 'replica' (random Ettin replica of --size)"
         ),
     )
-    max_length: int = field(default=512, metadata=_option("max tokens per pair"))
+    max_length: int = field(default=512, metadata=flag("max tokens per pair"))
     learning_rate: float | None = field(
-        default=None, metadata=_option("learning rate (default: the size's, from the registry)", flag="--lr", metavar="LR")
+        default=None, metadata=flag("learning rate (default: the size's, from the registry)", flag="--lr", metavar="LR")
     )
     global_batch_size: int | None = field(
-        default=None, metadata=_option("global batch (default: the size's); per device = global // WORLD_SIZE")
+        default=None, metadata=flag("global batch (default: the size's); per device = global // WORLD_SIZE")
     )
-    epochs: float | None = field(default=None, metadata=_option("epochs (default: 1)"))
-    max_steps: int = field(default=-1, metadata=_option("stop after this many steps (-1: the full epochs)"))
+    epochs: float | None = field(default=None, metadata=flag("epochs (default: 1)"))
+    max_steps: int = field(default=-1, metadata=flag("stop after this many steps (-1: the full epochs)"))
     warmup: float | None = field(
-        default=None, metadata=_option("warmup: fraction of steps if < 1, else steps (default: 0.03)")
+        default=None, metadata=flag("warmup: fraction of steps if < 1, else steps (default: 0.03)")
     )
     eval_steps: float | None = field(
-        default=None, metadata=_option("eval every: fraction if < 1, else steps (default: 0.05)", type=_steps_type)
+        default=None, metadata=flag("eval every: fraction if < 1, else steps (default: 0.05)", type=_steps_type)
     )
     save_steps: float | None = field(
-        default=None, metadata=_option("checkpoint every: fraction if < 1, else steps (default: 0.05)", type=_steps_type)
+        default=None, metadata=flag("checkpoint every: fraction if < 1, else steps (default: 0.05)", type=_steps_type)
     )
-    save_total_limit: int | None = field(default=None, metadata=_option("checkpoints kept (default: 5)"))
+    save_total_limit: int | None = field(default=None, metadata=flag("checkpoints kept (default: 5)"))
     logging_steps: float | None = field(
-        default=None, metadata=_option("log every: fraction if < 1, else steps (default: 0.025)", type=_steps_type)
+        default=None, metadata=flag("log every: fraction if < 1, else steps (default: 0.025)", type=_steps_type)
     )
-    seed: int | None = field(default=None, metadata=_option("seed (default: 12)"))
+    seed: int | None = field(default=None, metadata=flag("seed (default: 12)"))
     eval_data: str = field(
         default="none",
-        metadata=_option(
+        metadata=flag(
             "in-training evaluator: 'nanobeir' (online, the recipe), 'scifact' or a BEIR folder (offline), 'none'"
         ),
     )
-    eval_split: str = field(default="test", metadata=_option("split of a local BEIR evaluator"))
-    eval_first_stage: str = field(default="bm25", metadata=_option("first stage of a local evaluator"))
-    eval_top_k: int = field(default=100, metadata=_option("candidates reranked per query"))
-    eval_max_queries: int | None = field(default=None, metadata=_option("evaluate on the first N queries only"))
+    eval_split: str = field(default="test", metadata=flag("split of a local BEIR evaluator"))
+    eval_first_stage: str = field(default="bm25", metadata=flag("first stage of a local evaluator"))
+    eval_top_k: int = field(default=100, metadata=flag("candidates reranked per query"))
+    eval_max_queries: int | None = field(default=None, metadata=flag("evaluate on the first N queries only"))
     eval_query_ids: str | None = field(
-        default=None, metadata=_option("file of query ids (JSON list or lines) the local evaluator uses")
+        default=None, metadata=flag("file of query ids (JSON list or lines) the local evaluator uses")
     )
-    eval_batch_size: int = field(default=32, metadata=_option("evaluator batch size"))
+    eval_batch_size: int = field(default=32, metadata=flag("evaluator batch size"))
     bf16: str = field(
-        default="auto", metadata=_option("bf16 training (auto: on a bf16 GPU only)", choices=("auto", "on", "off"))
+        default="auto", metadata=flag("bf16 training (auto: on a bf16 GPU only)", choices=("auto", "on", "off"))
     )
     dataloader_workers: int | None = field(
-        default=None, metadata=_option("dataloader workers (default: recipe on GPU, 0 on CPU)")
+        default=None, metadata=flag("dataloader workers (default: recipe on GPU, 0 on CPU)")
     )
-    resume: bool = field(default=False, metadata=_option("continue from the last checkpoint in <out>/checkpoints"))
-    max_rows: int | None = field(default=None, metadata=_option("use only the first N training rows"))
+    resume: bool = field(default=False, metadata=flag("continue from the last checkpoint in <out>/checkpoints"))
+    max_rows: int | None = field(default=None, metadata=flag("use only the first N training rows"))
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,7 +122,6 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @verb("fit", help="train a student (CrossEncoderTrainer + MSELoss); works under torchrun", arguments=add_fit_arguments)
-@resumable
 def fit_command(args: argparse.Namespace) -> int:
     """``python -m train fit``: train, then print the run's summary (rank 0 only)."""
     summary = fit(dataclass_from_args(FitConfig, args), show_progress=not args.quiet)
@@ -281,19 +274,12 @@ def build_evaluator(cfg: FitConfig):
 
     dataset = load_beir_spec(cfg.eval_data, cfg.eval_split)
     if cfg.eval_query_ids:
-        from ettin.corpus import BeirDataset
 
         keep = read_query_ids(cfg.eval_query_ids)
         unknown = [q for q in keep if q not in dataset.queries]
         if unknown:
             raise TrainDataError(f"{cfg.eval_query_ids}: {len(unknown)} query id(s) not in {cfg.eval_data}/{cfg.eval_split}")
-        dataset = BeirDataset(
-            f"{dataset.name}-dev",
-            dataset.split,
-            dataset.corpus,
-            {q: dataset.queries[q] for q in keep},
-            {q: dataset.qrels[q] for q in keep if q in dataset.qrels},
-        )
+        dataset = dataset.restrict(keep, f"{dataset.name}-dev")
     return build_reranking_evaluator(
         dataset,
         first_stage=cfg.eval_first_stage,
@@ -301,25 +287,6 @@ def build_evaluator(cfg: FitConfig):
         max_queries=cfg.eval_max_queries,
         batch_size=cfg.eval_batch_size,
     )
-
-
-def read_query_ids(path: str) -> list[str]:
-    """Query ids from a JSON list or a file of one id per line.
-
-    Raises:
-        TrainDataError: the file does not exist.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise TrainDataError(f"{path}: query-id file not found")
-    text = p.read_text(encoding="utf-8")
-    try:
-        ids = json.loads(text)
-        if not isinstance(ids, list):
-            raise ValueError
-        return [str(i) for i in ids]
-    except ValueError:
-        return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def metric_key(evaluator) -> str:
@@ -496,11 +463,14 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
         recipe, out / "checkpoints", evaluator, use_bf16=use_bf16, show_progress=show_progress, rank=rank, world_size=world_size
     )
     trainer = _recording_trainer_class()(
-        model=student, args=args, train_dataset=datasets.Dataset(table), loss=MSELoss(student), evaluator=evaluator
+        model=student,
+        args=args,
+        train_dataset=datasets.Dataset(table),
+        loss=MSELoss(student),
+        evaluator=evaluator,
+        callbacks=list(callbacks) or None,
     )
     trainer.batch_sizes = []
-    for callback in callbacks:
-        trainer.add_callback(callback)
     if rank == 0 and resume_from is None:
         write_json_atomic(
             out / _RUN_STARTED,

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ettin.cli import verb
-from train.cli import print_json, quiet_argument, resumable
-from train.tables import TrainDataError
+from train.cli import print_json, quiet_argument
+from train.tables import TrainDataError, read_query_ids, read_table, write_manifest, write_parquet_atomic
 
 if TYPE_CHECKING:
     from ettin.corpus import BeirDataset
@@ -49,7 +49,6 @@ def _log(msg: str) -> None:
 def _holdout(work: Path, train_split: BeirDataset, size: int) -> tuple[Path, list[str]]:
     """(the dev query-id file, drawn once and then reused, the remaining training query ids)."""
     from ettin.io import write_json_atomic
-    from train.fit import read_query_ids
     from train.selection import draw_holdout
 
     holdout_file = work / "dev_query_ids.json"
@@ -62,7 +61,6 @@ def _holdout(work: Path, train_split: BeirDataset, size: int) -> tuple[Path, lis
 def _candidates(work: Path, train_split: BeirDataset, train_qids: list[str], depth: int, show: bool) -> Path:
     """The training candidates (MiniLM + BM25, interleaved), built once."""
     from train.data import build_candidates
-    from train.tables import write_manifest, write_parquet_atomic
 
     candidates = work / "candidates.parquet"
     if not candidates.is_file():
@@ -90,7 +88,6 @@ def _select(work: Path, scored_dir: Path, depth: int, show: bool) -> Path:
     from train.data import select_rows
     from train.score import read_scored
     from train.selection import SelectionConfig
-    from train.tables import write_manifest, write_parquet_atomic
 
     train_file = work / "train.parquet"
     selection = SelectionConfig(max_candidates=depth)
@@ -152,7 +149,6 @@ def _evaluate(args: argparse.Namespace, work: Path, out: Path, backbone: str, te
     from train.data import build_candidates
     from train.evaluate import cross_encoder_scorer, evaluate_scorers
     from train.fit import build_student
-    from train.tables import read_table, write_parquet_atomic
 
     _log(f"evaluation on SciFact test: MiniLM + BM25, {args.eval_depth} candidates per query")
     test = scifact("test")
@@ -212,7 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "test_pairs": cands.num_rows,
         "teacher": f"{MINILM} cosine x {args.cosine_scale} (packaged weights)",
         "student": f"Ettin head on the packaged MiniLM BERT encoder, max_length {args.max_length}",
-        "settings": {k: v for k, v in vars(args).items() if k != "func" and not k.startswith("_")},
+        "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "provenance": base_provenance(),
     }
@@ -245,7 +241,6 @@ def _scifact_arguments(p: argparse.ArgumentParser) -> None:
     help="the offline proof run: SciFact train -> student, evaluated on SciFact test",
     arguments=_scifact_arguments,
 )
-@resumable
 def scifact_command(args: argparse.Namespace) -> int:
     """``python -m train scifact``: run (or continue) the proof run and print its report with the wall time."""
     t0 = time.perf_counter()

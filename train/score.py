@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from ettin.cli import verb
-from train.cli import print_json, quiet_argument, resumable
-from train.tables import DOCUMENT_COLUMNS, QUERY_COLUMNS, TrainDataError, find_column, fingerprint, read_table
+from train.cli import print_json, quiet_argument
+from train.tables import (
+    DOCUMENT_COLUMNS,
+    QUERY_COLUMNS,
+    TrainDataError,
+    find_column,
+    fingerprint,
+    read_table,
+    write_parquet_atomic,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -229,7 +237,6 @@ def score_file(
     from ettin.io import write_json_atomic
     from ettin.progress import progress_bar
     from ettin.provenance import base_provenance
-    from train.tables import write_parquet_atomic
 
     if chunk_size < 1:
         raise TrainDataError("--chunk-size must be at least 1")
@@ -335,7 +342,6 @@ def _score_arguments(p: argparse.ArgumentParser) -> None:
 
 
 @verb("score", help="score (query, document) rows with a teacher; resumable, shardable", arguments=_score_arguments)
-@resumable
 def score_command(args: argparse.Namespace) -> int:
     """``python -m train score``: score the input's rows of one shard, then print the summary."""
     from train.data import load_beir_spec

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ettin.cli import flag
 from train.tables import TrainDataError
 
 __all__ = [
@@ -44,13 +45,13 @@ class SelectionConfig:
         band_end: Stage 2 band, end rank (exclusive).
     """
 
-    max_candidates: int = 2048
-    pool_size: int = 256
-    hard: int = 16
-    head: int = 32
-    medium: int = 32
-    band_start: int = 64
-    band_end: int = 192
+    max_candidates: int = field(default=2048, metadata=flag("candidates considered per query"))
+    pool_size: int = field(default=256, metadata=flag("stage-1 pool size per query"))
+    hard: int = field(default=16, metadata=flag("hardest negatives always in the pool"))
+    head: int = field(default=32, metadata=flag("stage 2: top of the teacher-sorted pool"))
+    medium: int = field(default=32, metadata=flag("stage 2: medium negatives from the band"))
+    band_start: int = field(default=64, metadata=flag("stage 2 band start rank, 0-based"))
+    band_end: int = field(default=192, metadata=flag("stage 2 band end rank, exclusive"))
 
     def __post_init__(self):
         for name in ("max_candidates", "pool_size", "head"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ __all__ = [
     "write_parquet_atomic",
     "fingerprint",
     "write_manifest",
+    "read_query_ids",
 ]
 
 # Accepted spellings of the three training columns (first match wins).
@@ -142,3 +144,21 @@ def write_manifest(out: str | Path, record: dict[str, Any]) -> Path:
     write_json_atomic(target, {**record, "provenance": base_provenance()})
     return target
 
+
+def read_query_ids(path: str) -> list[str]:
+    """Query ids from a JSON list or a file of one id per line.
+
+    Raises:
+        TrainDataError: the file does not exist.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise TrainDataError(f"{path}: query-id file not found")
+    text = p.read_text(encoding="utf-8")
+    try:
+        ids = json.loads(text)
+        if not isinstance(ids, list):
+            raise ValueError
+        return [str(i) for i in ids]
+    except ValueError:
+        return [line.strip() for line in text.splitlines() if line.strip()]

@@ -5,24 +5,44 @@
 - :mod:`~ettin.runtime.models` — :class:`Reranker` / :class:`Embedder` and loading them;
 - :mod:`~ettin.runtime.fast` — the fast, lossless scoring path;
 - :mod:`~ettin.runtime.cache` — the bounded model cache the app and the CLIs share.
+
+The names below are imported from their module on first use, so ``ettin.runtime.device`` stays light.
 """
 
 from __future__ import annotations
 
-from ettin.runtime.cache import ModelCache, cached_embedder, cached_reranker, estimate_bytes
-from ettin.runtime.device import (
-    DEFAULT_MAX_LENGTH,
-    Precision,
-    RuntimeSettings,
-    best_settings,
-    cpu_flags,
-    cpu_has_native_bf16,
-    cpu_model,
-    flash_attention_available,
-)
-from ettin.runtime.fast import encode_pairs, fast_path_supported, plan_batches, score_pairs_fast, tokenize_pairs
-from ettin.runtime.models import Embedder, Reranker, keep_head_fp32, load_embedder, load_reranker, model_max_length
-from ettin.runtime.sources import ModelLoadError, ModelSource, hub_offline, packaged_path, resolve_model
+from ettin.lazy import lazy_exports
+
+_EXPORTS = {
+    "DEFAULT_MAX_LENGTH": "ettin.runtime.device",
+    "Embedder": "ettin.runtime.models",
+    "ModelCache": "ettin.runtime.cache",
+    "ModelLoadError": "ettin.runtime.sources",
+    "ModelSource": "ettin.runtime.sources",
+    "Precision": "ettin.runtime.device",
+    "Reranker": "ettin.runtime.models",
+    "RuntimeSettings": "ettin.runtime.device",
+    "best_settings": "ettin.runtime.device",
+    "cached_embedder": "ettin.runtime.cache",
+    "cached_reranker": "ettin.runtime.cache",
+    "cpu_flags": "ettin.runtime.device",
+    "cpu_has_native_bf16": "ettin.runtime.device",
+    "cpu_model": "ettin.runtime.device",
+    "encode_pairs": "ettin.runtime.fast",
+    "estimate_bytes": "ettin.runtime.cache",
+    "fast_path_supported": "ettin.runtime.fast",
+    "flash_attention_available": "ettin.runtime.device",
+    "hub_offline": "ettin.runtime.sources",
+    "keep_head_fp32": "ettin.runtime.models",
+    "load_embedder": "ettin.runtime.models",
+    "load_reranker": "ettin.runtime.models",
+    "model_max_length": "ettin.runtime.models",
+    "packaged_path": "ettin.runtime.sources",
+    "plan_batches": "ettin.runtime.fast",
+    "resolve_model": "ettin.runtime.sources",
+    "score_pairs_fast": "ettin.runtime.fast",
+    "tokenize_pairs": "ettin.runtime.fast",
+}
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -54,3 +74,5 @@ __all__ = [
     "score_pairs_fast",
     "tokenize_pairs",
 ]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

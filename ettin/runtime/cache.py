@@ -19,7 +19,6 @@ def estimate_bytes(parameters: int, dtype: str) -> int:
     return int(parameters * per * 1.2)
 
 
-
 def _model_bytes(model: Reranker | Embedder) -> int:
     return estimate_bytes(model.parameters, model.settings.dtype)
 

@@ -1,14 +1,48 @@
 """The leaderboard: the blog's published figures plus regenerated results, as tables and figures.
 
 - :mod:`~eval.leaderboard.data` — the tables (published + regenerated frames, filters, CSV/JSON export); its public names
-  are re-exported here, so ``from eval import leaderboard as lb; lb.build_leaderboard()`` works;
+  (listed once, below) are re-exported here lazily, so ``from eval import leaderboard as lb;
+  lb.build_leaderboard()`` works and importing the package (or the CLI) imports neither pandas nor plotly;
 - :mod:`~eval.leaderboard.figures` — pure ``DataFrame -> plotly Figure`` functions (``from eval.leaderboard import figures``);
 - :mod:`~eval.leaderboard.cli` — the ``leaderboard`` verb.
 """
 
 from __future__ import annotations
 
-from eval.leaderboard import data as _data
-from eval.leaderboard.data import *  # noqa: F403 - the tables' public names, listed once in data.__all__
+from ettin.lazy import lazy_exports
 
-__all__ = [*_data.__all__, "figures"]
+_DATA = (  # data.__all__
+    "ABLATION_COLUMNS",
+    "ABLATION_CONFIGS",
+    "DEFAULT_RESULTS_DIR",
+    "EMBEDDER_COLUMNS",
+    "MAIN_FAMILIES",
+    "OTHERS",
+    "PUBLISHED_BENCHMARKS",
+    "PUBLISHED_HARDWARE",
+    "QUALITY_COLUMNS",
+    "REPLICA_LABEL",
+    "SPEED_COLUMNS",
+    "Leaderboard",
+    "ReadReport",
+    "build_leaderboard",
+    "ettin_size",
+    "family",
+    "filter_frame",
+    "frame_to_json",
+    "published_ablation",
+    "published_embedders",
+    "published_quality",
+    "published_speed",
+    "read_retrieval_results",
+    "read_speed_results",
+    "regenerated_quality",
+    "retrieval_command",
+    "write_tables",
+)
+
+__all__ = [*_DATA, "figures"]
+
+__getattr__ = lazy_exports(
+    __name__, {**dict.fromkeys(_DATA, "eval.leaderboard.data"), "figures": "eval.leaderboard.figures"}
+)

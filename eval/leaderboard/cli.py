@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ettin.cli import verb
-from eval.leaderboard.data import DEFAULT_RESULTS_DIR, Leaderboard, build_leaderboard, filter_frame, write_tables
+from eval.retrieval.store import DEFAULT_RESULTS_DIR
+
+if TYPE_CHECKING:
+    from eval.leaderboard.data import Leaderboard
 
 __all__ = ["leaderboard"]
 
 
 def _print(board: Leaderboard, top: int) -> None:
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 50):
         for name, df in board.tables().items():
             print(f"\n== {name} ({len(df)} rows) ==")
@@ -43,6 +47,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     description="Published figures plus the results store; random-init quality results are refused.",
 )
 def leaderboard(args: argparse.Namespace) -> int:
+    from eval.leaderboard.data import build_leaderboard, filter_frame, write_tables
+
     board = build_leaderboard(args.results_dir)
     if args.family:
         board.quality = filter_frame(board.quality, families=args.family)

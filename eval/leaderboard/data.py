@@ -22,38 +22,11 @@ import pandas as pd
 
 from ettin import registry
 from ettin.published import published
+from eval.leaderboard import _DATA
 from eval.retrieval.store import DEFAULT_RESULTS_DIR, read_records
 from eval.speed.report import read_results
 
-__all__ = [
-    "ABLATION_COLUMNS",
-    "ABLATION_CONFIGS",
-    "DEFAULT_RESULTS_DIR",
-    "EMBEDDER_COLUMNS",
-    "MAIN_FAMILIES",
-    "OTHERS",
-    "PUBLISHED_BENCHMARKS",
-    "PUBLISHED_HARDWARE",
-    "QUALITY_COLUMNS",
-    "REPLICA_LABEL",
-    "SPEED_COLUMNS",
-    "Leaderboard",
-    "ReadReport",
-    "build_leaderboard",
-    "ettin_size",
-    "family",
-    "filter_frame",
-    "frame_to_json",
-    "published_ablation",
-    "published_embedders",
-    "published_quality",
-    "published_speed",
-    "read_retrieval_results",
-    "read_speed_results",
-    "regenerated_quality",
-    "retrieval_command",
-    "write_tables",
-]
+__all__ = list(_DATA)  # the public names, listed once in eval/leaderboard/__init__.py
 
 PUBLISHED_BENCHMARKS = {"mteb_eng_v2_retrieval": "MTEB(eng, v2) Retrieval", "nanobeir": "NanoBEIR"}
 PUBLISHED_HARDWARE = {"h100_bf16": "H100 (bf16)", "rtx3090_bf16": "RTX 3090 (bf16)", "cpu_i7_13700k": "CPU i7-13700K"}

@@ -11,18 +11,35 @@
 
 from __future__ import annotations
 
-from eval.retrieval.evaluate import EvaluationReport, UnitResult, evaluate_retrieval
-from eval.retrieval.first_stage import Stage1Result, bm25_provenance, run_first_stage
-from eval.retrieval.rerank import RerankStats, rerank, reranker_key
+from ettin.lazy import lazy_exports
 
 __all__ = [
+    "Candidates",
     "EvaluationReport",
     "RerankStats",
     "Stage1Result",
     "UnitResult",
     "bm25_provenance",
+    "candidate_pairs",
     "evaluate_retrieval",
     "rerank",
     "reranker_key",
     "run_first_stage",
 ]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "EvaluationReport": "eval.retrieval.evaluate",
+        "UnitResult": "eval.retrieval.evaluate",
+        "evaluate_retrieval": "eval.retrieval.evaluate",
+        "Stage1Result": "eval.retrieval.first_stage",
+        "bm25_provenance": "eval.retrieval.first_stage",
+        "run_first_stage": "eval.retrieval.first_stage",
+        "Candidates": "eval.retrieval.rerank",
+        "RerankStats": "eval.retrieval.rerank",
+        "candidate_pairs": "eval.retrieval.rerank",
+        "rerank": "eval.retrieval.rerank",
+        "reranker_key": "eval.retrieval.rerank",
+    },
+)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ettin.cli import parse_positive_int, reraise_as, verb
 from ettin.errors import UserError
+from ettin.runtime.device import DEFAULT_MAX_LENGTH, Precision
 
 __all__ = ["RetrievalError", "format_table", "load_data"]
 
@@ -22,14 +25,15 @@ _COLUMNS = (
 )
 
 
+_PRECISIONS = typing.get_args(Precision)
+
+
 class RetrievalError(UserError, RuntimeError):
-    """Bad input to a retrieval verb (missing folder, bad value, unreadable file); the message says what to fix."""
+    """Bad input to a retrieval verb (missing folder, bad value, unreadable file); the message says what to fix.
 
-
-def _user_errors():
-    """Bad values and malformed data (``ValueError``), missing files and unreachable hosts (``OSError``), models and
-    tasks that cannot be loaded (``RuntimeError``) deep down, reported as :class:`RetrievalError`."""
-    return reraise_as(RetrievalError)
+    The verbs report bad values and malformed data (``ValueError``), missing files and unreachable hosts (``OSError``)
+    and models and tasks that cannot be loaded (``RuntimeError``) deep down as this (``reraise_as(RetrievalError)``).
+    """
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -46,12 +50,19 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+    p.add_argument("--precision", choices=_PRECISIONS, default="auto",
                    help="reranker precision — auto: bf16 on CUDA, fp32 on CPU; bf16 on CPU only where it has native "
                    "bf16 (dense first stages always use auto)")
-    p.add_argument("--max-length", type=parse_positive_int, default=512,
-                   help="reranker max tokens per pair (default 512)")
+    p.add_argument("--max-length", type=parse_positive_int, default=DEFAULT_MAX_LENGTH,
+                   help=f"reranker max tokens per pair (default {DEFAULT_MAX_LENGTH})")
     p.add_argument("--batch-size", type=parse_positive_int, default=32, help="reranker batch size (default 32)")
+
+
+def _add_store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", type=Path, help="also write the run summary JSON here")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="results store root (default eval/results); each (first stage, reranker) gets one file")
+    p.add_argument("--no-store", action="store_true", help="do not write to the results store")
 
 
 def load_data(data: Path | None, split: str, name: str | None = None, max_queries: int | None = None):
@@ -125,25 +136,22 @@ def _retrieval_arguments(p: argparse.ArgumentParser) -> None:
                    help="cross-encoder (Ettin size like 17m, Hub id, local folder); repeat for several; none = retriever-only")
     p.add_argument("--top-k", type=parse_positive_int, default=100, help="first-stage depth reranked (default 100)")
     _add_model_args(p)
-    p.add_argument("--output", type=Path, help="also write the run summary JSON here")
-    p.add_argument("--results-dir", type=Path, default=None,
-                   help="results store root (default eval/results); each (first stage, reranker) gets one file")
-    p.add_argument("--no-store", action="store_true", help="do not write to the results store")
+    _add_store_args(p)
     p.add_argument("--score-cache", type=Path, default=None, help="SQLite score cache (default $ETTIN_CACHE/scores.sqlite)")
     p.add_argument("--chunk-pairs", type=parse_positive_int, default=256, help="pairs scored per committed cache write")
 
 
-def _print_retrieval_summary(summary: dict[str, Any], args: argparse.Namespace, results_dir: Path | None) -> None:
+def _print_runs(summary: dict[str, Any], output: Path | None, notes: Sequence[str] = ()) -> None:
+    """The runs' table, ``notes`` and the random-init warning where it applies; the summary written to ``output``."""
+    from ettin.io import write_json_atomic
+
     print(format_table(summary["runs"]))
-    cache_info = summary["cache"]
-    if args.reranker:
-        print(f"pairs requested {cache_info['pairs_requested']:,}  found in cache {cache_info['pairs_cached']:,}  "
-              f"scored now {cache_info['pairs_scored']:,}")
+    for note in notes:
+        print(note)
     if any(r["random_init"] for r in summary["runs"]):
         print("RANDOM-INIT rows use random-weight replicas: their quality numbers are meaningless.")
-    if results_dir is not None:
-        print(f"results store: {len(summary['runs'])} file(s) under {results_dir}/retrieval/", file=sys.stderr)
-    print(f"wall time {summary['wall_s']:.1f} s", file=sys.stderr)
+    if output:
+        write_json_atomic(output, summary)
 
 
 @verb(
@@ -156,12 +164,11 @@ def _print_retrieval_summary(summary: dict[str, Any], args: argparse.Namespace, 
 )
 def retrieval(args: argparse.Namespace) -> int:
     """Run the two-stage evaluation and print/write its results."""
-    from ettin.io import write_json_atomic
     from eval.retrieval.evaluate import evaluate_retrieval
     from eval.retrieval.score_cache import ScoreCache
 
     t0 = time.perf_counter()
-    with _user_errors():
+    with reraise_as(RetrievalError):
         dataset, source = load_data(args.data, args.split, args.name, args.max_queries)
         settings = _settings(args)
         results_dir = _results_dir(args)
@@ -175,9 +182,13 @@ def retrieval(args: argparse.Namespace) -> int:
             )
     summary = report.as_json()
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
-    _print_retrieval_summary(summary, args, results_dir)
-    if args.output:
-        write_json_atomic(args.output, summary)
+    cache_info = summary["cache"]
+    notes = [f"pairs requested {cache_info['pairs_requested']:,}  found in cache {cache_info['pairs_cached']:,}  "
+             f"scored now {cache_info['pairs_scored']:,}"] if args.reranker else []
+    _print_runs(summary, args.output, notes)
+    if results_dir is not None:
+        print(f"results store: {len(summary['runs'])} file(s) under {results_dir}/retrieval/", file=sys.stderr)
+    print(f"wall time {summary['wall_s']:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -240,7 +251,7 @@ def nanobeir(args: argparse.Namespace) -> int:
     from ettin.provenance import base_provenance
     from ettin.runtime import load_reranker
 
-    with _user_errors():
+    with reraise_as(RetrievalError):
         reranker = load_reranker(args.reranker, _settings(args))
         per_dataset, source = _nanobeir_scores(args, reranker.model)
     mean = {k: sum(d[k] for d in per_dataset.values()) / len(per_dataset) for k in next(iter(per_dataset.values()))}
@@ -276,9 +287,7 @@ def _mteb_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-queries", type=parse_positive_int, help="offline: first N queries (by id)")
     _add_model_args(p)
     p.add_argument("--work-dir", type=Path, default=Path("runs/mteb"), help="mteb predictions and cache (default runs/mteb)")
-    p.add_argument("--results-dir", type=Path, default=None, help="results store root (default eval/results)")
-    p.add_argument("--no-store", action="store_true", help="do not write to the results store")
-    p.add_argument("--output", type=Path, help="also write the summary JSON here")
+    _add_store_args(p)
 
 
 @verb(
@@ -290,13 +299,11 @@ def _mteb_arguments(p: argparse.ArgumentParser) -> None:
 )
 def mteb(args: argparse.Namespace) -> int:
     """mteb's two-stage flow; writes our results-store records."""
-    from ettin.io import write_json_atomic
-
     try:
         from eval.retrieval import mteb as mteb_path
     except ImportError as exc:
         raise RetrievalError(f"the MTEB path is not available: {exc}") from exc
-    with _user_errors():
+    with reraise_as(RetrievalError):
         settings = _settings(args)
         if args.data is not None:
             dataset, source = load_data(args.data, args.split, None, args.max_queries)
@@ -307,7 +314,5 @@ def mteb(args: argparse.Namespace) -> int:
             tasks, args.embedders, args.rerankers, top_k=args.top_k, settings=settings, work_dir=args.work_dir,
             results_dir=_results_dir(args), batch_size=args.batch_size,
         )
-    print(format_table(summary["runs"]))
-    if args.output:
-        write_json_atomic(args.output, summary)
+    _print_runs(summary, args.output)
     return 0

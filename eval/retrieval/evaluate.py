@@ -11,64 +11,78 @@ from pathlib import Path
 from typing import Any
 
 from ettin.corpus import BeirDataset
-from ettin.metrics import mean_metrics, per_query_metrics
 from ettin.runtime import Embedder, Reranker, RuntimeSettings, best_settings
 from eval.retrieval.first_stage import Stage1Result, run_first_stage
-from eval.retrieval.rerank import RerankStats, rerank
+from eval.retrieval.rerank import RerankStats, candidate_pairs, rerank
 from eval.retrieval.score_cache import ScoreCache
-from eval.retrieval.store import make_record, write_record
+from eval.retrieval.store import record_run
 
 __all__ = ["EvaluationReport", "UnitResult", "evaluate_retrieval"]
 
 
 @dataclass
 class UnitResult:
-    """Metrics of one (first stage, reranker or None) on one dataset split."""
+    """One (first stage, reranker or None) on one dataset split: its results-store record and its timing."""
 
-    first_stage: str
-    reranker: str | None
-    dataset: str
-    split: str
-    metrics: dict[str, float]
-    n_queries: int
-    random_init: bool
-    provenance: dict[str, Any]
+    record: dict[str, Any]
+    """The results-store record (schema ``ettin.retrieval/1``)."""
     timing: dict[str, float] = field(default_factory=dict)
-    per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
-    def record(self) -> dict[str, Any]:
-        """The results-store record (schema ``ettin.retrieval/1``)."""
-        return make_record(
-            dataset=self.dataset,
-            split=self.split,
-            first_stage=self.first_stage,
-            reranker=self.reranker,
-            metrics=self.metrics,
-            n_queries=self.n_queries,
-            provenance=self.provenance,
-        )
+    @property
+    def first_stage(self) -> str:
+        return self.record["first_stage"]
+
+    @property
+    def reranker(self) -> str | None:
+        return self.record["reranker"]
+
+    @property
+    def dataset(self) -> str:
+        return self.record["dataset"]
+
+    @property
+    def split(self) -> str:
+        return self.record["split"]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.record["metrics"]
+
+    @property
+    def n_queries(self) -> int:
+        return self.record["n_queries"]
+
+    @property
+    def random_init(self) -> bool:
+        return self.record["random_init"]
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return self.record["provenance"]
 
 
 @dataclass
 class EvaluationReport:
-    """All units of one evaluation, plus the score-cache accounting."""
+    """All units of one evaluation, plus each reranker's stage-2 accounting (the score cache's totals are sums)."""
 
     units: list[UnitResult]
-    pairs_requested: int = 0
-    pairs_scored: int = 0
-    pairs_cached: int = 0
     rerank_stats: dict[str, RerankStats] = field(default_factory=dict)
 
-    def add(self, stats: RerankStats, reranker: str) -> None:
-        """Count one reranker's stage 2."""
-        self.rerank_stats[reranker] = stats
-        self.pairs_requested += stats.pairs_requested
-        self.pairs_scored += stats.pairs_scored
-        self.pairs_cached += stats.pairs_cached
+    @property
+    def pairs_requested(self) -> int:
+        return sum(s.pairs_requested for s in self.rerank_stats.values())
+
+    @property
+    def pairs_scored(self) -> int:
+        return sum(s.pairs_scored for s in self.rerank_stats.values())
+
+    @property
+    def pairs_cached(self) -> int:
+        return sum(s.pairs_cached for s in self.rerank_stats.values())
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "runs": [{**unit.record(), "timing": unit.timing} for unit in self.units],
+            "runs": [{**unit.record, "timing": unit.timing} for unit in self.units],
             "cache": {
                 "pairs_requested": self.pairs_requested,
                 "pairs_scored": self.pairs_scored,
@@ -79,14 +93,13 @@ class EvaluationReport:
 
 @dataclass
 class _Units:
-    """Turns runs into :class:`UnitResult` s with their provenance, and hands each finished one on."""
+    """Turns runs into :class:`UnitResult` s (each written to the store when ``results_dir`` is set)."""
 
     dataset: BeirDataset
     dataset_source: str
     top_k: int
     embedder_settings: RuntimeSettings
     results_dir: str | Path | None
-    on_unit: Callable[[UnitResult], None] | None
     units: list[UnitResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -101,31 +114,12 @@ class _Units:
         }
 
     def add(self, result: Stage1Result, run: dict, rr: Reranker | None, timing: dict[str, float]) -> None:
-        per_query = per_query_metrics(self.dataset.qrels, run)
-        settings = rr.settings if rr else self.embedder_settings
-        protocol = {
-            "top_k": self.top_k,
-            "max_length": rr.settings.max_length if rr else None,
-            "dtype": settings.dtype,
-            "attn_implementation": settings.attn_implementation,
-        }
-        provenance = {
-            "first_stage": result.provenance,
-            "reranker": rr.provenance() if rr else None,
-            "dataset": self.dataset_prov,
-            "protocol": protocol,
-            **self.shared,
-        }
-        random_init = bool(result.provenance.get("random_init") or (rr and rr.random_init))
-        unit = UnitResult(
-            result.name, rr.name if rr else None, self.dataset.name, self.dataset.split, mean_metrics(per_query),
-            len(per_query), random_init, provenance, timing, per_query,
+        record = record_run(
+            self.results_dir, self.dataset.qrels, run, dataset=self.dataset_prov, first_stage=result.name,
+            first_stage_provenance=result.provenance, reranker=rr, settings=rr.settings if rr else self.embedder_settings,
+            top_k=self.top_k, shared=self.shared,
         )
-        self.units.append(unit)
-        if self.results_dir is not None:
-            write_record(self.results_dir, unit.record())
-        if self.on_unit is not None:
-            self.on_unit(unit)
+        self.units.append(UnitResult(record, timing))
 
 
 def evaluate_retrieval(
@@ -142,7 +136,6 @@ def evaluate_retrieval(
     chunk_pairs: int = 256,
     show_progress: bool = False,
     results_dir: str | Path | None = None,
-    on_unit: Callable[[UnitResult], None] | None = None,
     reranker_loader: Callable[[str, RuntimeSettings], Reranker] | None = None,
     embedder_loader: Callable[[str, RuntimeSettings], Embedder] | None = None,
 ) -> EvaluationReport:
@@ -162,7 +155,6 @@ def evaluate_retrieval(
         chunk_pairs: Pairs scored per committed cache transaction.
         show_progress: tqdm bars.
         results_dir: Write each unit's record to this results store (None: do not write).
-        on_unit: Called with each finished unit (e.g. to print a table row).
         reranker_loader: Loads a reranker (default :func:`ettin.runtime.load_reranker`).
         embedder_loader: Loads an embedder (default :func:`ettin.runtime.cached_embedder`).
 
@@ -178,7 +170,7 @@ def evaluate_retrieval(
         raise ValueError("top_k must be a positive whole number")
     settings = settings or best_settings()
     embedder_settings = embedder_settings or best_settings(settings.device)
-    units = _Units(dataset, dataset_source, top_k, embedder_settings, results_dir, on_unit)
+    units = _Units(dataset, dataset_source, top_k, embedder_settings, results_dir)
     stage1: list[Stage1Result] = []
     for spec in dict.fromkeys(s.strip() for s in first_stages):
         result = run_first_stage(
@@ -190,16 +182,16 @@ def evaluate_retrieval(
     rerankers = list(dict.fromkeys(r.strip() for r in rerankers))
     if not rerankers:
         return report
-    load = reranker_loader or (lambda s, st: load_reranker(s, st))
+    load = reranker_loader or load_reranker
+    candidates = candidate_pairs(dataset, stage1, top_k)  # the same for every reranker
     cache = score_cache or ScoreCache()
     try:
         for spec in rerankers:
             rr = load(spec, settings)
             runs, stats = rerank(
-                dataset, stage1, rr, cache, top_k=top_k, batch_size=batch_size, chunk_pairs=chunk_pairs,
-                show_progress=show_progress,
+                candidates, rr, cache, batch_size=batch_size, chunk_pairs=chunk_pairs, show_progress=show_progress
             )
-            report.add(stats, rr.name)
+            report.rerank_stats[rr.name] = stats
             for result in stage1:
                 timing = {"stage1_s": round(result.seconds, 3), "rerank_s_all_first_stages": round(stats.seconds, 3)}
                 units.add(result, runs[result.name], rr, timing)

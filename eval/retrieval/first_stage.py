@@ -100,7 +100,7 @@ def _load_first_stage(
         return None, provenance, provenance
     from ettin.runtime import cached_embedder
 
-    embedder = (embedder_loader or (lambda spec, s: cached_embedder(spec, s)))(first_stage, settings)
+    embedder = (embedder_loader or cached_embedder)(first_stage, settings)
     return embedder, _embedder_identity(embedder), embedder.provenance()
 
 

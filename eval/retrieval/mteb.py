@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ettin.corpus import BeirDataset
-from ettin.metrics import METRIC_KEYS, mean_metrics, per_query_metrics
+from ettin.metrics import METRIC_KEYS
 from ettin.runtime import Reranker, RuntimeSettings, best_settings, hub_offline
-from eval.retrieval.store import make_record, slug, write_record
+from eval.retrieval.store import record_run, slug
 
 __all__ = ["BM25_MTEB_NAME", "local_task", "named_tasks", "run_two_stage"]
 
@@ -179,20 +179,11 @@ class _TaskRecords:
 
     def add(self, first_stage: str, fs_prov: dict[str, Any], reranker: Reranker | None, scores_run: dict[str, Any],
             mteb_scores: dict[str, float], timing: dict[str, float]) -> None:
-        per_query = per_query_metrics(self.qrels, scores_run)
-        protocol = {"top_k": self.top_k, "max_length": reranker.settings.max_length if reranker else None,
-                    "dtype": self.settings.dtype, "attn_implementation": self.settings.attn_implementation,
-                    "path": "mteb"}
-        rec = make_record(
-            dataset=self.dataset_name, split=self.split, first_stage=first_stage,
-            reranker=reranker.name if reranker else None, metrics=mean_metrics(per_query), n_queries=len(per_query),
-            provenance={
-                "first_stage": fs_prov, "reranker": reranker.provenance() if reranker else None,
-                "dataset": self.dataset_prov, "protocol": protocol, "mteb_scores": mteb_scores, **self.shared,
-            },
+        rec = record_run(
+            self.results_dir, self.qrels, scores_run, dataset=self.dataset_prov, first_stage=first_stage,
+            first_stage_provenance=fs_prov, reranker=reranker, settings=self.settings, top_k=self.top_k,
+            shared=self.shared, protocol_extra={"path": "mteb"}, provenance_extra={"mteb_scores": mteb_scores},
         )
-        if self.results_dir is not None:
-            write_record(self.results_dir, rec)
         self.runs.append({**rec, "mteb_scores": mteb_scores, "timing": timing})
 
 

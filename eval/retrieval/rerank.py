@@ -17,7 +17,7 @@ from ettin.runtime import Reranker
 from eval.retrieval.first_stage import Stage1Result
 from eval.retrieval.score_cache import PairKey, ScoreCache, pair_text_hash
 
-__all__ = ["RerankStats", "rerank", "reranker_key"]
+__all__ = ["Candidates", "RerankStats", "candidate_pairs", "rerank", "reranker_key"]
 
 Runs = dict[str, dict[str, dict[str, float]]]
 
@@ -40,12 +40,26 @@ class RerankStats:
     seconds: float = 0.0
 
 
-def _candidate_pairs(
-    dataset: BeirDataset, stage1: Sequence[Stage1Result], top_k: int, stats: RerankStats
-) -> tuple[dict[PairKey, tuple[str, str]], dict[str, dict[str, list[PairKey]]]]:
-    """(every distinct pair -> its texts, first stage -> query id -> its pairs in rank order)."""
+@dataclass(frozen=True)
+class Candidates:
+    """The pairs to rerank, the same for every reranker: see :func:`candidate_pairs`."""
+
+    pairs: dict[PairKey, tuple[str, str]]
+    """Every distinct pair -> its (query, document) texts."""
+    wanted: dict[str, dict[str, list[PairKey]]]
+    """First stage -> query id -> its pairs in rank order."""
+
+    @property
+    def requested(self) -> int:
+        """Pairs over all first stages (a pair two first stages retrieved counts twice)."""
+        return sum(len(keys) for per_query in self.wanted.values() for keys in per_query.values())
+
+
+def candidate_pairs(dataset: BeirDataset, stage1: Sequence[Stage1Result], top_k: int) -> Candidates:
+    """Every first stage's top ``top_k`` per query, as score-cache keys and texts."""
     corpus = dataset.corpus
     index = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
+    texts = corpus.document_texts
     pairs: dict[PairKey, tuple[str, str]] = {}
     wanted: dict[str, dict[str, list[PairKey]]] = {}
     for result in stage1:
@@ -54,36 +68,32 @@ def _candidate_pairs(
             query = dataset.queries[qid]
             keys = []
             for doc_id, _ in result.hits.get(qid, [])[:top_k]:
-                text = corpus.document_text(index[doc_id])
+                text = texts[index[doc_id]]
                 key = PairKey(qid, doc_id, pair_text_hash(query, text))
                 pairs.setdefault(key, (query, text))
                 keys.append(key)
             per_query[qid] = keys
-            stats.pairs_requested += len(keys)
-    stats.pairs_unique = len(pairs)
-    return pairs, wanted
+    return Candidates(pairs, wanted)
 
 
 def rerank(
-    dataset: BeirDataset,
-    stage1: Sequence[Stage1Result],
+    candidates: Candidates,
     reranker: Reranker,
     cache: ScoreCache,
     *,
-    top_k: int = 100,
     batch_size: int = 32,
     chunk_pairs: int = 256,
     show_progress: bool = False,
 ) -> tuple[Runs, RerankStats]:
-    """Rerank every first stage's top ``top_k`` with one reranker; each distinct pair is scored at most once, ever.
+    """Rerank the candidates of every first stage with one reranker; each distinct pair is scored at most once, ever.
 
     Returns:
         (first stage name -> reranked run ``{qid: {doc_id: score}}``, statistics).
     """
     model_key = reranker_key(reranker)
     max_length, dtype = reranker.settings.max_length, reranker.settings.dtype
-    stats = RerankStats()
-    pairs, wanted = _candidate_pairs(dataset, stage1, top_k, stats)
+    pairs = candidates.pairs
+    stats = RerankStats(pairs_requested=candidates.requested, pairs_unique=len(pairs))
     scores = cache.get_many(model_key, max_length, dtype, list(pairs))
     stats.pairs_cached = len(scores)
     missing = [k for k in pairs if k not in scores]
@@ -100,6 +110,6 @@ def rerank(
     stats.seconds = time.perf_counter() - t0
     runs = {
         name: {qid: {k.doc_id: scores[k] for k in keys} for qid, keys in per_query.items()}
-        for name, per_query in wanted.items()
+        for name, per_query in candidates.wanted.items()
     }
     return runs, stats

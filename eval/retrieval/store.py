@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ettin.io import write_json_atomic
-from ettin.metrics import METRIC_KEYS
+from ettin.metrics import METRIC_KEYS, mean_metrics, per_query_metrics
 from ettin.paths import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from ettin.runtime import Reranker, RuntimeSettings
 
 __all__ = [
     "DEFAULT_RESULTS_DIR",
@@ -25,6 +29,7 @@ __all__ = [
     "StoredRecord",
     "make_record",
     "read_records",
+    "record_run",
     "result_path",
     "slug",
     "validate_record",
@@ -87,6 +92,58 @@ def make_record(
         "random_init": random_init,
         "provenance": provenance,
     }
+
+
+def record_run(
+    results_dir: str | Path | None,
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Mapping[str, float]],
+    *,
+    dataset: dict[str, Any],
+    first_stage: str,
+    first_stage_provenance: dict[str, Any],
+    reranker: Reranker | None,
+    settings: RuntimeSettings,
+    top_k: int,
+    shared: dict[str, Any],
+    protocol_extra: dict[str, Any] | None = None,
+    provenance_extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record of one run (its metrics computed against ``qrels``), written to ``results_dir`` unless that is None.
+
+    Args:
+        dataset: The dataset's provenance (``name``, ``split``, ``fingerprint``, ``source``).
+        settings: The settings whose dtype and attention the protocol records.
+        shared: Provenance shared by every record of an evaluation (packages, hardware, date).
+        protocol_extra: More protocol fields; provenance_extra: more provenance fields (before ``shared``).
+    """
+    per_query = per_query_metrics(qrels, run)
+    protocol = {
+        "top_k": top_k,
+        "max_length": reranker.settings.max_length if reranker else None,
+        "dtype": settings.dtype,
+        "attn_implementation": settings.attn_implementation,
+        **(protocol_extra or {}),
+    }
+    record = make_record(
+        dataset=dataset["name"],
+        split=dataset["split"],
+        first_stage=first_stage,
+        reranker=reranker.name if reranker else None,
+        metrics=mean_metrics(per_query),
+        n_queries=len(per_query),
+        provenance={
+            "first_stage": first_stage_provenance,
+            "reranker": reranker.provenance() if reranker else None,
+            "dataset": dataset,
+            "protocol": protocol,
+            **(provenance_extra or {}),
+            **shared,
+        },
+    )
+    if results_dir is not None:
+        write_record(results_dir, record)
+    return record
 
 
 def write_record(results_dir: str | Path, record: dict[str, Any]) -> Path:

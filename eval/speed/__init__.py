@@ -11,7 +11,16 @@
 
 from __future__ import annotations
 
-from eval.speed.benchmark import CONFIGS, ModelSpec, SpeedError, SpeedSettings, benchmark_model
-from eval.speed.report import RESULTS_DIR, SCHEMA, read_results
+from ettin.lazy import lazy_exports
 
 __all__ = ["CONFIGS", "RESULTS_DIR", "SCHEMA", "ModelSpec", "SpeedError", "SpeedSettings", "benchmark_model", "read_results"]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("CONFIGS", "ModelSpec", "SpeedError", "SpeedSettings", "benchmark_model"), "eval.speed.benchmark"
+        ),
+        **dict.fromkeys(("RESULTS_DIR", "SCHEMA", "read_results"), "eval.speed.report"),
+    },
+)

@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ettin.errors import UserError
-from eval.speed.measure import Timing, batch_search, free, time_passes
+
+if TYPE_CHECKING:  # numpy (via measure) is imported only when a model is benchmarked, not for ``--help``
+    from eval.speed.measure import Timing
 
 __all__ = [
     "BASELINE_BATCH",
@@ -229,18 +229,17 @@ def load_baseline(path: str, device: str, max_length: int) -> Any:
     """Plain ``CrossEncoder(path)`` with default loading (dtype and attention as sentence-transformers picks them)."""
     from sentence_transformers import CrossEncoder
 
-    from ettin.runtime import ModelLoadError, load_reranker
+    from ettin.runtime import ModelLoadError, resolve_model
+    from ettin.runtime.sources import loading_error
 
-    # validation and the clear offline message come from the project loader; the model itself is loaded plainly
     try:
-        model = CrossEncoder(path, device=device, max_length=max_length)
-    except Exception as exc:  # noqa: BLE001
+        return CrossEncoder(path, device=device, max_length=max_length)
+    except Exception as exc:  # noqa: BLE001 - worded as the project loader words it (e.g. the clear offline message)
         try:
-            load_reranker(path)
-        except ModelLoadError as clear:
-            raise SpeedError(str(clear)) from None
-        raise SpeedError(f"cannot load {path!r}: {type(exc).__name__}: {str(exc)[:300]}") from None
-    return model
+            source = resolve_model(path, kind="reranker")
+        except ModelLoadError as invalid:
+            raise SpeedError(str(invalid)) from None
+        raise SpeedError(str(loading_error(source, exc))) from None
 
 
 def load_runtime(path: str, config: str, device: str, max_length: int) -> Any:
@@ -342,6 +341,8 @@ class _ModelRun:
 
     def baseline_row(self, model: Any) -> dict[str, Any]:
         """Time plain ``CrossEncoder.predict`` at batch 32: the reference of every other row."""
+        from eval.speed.measure import time_passes
+
         s = self.settings
         self.log(f"  baseline: CrossEncoder.predict(pairs, batch_size={BASELINE_BATCH}), default loading")
         dtype = str(next(model.parameters()).dtype).replace("torch.", "")
@@ -361,6 +362,10 @@ class _ModelRun:
 
     def config_row(self, config: str, searches: dict[str, Any]) -> dict[str, Any]:
         """Batch-size search of one config of the project runtime (a skipped row when it cannot run here)."""
+        import numpy as np
+
+        from eval.speed.measure import batch_search, free
+
         s, spec = self.settings, self.spec
         reason = config_skip_reason(config, s.device)
         if reason:
@@ -407,6 +412,7 @@ def benchmark_model(
         The model's rows and its details (shape, token lengths, FLOPs per pair, every batch size tried).
     """
     from eval.speed.ceiling import mean_flops_per_pair
+    from eval.speed.measure import free
     from eval.speed.pairs import length_stats, token_lengths
 
     log(f"\n== {spec.label}{' (random replica)' if spec.random_init else ''}")

@@ -92,6 +92,14 @@ def _accuracy(settings: SpeedSettings, pairs: list[tuple[str, str]]) -> dict[str
     return accuracy
 
 
+def _result(
+    provenance: dict[str, Any], ceilings: Ceilings, rows: list[dict[str, Any]], details: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The result file's content so far (the load average at its end taken now); the caller adds ``complete``."""
+    provenance["load_average_end"] = load_average()
+    return {"schema": SCHEMA, "provenance": provenance, "ceiling": ceilings.as_json(), "rows": rows, "models": details}
+
+
 def _benchmark_all(
     specs: list[ModelSpec], pairs: list[tuple[str, str]], configs: list[str], settings: SpeedSettings,
     provenance: dict[str, Any], out: Path,
@@ -111,9 +119,7 @@ def _benchmark_all(
             if provenance["protocol"]["token_lengths"] is None:
                 provenance["protocol"]["token_lengths"] = detail["token_lengths"]
             if n_done < len(specs):  # partial results survive an interrupted run
-                provenance["load_average_end"] = load_average()
-                partial = {"schema": SCHEMA, "provenance": provenance, "ceiling": ceilings.as_json(), "rows": rows,
-                           "models": details}
+                partial = _result(provenance, ceilings, rows, details)
                 write_json_atomic(out, {**partial, "complete": False, "models_pending": [s.label for s in specs[n_done:]]})
     return rows, details, ceilings
 
@@ -140,8 +146,7 @@ def run_benchmark(settings: SpeedSettings) -> Path:
     out = Path(settings.output) if settings.output else default_output(provenance["hardware"])
     rows, details, ceilings = _benchmark_all(specs, pairs, configs, settings, provenance, out)
     accuracy = _accuracy(settings, pairs) if settings.accuracy_model else None
-    provenance["load_average_end"] = load_average()
-    result = {"schema": SCHEMA, "provenance": provenance, "ceiling": ceilings.as_json(), "rows": rows, "models": details}
+    result = _result(provenance, ceilings, rows, details)
     if accuracy is not None:
         result["accuracy"] = accuracy
     result["complete"] = True
@@ -155,17 +160,10 @@ def run_benchmark(settings: SpeedSettings) -> Path:
     return out
 
 
-def _arguments(p: argparse.ArgumentParser) -> None:
-    add_dataclass_arguments(p, SpeedSettings, exclude=("replica",))
-    # a plain switch, as before (no --no-replica)
-    p.add_argument("--replica", action="store_true", default=None,
-                   help=SpeedSettings.__dataclass_fields__["replica"].metadata["help"])
-
-
 @verb(
     "speed",
     help="pairs/s of rerankers on this machine (blog protocol) vs plain CrossEncoder.predict",
-    arguments=_arguments,
+    arguments=lambda p: add_dataclass_arguments(p, SpeedSettings),
     description=__doc__,
 )
 def speed(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from eval.retrieval.store import DEFAULT_RESULTS_DIR
+
 __all__ = [
     "RESULTS_DIR",
     "SCHEMA",
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 SCHEMA = "ettin.speed/1"
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "speed"
+RESULTS_DIR = DEFAULT_RESULTS_DIR / "speed"
 
 
 def load_average() -> list[float] | None:
@@ -53,7 +55,7 @@ def default_output(hardware: dict[str, Any], when: datetime | None = None) -> Pa
 
 
 def run_provenance(device: str) -> dict[str, Any]:
-    """Packages, hardware (CPU flags, threads, GPU memory) and the load average at the start of a run."""
+    """Packages, hardware (CPU flags, torch threads, GPU memory) and the load average at the start of a run."""
     import torch
 
     from ettin.provenance import base_provenance
@@ -63,7 +65,6 @@ def run_provenance(device: str) -> dict[str, Any]:
     hw = prov["hardware"]
     hw["cpu_flags"] = sorted(f for f in cpu_flags() if re.match(r"(avx|amx|fma|sse4|f16c|vnni)", f))
     hw["device"] = device
-    hw["torch_threads"] = torch.get_num_threads()
     if device.startswith("cuda"):
         hw["gpu_memory_bytes"] = int(torch.cuda.get_device_properties(0).total_memory)
         hw["cuda"] = torch.version.cuda

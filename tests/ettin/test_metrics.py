@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from ettin.metrics import METRIC_KEYS, evaluate_run, mean_metrics, mrr_at_k, per_query_metrics
+from ettin.metrics import METRIC_KEYS, evaluate_run, mean_metrics, mrr_at_k, per_query_metrics, ranking_as_run
 
 
 def test_hand_computed_example_with_ties_grades_and_a_missing_query():
@@ -28,6 +28,16 @@ def test_hand_computed_example_with_ties_grades_and_a_missing_query():
 def test_mrr_cutoff_and_grade_zero():
     assert mrr_at_k({"a": 0, "b": 1}, {"a": 3.0, "b": 2.0}) == 0.5
     assert mrr_at_k({"z": 1}, {f"d{i:02d}": float(-i) for i in range(10)} | {"z": -10.0}) == 0.0
+
+
+def test_ranking_as_run_scores_a_ranking_in_its_order():
+    # how the speed benchmark's accuracy check gets NDCG@10 of a ranking
+    def ndcg(ranked: list[str], judged: dict[str, int]) -> float:
+        return evaluate_run({"q": judged}, {"q": ranking_as_run(ranked)})["ndcg_at_10"]
+
+    assert ndcg(["a", "b"], {"a": 1}) == pytest.approx(1.0)
+    assert ndcg(["b", "a"], {"a": 1}) == pytest.approx(1 / math.log2(3))
+    assert ndcg(["x"], {"a": 0}) == 0.0
 
 
 def test_empty_evaluation_is_a_clear_error():

@@ -25,7 +25,10 @@ def test_every_verb_has_help(verb, capsys):
 
 
 def test_verb_modules_are_the_four_owners():
+    from ettin.cli import verbs_of
+
     assert VERB_MODULES == ("train.data", "train.score", "train.fit", "train.scifact")
+    assert {v.run.__module__ for v in verbs_of(VERB_MODULES)} == set(VERB_MODULES), "each owner registers its own verbs"
 
 
 def _fit_args(argv: list[str]) -> argparse.Namespace:

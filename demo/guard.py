@@ -16,6 +16,16 @@ logger = logging.getLogger("ettin.app")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+OUT_OF_MEMORY = "out of memory: choose a smaller model, a smaller K or a smaller corpus"
+
+
+def _is_out_of_memory(exc: Exception) -> bool:
+    """torch's allocator failures (``torch.OutOfMemoryError``, or a ``RuntimeError`` saying so on CPU)."""
+    return type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
 def guard(fn: F) -> F:
     """Wrap a handler so every refusal reaches the user as one line (a message in the UI, an error over the API).
 
@@ -33,8 +43,11 @@ def guard(fn: F) -> F:
         except UserError as exc:
             raise gr.Error(str(exc)) from None
         except MemoryError:
-            raise gr.Error("out of memory: choose a smaller model, a smaller K or a smaller corpus") from None
+            raise gr.Error(OUT_OF_MEMORY) from None
         except Exception as exc:  # noqa: BLE001 - logged server-side; the user gets one line
+            if _is_out_of_memory(exc):
+                logger.warning("out of memory in %s: %s", fn.__name__, exc)
+                raise gr.Error(OUT_OF_MEMORY) from None
             logger.exception("unexpected error in %s", fn.__name__)
             raise gr.Error(f"unexpected error ({type(exc).__name__}): {str(exc)[:200]}") from None
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,11 +301,51 @@ def metric_key(evaluator) -> str:
     return f"eval_{primary}"
 
 
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest ``checkpoint-N`` folder under ``folder`` (``None`` when there is none)."""
-    from transformers.trainer_utils import get_last_checkpoint
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
-    return Path(found) if folder.is_dir() and (found := get_last_checkpoint(str(folder))) else None
+
+def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """Every ``checkpoint-N`` folder under ``folder``, oldest first."""
+    if not folder.is_dir():
+        return []
+    return sorted((int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name)))
+
+
+def checkpoint_is_complete(folder: Path) -> bool:
+    """Whether a run killed while saving ``folder`` finished it: transformers writes ``trainer_state.json`` last."""
+    try:
+        state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    step = int(_CHECKPOINT.match(folder.name).group(1))
+    return isinstance(state, dict) and state.get("global_step") == step and any(folder.rglob("*.safetensors"))
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest *complete* ``checkpoint-N`` folder under ``folder`` (``None`` when there is none)."""
+    complete = [path for _, path in _checkpoints(folder) if checkpoint_is_complete(path)]
+    return complete[-1] if complete else None
+
+
+def set_aside_incomplete(folder: Path, rank: int) -> list[str]:
+    """Rename the checkpoints newer than the last complete one to ``checkpoint-N.incomplete`` (rank 0 only).
+
+    They are what a kill during a save leaves; transformers would otherwise resume from (or rotate) a half-written folder.
+
+    Returns:
+        The names of the checkpoints set aside (the same on every rank).
+    """
+    newest = last_checkpoint(folder)
+    newest_step = int(_CHECKPOINT.match(newest.name).group(1)) if newest else -1
+    partial = [path for step, path in _checkpoints(folder) if step > newest_step]
+    for path in partial:
+        if rank == 0:
+            target = path.with_name(f"{path.name}.incomplete")
+            shutil.rmtree(target, ignore_errors=True)
+            path.rename(target)
+        print(f"[train fit] skipping {path.name}: incomplete (the run was killed while saving it); "
+              f"set aside as {path.name}.incomplete", file=sys.stderr, flush=True)  # fmt: skip
+    return [path.name for path in partial]
 
 
 _RUN_STARTED = "run_started.json"
@@ -338,12 +381,12 @@ def _check_output(cfg: FitConfig, recipe: dict[str, Any], out: Path) -> tuple[Pa
             a run with other settings.
     """
     ckpt_dir = out / "checkpoints"
-    resume_from = last_checkpoint(ckpt_dir) if cfg.resume else None
     previous = json.loads((out / TRAIN_CONFIG).read_text(encoding="utf-8")) if (out / TRAIN_CONFIG).is_file() else None
     if not cfg.resume and previous is not None:
         raise TrainDataError(f"{out} already holds a trained model; use --resume to continue or a new --out")
-    if not cfg.resume and last_checkpoint(ckpt_dir) is not None:
+    if not cfg.resume and ckpt_dir.is_dir() and _checkpoints(ckpt_dir):
         raise TrainDataError(f"{out} holds checkpoints of an earlier run; add --resume to continue it, or use a new --out")
+    resume_from = last_checkpoint(ckpt_dir) if cfg.resume else None
     started = out / _RUN_STARTED
     if resume_from is not None and started.is_file():
         before = json.loads(started.read_text(encoding="utf-8"))
@@ -454,6 +497,7 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
     rank, world_size = world()
     out = Path(cfg.out)
     resume_from, previous = _check_output(cfg, recipe, out)
+    skipped = set_aside_incomplete(out / "checkpoints", rank) if cfg.resume else []
     table = load_training_table(cfg.train, cfg.max_rows)
     data_fp = fingerprint(cfg.train)
     use_bf16, model_kwargs = _precision(cfg)
@@ -489,6 +533,7 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
         "recipe": recipe,
         "data": {"path": cfg.train, "sha256": data_fp, "rows": table.num_rows},
         "resumed_from": resume_from.name if resume_from else None,
+        "skipped_incomplete_checkpoints": skipped,
         "previous_runs": _previous_runs(previous),
         **_trainer_outcome(trainer, result),
         "metric_for_best_model": args.metric_for_best_model,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,6 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     timings: dict[str, float] = {}
     backbone = minilm_encoder_path()
 
+    load_at_start = os.getloadavg()
     t = time.perf_counter()
     train_split = scifact("train")
     holdout_file, train_qids = _holdout(work, train_split, args.holdout)
@@ -210,6 +212,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "student": f"Ettin head on the packaged MiniLM BERT encoder, max_length {args.max_length}",
         "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_at_start],
+                                   "end": [round(x, 2) for x in os.getloadavg()]},
         "provenance": base_provenance(),
     }
     write_json_atomic(work / "report.json", report)

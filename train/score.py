@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -212,7 +212,6 @@ def score_file(
     shard: tuple[int, int] = (0, 1),
     chunk_size: int = 4096,
     show_progress: bool = True,
-    on_part_written: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Score every (query, document) row of ``input_path`` that belongs to ``shard``; write parts under ``out``.
 
@@ -224,7 +223,6 @@ def score_file(
         shard: ``(i, n)``: score the chunks ``c`` with ``c % n == i``.
         chunk_size: Rows per part.
         show_progress: Show a progress bar.
-        on_part_written: Called with the chunk index after each part is written (atomically).
 
     Returns:
         A summary: parts total / written now / already present, rows scored now.
@@ -276,8 +274,6 @@ def score_file(
             write_parquet_atomic(pa.table({"row": rows, "score": pa.array(scores, type=pa.float32())}), _part_path(out, c))
             summary["written"] += 1
             bar.update(len(pairs))
-            if on_part_written is not None:
-                on_part_written(c)
     summary["rows_scored"] = rows_todo
     return summary
 

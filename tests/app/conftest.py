@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,32 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+CHROMIUM = os.environ.get("ETTIN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _no_browser(reason: str) -> None:
+    """Fail where a browser is required (``ETTIN_REQUIRE_BROWSER=1``, set by tests/run.sh and so CI), else skip."""
+    if os.environ.get("ETTIN_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}; the browser tests are required here (ETTIN_REQUIRE_BROWSER=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by playwright (never ``playwright install``: it would download a browser)."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _no_browser("playwright is not installed (pip install -r requirements-test.txt)")
+    if not Path(CHROMIUM).exists():
+        _no_browser("chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

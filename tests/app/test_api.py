@@ -11,6 +11,8 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from demo.user_corpus import sample_relevance
+
 SAMPLE, MINE = "Bundled SciFact sample", "My documents"
 QUERY = "A deficiency of vitamin B12 increases blood levels of homocysteine."
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -32,7 +34,11 @@ def test_search_over_the_sample_with_bm25_and_the_replica(client):
     for r in rows:
         moved = r[1] - r[0]
         assert r[2] == ("=" if moved == 0 else (f"↑ {moved}" if moved > 0 else f"↓ {-moved}"))
-    assert any(r[6] == "yes" for r in table["data"]) or "relevant" in status
+    column = {name: i for i, name in enumerate(headers)}
+    judged = sample_relevance()[QUERY]
+    marks = {r[column["doc_id"]]: r[column["relevant"]] for r in rows}
+    assert judged & set(marks), "BM25's top 10 holds a document SciFact judges relevant to this claim"
+    assert marks == {doc: ("yes" if doc in judged else "") for doc in marks}
     stages = [r[0] for r in timings["data"]]
     assert stages[0].startswith("setup") and "rerank" in stages
     assert plot["type"] == "plotly" and json.loads(plot["plot"])["data"]

@@ -1,31 +1,13 @@
-"""A real browser (Debian chromium driven by Python playwright) runs a search and sees the leaderboard plot render."""
+"""A real browser (Debian chromium driven by Python playwright, fixture ``browser`` in conftest) runs a search and sees the
+leaderboard plot render."""
 
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 QUERY = "A deficiency of vitamin B12 increases blood levels of homocysteine."
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_search_then_leaderboard_in_a_real_browser(browser, app_url, tmp_path):

@@ -48,6 +48,51 @@ def test_unexpected_errors_are_one_line_and_memory_errors_say_what_to_shrink():
         oom()
 
 
+def test_allocator_failures_say_what_to_shrink_and_nothing_else_is_mistaken_for_them():
+    import torch
+
+    @guard
+    def cuda_oom():
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    @guard
+    def cpu_oom():
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: out of memory")
+
+    @guard
+    def other_runtime_error():
+        raise RuntimeError("shape mismatch")
+
+    for handler in (cuda_oom, cpu_oom):
+        with pytest.raises(gr.Error) as exc:
+            handler()
+        assert exc.value.message == "out of memory: choose a smaller model, a smaller K or a smaller corpus"
+    with pytest.raises(gr.Error) as exc:
+        other_runtime_error()
+    assert exc.value.message == "unexpected error (RuntimeError): shape mismatch"
+
+
+def test_unexpected_errors_are_logged_with_traceback_and_cut_for_the_user(caplog):
+    @guard
+    def crash():
+        raise ValueError("x" * 1000)
+
+    with caplog.at_level("ERROR", logger="ettin.app"), pytest.raises(gr.Error) as exc:
+        crash()
+    assert exc.value.message == f"unexpected error (ValueError): {'x' * 200}" and exc.value.__cause__ is None
+    assert caplog.records and caplog.records[0].exc_info and "unexpected error in crash" in caplog.text
+
+
+def test_a_gradio_error_passes_through_unchanged():
+    @guard
+    def refuse():
+        raise gr.Error("already one line")
+
+    with pytest.raises(gr.Error) as exc:
+        refuse()
+    assert exc.value.message == "already one line"
+
+
 def test_percentile_interpolates():
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == pytest.approx(2.5)
     assert percentile([5.0], 0.95) == 5.0

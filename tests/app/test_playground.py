@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 
 import pytest
 from scipy.stats import kendalltau
@@ -136,3 +137,60 @@ def test_search_and_compare_with_a_replica(replica_17m):
     frame = compare_frame(cmp)
     assert frame.loc[0, "overlap@5"] == 1.0 and frame.loc[0, "kendall_tau"] == pytest.approx(1.0)
     assert RANDOM_BADGE in frame.loc[0, "reranker"]
+
+
+@pytest.fixture(scope="module")
+def two_sizes_and_a_broken_folder(replica_17m, tmp_path_factory):
+    """A models folder with two different replicas (17m, 32m) and a folder whose weights cannot load."""
+    from ettin.replica import build_replica
+
+    root = tmp_path_factory.mktemp("models-compare")
+    shutil.copytree(replica_17m, root / "17m")  # a copy: links out of the models folder are refused
+    build_replica("32m", root / "32m", seed=1)
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    return root
+
+
+def _compare_corpus() -> Corpus:
+    return Corpus.from_texts([f"note {i}: topic {i % 4} with words {' '.join(str(j) for j in range(i % 7))}" for i in range(16)])
+
+
+def test_compare_two_different_models_measures_agreement_against_the_larger(two_sizes_and_a_broken_folder):
+    play = Playground(two_sizes_and_a_broken_folder, include_hub=False)
+    out = play.compare("topic 2 words", _compare_corpus(), "bm25", ["17m", "32m"], k=16)
+    assert not out.skipped, out.skipped
+    assert out.reference == "32m" and [r.choice.key for r in out.rows] == ["17m", "32m"]
+    small, large = out.rows
+    frame = compare_frame(out).set_index("reranker")
+    row17 = frame.loc[f"17m ({RANDOM_BADGE})"]
+    shared = out.candidates
+    assert row17["overlap@5"] == pytest.approx(round(overlap_at_k(small.top, large.top, 5), 3))
+    expected_tau = kendalltau([small.scores[d] for d in shared], [large.scores[d] for d in shared]).statistic
+    assert row17["kendall_tau"] == pytest.approx(round(expected_tau, 3))
+    assert row17["kendall_tau"] < 1.0  # two different random models do not agree perfectly
+    assert frame.loc[f"32m ({RANDOM_BADGE})", "kendall_tau"] == pytest.approx(1.0)
+
+
+def test_compare_skips_a_model_estimated_over_the_limit_and_keeps_the_largest_that_ran(two_sizes_and_a_broken_folder):
+    play = Playground(two_sizes_and_a_broken_folder, max_rerank_seconds=5.0, include_hub=False)
+    play.throughput.record("17m", "17m", pairs=100, seconds=1.0)  # measured: 100 pairs/s
+    play.throughput.record("32m", "32m", pairs=1, seconds=100.0)  # measured: 0.01 pairs/s
+    out = play.compare("topic 2", _compare_corpus(), "bm25", ["17m", "32m"], k=16)
+    assert [r.choice.key for r in out.rows] == ["17m"] and out.reference == "17m", out.skipped
+    assert len(out.skipped) == 1 and out.skipped[0].startswith("32m: estimated") and "limit 5 s" in out.skipped[0]
+
+
+def test_compare_reports_a_model_that_fails_to_load_and_runs_the_others(two_sizes_and_a_broken_folder):
+    play = Playground(two_sizes_and_a_broken_folder, include_hub=False)
+    out = play.compare("topic 1", _compare_corpus(), "bm25", ["broken", "17m"], k=8)
+    assert [r.choice.key for r in out.rows] == ["17m"]
+    assert len(out.skipped) == 1 and out.skipped[0].startswith("broken: ") and "Traceback" not in out.skipped[0]
+
+
+def test_compare_with_no_rerankers_is_a_clean_error(tmp_path):
+    play = Playground(tmp_path, include_hub=False)
+    assert play.rerankers == []
+    with pytest.raises(InputError, match="no rerankers to compare.*python -m ettin replica"):
+        play.compare("topic", _compare_corpus(), "bm25", None, k=5)

@@ -16,7 +16,7 @@ def test_five_modules_and_roundtrip(replica_17m, tmp_path):
     model = build_reranker(str(encoder_dir), max_length=128)
     names = [type(m).__name__ for m in model]
     assert names == ["Transformer", "Pooling", "Dense", "LayerNorm", "Dense"]
-    assert model[1].pooling_mode == "cls" if hasattr(model[1], "pooling_mode") else True
+    assert model[1].get_config_dict()["pooling_mode"] == "cls"
     assert model[2].linear.bias is None and isinstance(model[2].activation_function, torch.nn.GELU)
     assert model[4].linear.out_features == 1 and model[4].linear.bias is not None
     assert isinstance(model.activation_fn, torch.nn.Identity)

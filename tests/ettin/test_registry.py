@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import json
+import hashlib
 
 import pytest
 
@@ -25,17 +25,26 @@ def test_registry_agrees_with_published_file():
         assert row.learning_rate == pytest.approx(meta.learning_rate)
         assert row.global_batch_size == meta.global_batch_size
         assert row.backbone == meta.backbone_id
-        # the blog's rounded "params (head incl.)" is within 5% of the exact count
-        assert abs(row.params - meta.total_parameters) / meta.total_parameters < 0.05
+        # the blog's rounded "params (head incl.)" is within 4.5% of the exact count (worst: 17m, 17.6M vs 16,863,745)
+        assert abs(row.params - meta.total_parameters) / meta.total_parameters < 0.045
 
 
-def test_published_file_has_source_and_matches_shared_copy():
+# SHA-256 of the post's tables as data (shared/reference/ettin_blog_2026-05.json), which the project bundles verbatim
+PUBLISHED_SHA256 = "b0209e7cd0276303d827726db28247ad6471002e092d48cdb6d4ca42f6bfa106"
+
+
+def test_bundled_published_file_is_the_verbatim_copy_with_its_source():
     assert registry.published().source.url.startswith("https://huggingface.co/blog/")
+    assert hashlib.sha256(registry.PUBLISHED_FILE.read_bytes()).hexdigest() == PUBLISHED_SHA256
+
+
+def test_pinned_digest_is_the_shared_originals():
     from ettin.paths import PROJECT_ROOT
 
     shared = PROJECT_ROOT.parent / "shared" / "reference" / "ettin_blog_2026-05.json"
-    if shared.is_file():
-        assert json.loads(shared.read_text()) == json.loads(registry.PUBLISHED_FILE.read_text())
+    if not shared.is_file():
+        pytest.skip("the original (../shared) exists only on the project's machines; the bundled copy is checked above")
+    assert hashlib.sha256(shared.read_bytes()).hexdigest() == PUBLISHED_SHA256
 
 
 def test_embedders_and_bm25():

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -72,21 +75,48 @@ def tiny_train_file(tmp_path_factory) -> Path:
     return path
 
 
-def _run_cli(
-    args: list[str], env: dict[str, str] | None = None, timeout: int = 300, hook: str | None = None
-) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
-    if hook is None:
-        command = [sys.executable, "-m", "train", *args]
-    else:
-        # The hook runs in the child before the command line is parsed (e.g. it wraps a function to inject a callback).
-        launcher = f"{hook}\nimport sys\nfrom train.__main__ import main\nsys.exit(main(sys.argv[1:]))\n"
-        command = [sys.executable, "-c", launcher, *args]
-    return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+def _env(env: dict[str, str] | None) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+
+
+def _run_cli(args: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "train", *args]
+    return subprocess.run(command, cwd=ROOT, env=_env(env), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
 def run_cli():
-    """``run_cli(args, env=None, hook=None)``: ``python -m train ...`` in a subprocess, offline, from the repository root;
-    ``hook`` is Python source run in that process first (how the resume tests inject a kill switch)."""
+    """``run_cli(args, env=None)``: ``python -m train ...`` in a subprocess, offline, from the repository root."""
     return _run_cli
+
+
+def _kill_when(args: list[str], ready: Callable[[], bool], delay_s: float = 0.0, timeout: float = 300) -> str:
+    """Start ``python -m train ...``, wait until ``ready()`` holds (polled every 2 ms), wait ``delay_s``, SIGKILL it.
+
+    The kill comes from outside, as a scheduler's or an out-of-memory killer's would: production code has no test hooks.
+    Returns the child's stderr; fails the test if the run ended before it could be killed.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "train", *args], cwd=ROOT, env=_env(None),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the run ended (or timed out) before it could be killed: {proc.stderr.read()[-2000:]}")
+            time.sleep(0.002)
+        time.sleep(delay_s)
+        if proc.poll() is not None:
+            pytest.fail("the run ended before it could be killed")
+        os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    return err
+
+
+@pytest.fixture
+def kill_when():
+    """``kill_when(args, ready, delay_s=0)``: run ``python -m train ...`` and SIGKILL it from outside once ``ready()``."""
+    return _kill_when

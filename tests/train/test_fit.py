@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,43 +100,73 @@ def test_bad_training_input_is_reported(tmp_path, tiny_encoder, capsys):
     assert "known sizes" in capsys.readouterr().err
 
 
-# Run in the child process: a TrainerCallback that SIGKILLs it at the end of step 6 (after checkpoint-4, before 8).
-KILL_AFTER_STEP_FIVE = """
-import os, signal
-import train.fit
-from transformers import TrainerCallback
+def _fake_checkpoint(folder: Path, step: int, state: str | None, weights: bool = True) -> None:
+    path = folder / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    if weights:
+        (path / "model.safetensors").write_bytes(b"weights")
+    if state is not None:
+        (path / "trainer_state.json").write_text(state, encoding="utf-8")
 
 
-class KillAfterStep(TrainerCallback):
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step > 5:
-            os.kill(os.getpid(), signal.SIGKILL)
+def test_resume_picks_the_newest_complete_checkpoint_and_sets_the_others_aside(tmp_path, capsys):
+    from train.fit import last_checkpoint, set_aside_incomplete
+
+    folder = tmp_path / "checkpoints"
+    _fake_checkpoint(folder, 4, json.dumps({"global_step": 4}))
+    _fake_checkpoint(folder, 8, json.dumps({"global_step": 8}))
+    _fake_checkpoint(folder, 12, '{"global_st')  # killed while writing the state, its last file
+    _fake_checkpoint(folder, 16, None)  # killed before the state
+    _fake_checkpoint(folder, 20, json.dumps({"global_step": 20}), weights=False)  # weights missing
+    assert last_checkpoint(folder).name == "checkpoint-8"
+    assert set_aside_incomplete(folder, rank=0) == ["checkpoint-12", "checkpoint-16", "checkpoint-20"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "checkpoint-12.incomplete", "checkpoint-16.incomplete", "checkpoint-20.incomplete", "checkpoint-4", "checkpoint-8"]
+    assert "skipping checkpoint-12: incomplete" in capsys.readouterr().err
+    assert last_checkpoint(folder).name == "checkpoint-8" and set_aside_incomplete(folder, rank=0) == []
 
 
-_fit = train.fit.fit
-train.fit.fit = lambda cfg, show_progress=True: _fit(cfg, show_progress, callbacks=[KillAfterStep()])
-"""
+def _saving(folder: Path) -> bool:
+    """A checkpoint after the first is being written: its folder exists, its trainer_state.json (written last) not yet."""
+    return any(p.name != "checkpoint-2" and not (p / "trainer_state.json").exists() for p in folder.glob("checkpoint-*"))
 
 
 @pytest.mark.slow
-def test_killed_training_resumes_from_its_checkpoint(tiny_train_file, tiny_encoder, tmp_path, run_cli):
+@pytest.mark.parametrize("moment", ["during-a-save", "at-a-random-step"])
+def test_training_killed_from_outside_resumes_from_its_newest_complete_checkpoint(
+    tiny_train_file, tiny_encoder, tmp_path, run_cli, kill_when, moment
+):
     out = tmp_path / "student"
+    ckpts = out / "checkpoints"
     args = ["fit", "--train", str(tiny_train_file), "--out", str(out), "--backbone", str(tiny_encoder), "--max-length", "48",
-            "--lr", "2e-3", "--global-batch-size", "16", "--max-steps", "12", "--warmup", "0", "--save-steps", "4",
-            "--logging-steps", "2", "--quiet"]
-    killed = run_cli(args, hook=KILL_AFTER_STEP_FIVE)
-    assert killed.returncode == -9, killed.stderr[-2000:]
-    assert (out / "checkpoints" / "checkpoint-4").is_dir() and not (out / "train_config.json").exists()
-    again = run_cli(args)
-    assert again.returncode == 2 and "--resume" in again.stderr, "a second run without --resume is refused"
-    other = run_cli([*[a if a != "2e-3" else "5e-3" for a in args], "--resume"])
-    assert other.returncode == 2 and "other settings (learning_rate)" in other.stderr, other.stderr[-2000:]
+            "--lr", "2e-3", "--global-batch-size", "16", "--max-steps", "12", "--warmup", "0", "--save-steps", "2",
+            "--save-total-limit", "20", "--logging-steps", "2", "--quiet"]  # fmt: skip
+    if moment == "during-a-save":
+        kill_when(args, lambda: _saving(ckpts))
+    else:
+        kill_when(args, lambda: (ckpts / "checkpoint-2" / "trainer_state.json").is_file(),
+                  delay_s=random.Random().uniform(0.0, 1.0))  # fmt: skip
+    assert not (out / "train_config.json").exists()
+    from train.fit import checkpoint_is_complete
+
+    on_disk = sorted(ckpts.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    complete = [p.name for p in on_disk if checkpoint_is_complete(p)]
+    partial = [p.name for p in on_disk if not checkpoint_is_complete(p)]
+    if moment == "during-a-save":
+        assert len(partial) == 1, "the kill landed while a checkpoint was being written"
+    if moment == "at-a-random-step":  # (once is enough: each check starts a process)
+        again = run_cli(args)
+        assert again.returncode == 2 and "--resume" in again.stderr, "a second run without --resume is refused"
+        other = run_cli([*[a if a != "2e-3" else "5e-3" for a in args], "--resume"])
+        assert other.returncode == 2 and "other settings (learning_rate)" in other.stderr, other.stderr[-2000:]
     resumed = run_cli([*args, "--resume"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads((out / "train_config.json").read_text())
-    assert summary["resumed_from"] == "checkpoint-4" and summary["global_step"] == 12
+    assert summary["resumed_from"] == complete[-1] and summary["global_step"] == 12
+    assert summary["skipped_incomplete_checkpoints"] == partial
+    resumed_step = int(complete[-1].split("-")[1])
     batches = json.loads((out / "rank_batches" / "rank0.json").read_text())["batch_sizes"]
-    assert len(batches) == 8, "only the 8 steps after the checkpoint were trained again"
+    assert len(batches) == 12 - resumed_step, "only the steps after the checkpoint were trained again"
     from sentence_transformers import CrossEncoder
 
     assert CrossEncoder(str(out)).predict([("a", "b")]).shape == (1,)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -112,6 +113,7 @@ def measure(args: argparse.Namespace) -> dict:
         client.predict(query, SAMPLE, args.embedder, args.reranker, args.k, args.top_n, api_name="/search")
         return time.perf_counter() - t
 
+    load_at_start = os.getloadavg()
     with running_app(["--models-dir", args.models_dir]) as app:
         sampler = MemorySampler(app.process.pid)
         rss_start = sampler.rss()
@@ -125,7 +127,9 @@ def measure(args: argparse.Namespace) -> dict:
         sampler.stop()
         rss_end = sampler.rss()
     return {
-        "provenance": {**base_provenance(), "command": " ".join(["python", "-m", "demo", *sys.argv[1:]])},
+        "provenance": {**base_provenance(), "command": " ".join(["python", "-m", "demo", *sys.argv[1:]]),
+                       "load_average_1_5_15min": {"start": [round(x, 2) for x in load_at_start],
+                                                  "end": [round(x, 2) for x in os.getloadavg()]}},
         "settings": {"embedder": args.embedder, "reranker": args.reranker, "k": args.k, "top_n": args.top_n,
                      "corpus": SAMPLE},
         "cold_start_to_http_200_s": round(app.cold_start_s, 2),

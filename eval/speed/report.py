@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,6 +70,7 @@ def run_provenance(device: str) -> dict[str, Any]:
         hw["gpu_memory_bytes"] = int(torch.cuda.get_device_properties(0).total_memory)
         hw["cuda"] = torch.version.cuda
     prov["load_average_start"] = load_average()
+    prov["command"] = " ".join(["python", "-m", "eval", *sys.argv[1:]]) if sys.argv[1:] else None
     return prov
 
 

@@ -1,0 +1,57 @@
+"""Every measured number quoted in the docs equals the committed result file it comes from (rounded as the docs say)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "eval" / "results"
+SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261127-185311.json"
+ACCURACY_FILE = RESULTS / "speed" / "accuracy" / "student-scifact_20261127-184431.json"
+PROOF_RUN_FILE = RESULTS / "train" / "scifact-proof-run.json"
+APP_LOAD_FILE = RESULTS / "app" / "load_20261130.json"
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _text(name: str) -> str:
+    return " ".join((ROOT / name).read_text(encoding="utf-8").split())  # line breaks do not matter
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}"
+
+
+def test_readme_speed_table_and_its_sentences_equal_the_speed_file():
+    data, readme = _json(SPEED_FILE), _text("README.md")
+    rows = {(r["size"], r["runtime"], r["config"]): r for r in data["rows"]}
+    base17 = rows["17m", "ettin", "fp32-sdpa"]["pairs_per_s"]
+    blog = {"17m": 267.4, "32m": 92.5, "68m": 31.2}  # the post's CPU pairs/s (ettin/resources/ettin_blog_2026-05.json)
+    for size in ("17m", "32m", "68m"):
+        base, fp32, bf16 = (rows[size, rt, cfg] for rt, cfg in
+                            (("baseline", "fp32-sdpa"), ("ettin", "fp32-sdpa"), ("ettin", "bf16-sdpa")))  # fmt: skip
+        line = (f"| {size} | {base['pairs_per_s']:.1f} | {fp32['pairs_per_s']:.1f} ({fp32['ratio_to_baseline']:.2f}x) | "
+                f"{bf16['pairs_per_s']:.1f} ({bf16['ratio_to_baseline']:.2f}x) | {fp32['pairs_per_s'] / base17:.3f} | "
+                f"{blog[size] / blog['17m']:.3f} |")  # fmt: skip
+        assert line in readme
+    prov = data["provenance"]
+    assert f"mean {prov['protocol']['token_lengths']['mean']:.1f} tokens" in readme
+    assert f"load average {prov['load_average_start'][0]:.2f} at the start and {prov['load_average_end'][0]:.2f} at the end" in readme
+    fast = [r for r in data["rows"] if r["runtime"] == "ettin" and r["config"] == "fp32-sdpa"]
+    baseline = [r for r in data["rows"] if r["runtime"] == "baseline"]
+    span = lambda rs: f"{_pct(min(r['ceiling_fraction'] for r in rs))}–{_pct(max(r['ceiling_fraction'] for r in rs))}%"  # noqa: E731
+    assert f"lossless path reaches {span(fast)} of the fp32 matmul ceiling; the baseline {span(baseline)}" in readme
+    assert f"measured at most {max(r['max_abs_diff_vs_baseline'] for r in fast):.1e}".replace("e-07", "e-7") in readme
+
+
+def test_readme_bf16_accuracy_sentence_equals_the_accuracy_file():
+    acc = _json(ACCURACY_FILE)["accuracy"]
+    spearman = acc["benchmark_pairs"]["bf16_vs_fp32_spearman"]
+    gain = acc["scifact"]["bf16_minus_fp32_ndcg_at_10"]
+    assert f"Spearman {spearman:.4f}, NDCG@10 {gain:+.4f}" in _text("README.md")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,6 +18,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 OUT_OF_MEMORY = "out of memory: choose a smaller model, a smaller K or a smaller corpus"
+
+
+def _as_text(message: str) -> str:
+    """The message with ``&``, ``<`` and ``>`` escaped: Gradio renders an error's message as HTML, and it may quote the
+    user's input."""
+    return html.escape(message, quote=False)
 
 
 def _is_out_of_memory(exc: Exception) -> bool:
@@ -41,7 +48,7 @@ def guard(fn: F) -> F:
         except gr.Error:
             raise
         except UserError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(_as_text(str(exc))) from None
         except MemoryError:
             raise gr.Error(OUT_OF_MEMORY) from None
         except Exception as exc:  # noqa: BLE001 - logged server-side; the user gets one line
@@ -49,6 +56,6 @@ def guard(fn: F) -> F:
                 logger.warning("out of memory in %s: %s", fn.__name__, exc)
                 raise gr.Error(OUT_OF_MEMORY) from None
             logger.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"unexpected error ({type(exc).__name__}): {str(exc)[:200]}") from None
+            raise gr.Error(_as_text(f"unexpected error ({type(exc).__name__}): {str(exc)[:200]}")) from None
 
     return wrapper  # type: ignore[return-value]

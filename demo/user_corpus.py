@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -107,13 +108,31 @@ def sample_relevance() -> dict[str, set[str]]:
 # User documents
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_ID_CHARS = 200
+
+
+def _doc_id(row: dict, lineno: int, default: str) -> str:
+    """A JSONL row's ``_id`` / ``id`` as text: a string or a whole number, at most :data:`MAX_ID_CHARS` characters."""
+    value = row.get("_id", row.get("id", default))
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise CorpusInputError(f"line {lineno}: \"_id\"/\"id\" must be a string or a whole number, not {type(value).__name__}")
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_ID_CHARS or _SURROGATE.search(text):
+        raise CorpusInputError(f"line {lineno}: the id is longer than {MAX_ID_CHARS} characters or not valid text")
+    return text
+
+
 def _finish(ids: Sequence[str], texts: Sequence[str], titles: Sequence[str], name: str, notes: list[str]) -> ParsedCorpus:
     """Drop empty and duplicate documents, apply the caps, and build the corpus."""
     seen: dict[str, int] = {}
     keep_ids, keep_texts, keep_titles = [], [], []
-    empty = dupes = 0
+    empty = dupes = repaired = 0
     for doc_id, text, title in zip(ids, texts, titles):
         text, title = text.strip(), title.strip()
+        if _SURROGATE.search(text) or _SURROGATE.search(title):
+            text, title = _SURROGATE.sub("\ufffd", text), _SURROGATE.sub("\ufffd", title)
+            repaired += 1
         if not text and not title:
             empty += 1
             continue
@@ -141,6 +160,9 @@ def _finish(ids: Sequence[str], texts: Sequence[str], titles: Sequence[str], nam
         notes.append(f"{dupes} duplicate document{'s' if dupes != 1 else ''} removed")
     if empty:
         notes.append(f"{empty} empty document{'s' if empty != 1 else ''} skipped")
+    if repaired:
+        notes.append(f"{repaired} document{'s' if repaired != 1 else ''} had invalid characters (lone surrogates), "
+                     "shown as \ufffd")  # fmt: skip
     if len(keep_texts) == 1:
         notes.append("only one document: every search returns it, and reranking cannot change the order")
     has_titles = any(keep_titles)
@@ -185,6 +207,10 @@ def _parse_jsonl(text: str, name: str) -> ParsedCorpus:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CorpusInputError(f"line {lineno} is not valid JSON ({exc.msg}); each line must be an object") from None
+        except RecursionError:
+            raise CorpusInputError(f"line {lineno} is nested too deeply; each line must be a flat object") from None
+        except ValueError:  # e.g. an integer of more than 4,300 digits
+            raise CorpusInputError(f"line {lineno} holds a number too long to read; write ids as short strings") from None
         if isinstance(row, str):
             row = {"text": row}
         if not isinstance(row, dict):
@@ -198,12 +224,9 @@ def _parse_jsonl(text: str, name: str) -> ParsedCorpus:
             title = ""
         if not isinstance(body, str) or not isinstance(title, str):
             raise CorpusInputError(f"line {lineno}: \"text\" and \"title\" must be strings")
-        doc_id = row.get("_id", row.get("id", f"d{len(ids)}"))
-        ids.append(str(doc_id))
+        ids.append(_doc_id(row, lineno, f"d{len(ids)}"))
         texts.append(body)
         titles.append(title)
-        if len(ids) > MAX_DOCUMENTS * 2:
-            break
     return _finish(ids, texts, titles, name, [])
 
 

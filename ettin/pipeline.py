@@ -28,14 +28,26 @@ class InputError(UserError, ValueError):
 
 
 def validate_query(query: Any) -> str:
+    """The stripped query; refuses non-text, empty, over-long and unencodable (lone surrogate) queries."""
     if not isinstance(query, str):
         raise InputError(f"the query must be text, not {type(query).__name__}")
+    if not is_encodable(query):
+        raise InputError("the query contains an invalid character (a lone UTF-16 surrogate): retype or paste it again")
     query = query.strip()
     if not query:
         raise InputError("the query is empty: type a question or a few keywords")
     if len(query) > MAX_QUERY_CHARS:
         raise InputError(f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
     return query
+
+
+def is_encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogates, which JSON escapes such as ``"\\ud800"`` can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class FirstStage(Protocol):

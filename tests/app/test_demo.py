@@ -83,6 +83,23 @@ def test_unexpected_errors_are_logged_with_traceback_and_cut_for_the_user(caplog
     assert caplog.records and caplog.records[0].exc_info and "unexpected error in crash" in caplog.text
 
 
+def test_user_text_in_an_error_is_never_markup():
+    @guard
+    def refuse():
+        raise InputError("unknown reranker '<img src=x onerror=alert(1)>' & more")
+
+    @guard
+    def crash():
+        raise KeyError("<script>alert(1)</script>")
+
+    with pytest.raises(gr.Error) as exc:
+        refuse()
+    assert exc.value.message == "unknown reranker '&lt;img src=x onerror=alert(1)&gt;' &amp; more"
+    with pytest.raises(gr.Error) as exc:
+        crash()
+    assert "<" not in exc.value.message and "&lt;script&gt;" in exc.value.message
+
+
 def test_a_gradio_error_passes_through_unchanged():
     @guard
     def refuse():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -103,3 +104,50 @@ def test_sample_corpus_holds_the_documents_relevant_to_every_example_query():
     ids = set(corpus.ids)
     for query, relevant in sample_relevance().items():
         assert relevant and relevant <= ids, query
+
+
+# ---- hostile input, one test per class --------------------------------------------------------------------------------
+
+
+def test_jsonl_duplicates_are_dropped_before_the_document_limit_is_applied():
+    rows = [json.dumps({"text": "the same text"})] * 4001 + [json.dumps({"text": f"doc {i}"}) for i in range(999)]
+    parsed = parse_upload("many.jsonl", "\n".join(rows).encode())
+    assert len(parsed.corpus) == 1000 and "4000 duplicate documents removed" in parsed.summary()
+    too_many = [json.dumps({"text": f"doc {i}"}) for i in range(MAX_DOCUMENTS + 1)]
+    with pytest.raises(CorpusInputError, match=f"{MAX_DOCUMENTS + 1:,} documents; the limit is {MAX_DOCUMENTS:,}"):
+        parse_upload("many.jsonl", "\n".join(too_many).encode())
+
+
+def test_lone_surrogates_in_documents_are_replaced_with_a_note_and_refused_in_queries():
+    parsed = parse_upload("s.jsonl", b'{"text": "bad \\ud800 char"}\n{"text": "fine"}\n')
+    assert parsed.corpus.texts[0] == "bad \ufffd char" and "1 document had invalid characters" in parsed.summary()
+    parsed = parse_pasted("bad \ud800 char\nfine")
+    assert parsed.corpus.texts[0] == "bad \ufffd char"
+    from ettin.pipeline import InputError, validate_query
+
+    with pytest.raises(InputError, match="lone UTF-16 surrogate"):
+        validate_query("vitamin \udc00 b12")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[" * 200_000 + "]" * 200_000, "line 1 is nested too deeply"),
+        ('{"_id": ' + "9" * 5000 + ', "text": "x"}', "line 1 holds a number too long to read"),
+        ('{"_id": "' + "a" * 201 + '", "text": "x"}', "longer than 200 characters"),
+        ('{"_id": [1, 2], "text": "x"}', "must be a string or a whole number, not list"),
+        ('{"_id": 1.5, "text": "x"}', "must be a string or a whole number, not float"),
+        ('{"_id": true, "text": "x"}', "must be a string or a whole number, not bool"),
+        ('{"text": NaN}', '"text" and "title" must be strings'),
+        ('{"text": ["a"]}', '"text" and "title" must be strings'),
+    ],
+    ids=["nested-200k", "5000-digit-id", "long-id", "list-id", "float-id", "bool-id", "nan-text", "list-text"],
+)
+def test_malformed_jsonl_values_are_clean_errors(line, message):
+    with pytest.raises(CorpusInputError, match=re.escape(message)):
+        parse_upload("bad.jsonl", line.encode())
+
+
+def test_whole_number_ids_are_kept_as_text():
+    parsed = parse_upload("ids.jsonl", b'{"_id": 7, "text": "a"}\n{"id": "x-1", "text": "b"}\n')
+    assert parsed.corpus.ids == ("7", "x-1")

@@ -55,3 +55,39 @@ def test_readme_bf16_accuracy_sentence_equals_the_accuracy_file():
     spearman = acc["benchmark_pairs"]["bf16_vs_fp32_spearman"]
     gain = acc["scifact"]["bf16_minus_fp32_ndcg_at_10"]
     assert f"Spearman {spearman:.4f}, NDCG@10 {gain:+.4f}" in _text("README.md")
+
+
+def _section(name: str, start: str, end: str) -> str:
+    text = (ROOT / name).read_text(encoding="utf-8")
+    return text[text.index(start):text.index(end, text.index(start))]
+
+
+def _ndcg_figures(text: str) -> set[str]:
+    return set(re.findall(r"\b0\.\d{4}\b", text))
+
+
+@pytest.mark.parametrize(
+    ("doc", "start", "end"),
+    [("README.md", "Offline proof run", "## Sources"), ("train/README.md", "## The offline proof run", "## Code layout")],
+)
+def test_proof_run_figures_in_the_docs_come_from_the_committed_report(doc, start, end):
+    quoted = _ndcg_figures(_section(doc, start, end))
+    if not PROOF_RUN_FILE.is_file():
+        assert not quoted, f"{doc} quotes proof-run figures {sorted(quoted)} but no report is committed"
+        return
+    report = _json(PROOF_RUN_FILE)
+    assert quoted <= {f"{v:.4f}" for v in report["ndcg@10"].values()}
+
+
+def test_app_doc_latency_table_equals_the_app_load_file():
+    data, doc = _json(APP_LOAD_FILE), _text("docs/app.md")
+    load = data["provenance"]["load_average_1_5_15min"]
+    assert f"load average {load['start'][0]:.2f} at the start and {load['end'][0]:.2f} at the end" in doc
+    assert data["provenance"]["command"] in doc
+    warm, conc, rss = data["warm_search"], data["concurrent"], data["memory_rss_mb"]
+    for cell in (f"| {data['cold_start_to_http_200_s']:.1f} s |", f"| {data['first_search_s']:.1f} s |",
+                 f"| {warm['p50_s']:.1f} s / {warm['p95_s']:.1f} s / {warm['max_s']:.1f} s |",
+                 f"| {conc['succeeded']}/{conc['clients']}, {conc['p50_s']:.1f} s / {conc['p95_s']:.1f} s |",
+                 f"| {rss['after_start']:,} / {rss['after_warm']:,} / {rss['peak_during_concurrent']:,} / "
+                 f"{rss['after_concurrent']:,} MB |"):  # fmt: skip
+        assert cell in doc

@@ -1,4 +1,5 @@
-"""``python -m demo load|screenshots``: the app's tools (load and latency numbers; the docs' screenshots)."""
+"""``python -m demo bundle-embeddings|load|screenshots``: the app's tools (shipped sample embeddings; load and latency
+numbers; the docs' screenshots)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 from ettin.cli import main as run_cli
 
-VERB_MODULES = ("demo.load", "demo.screenshots")
+VERB_MODULES = ("demo.bundle", "demo.load", "demo.screenshots")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from ettin.cache import BoundedCache
 from ettin.corpus import Corpus
 from ettin.errors import UserError
 from ettin.io import atomic_open
-from ettin.paths import cache_dir
+from ettin.paths import BUNDLED_DATA, cache_dir
 from ettin.progress import ProgressFn
 from ettin.runtime import Embedder, Reranker
 
@@ -73,6 +73,28 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 # Dense
 
 
+BUNDLED_EMBEDDINGS = BUNDLED_DATA / "embeddings"
+
+
+def bundled_embeddings_path(key: str) -> Path:
+    """Where the project ships a corpus's embeddings under their :meth:`EmbeddingStore.key` (float16 ``.npy``)."""
+    return BUNDLED_EMBEDDINGS / f"{key}.npy"
+
+
+def _read_bundled(key: str, n_documents: int) -> np.ndarray | None:
+    """Shipped embeddings for ``key`` as float32 rows of unit length, or ``None`` (none shipped, or not matching)."""
+    path = bundled_embeddings_path(key)
+    if not path.is_file():
+        return None
+    try:
+        emb = np.load(path).astype(np.float32)
+    except (OSError, ValueError):
+        return None
+    if emb.ndim != 2 or emb.shape[0] != n_documents:
+        return None
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+
+
 class EmbeddingStore:
     """Corpus embeddings per (corpus fingerprint, embedder): computed once, kept in memory and on disk (atomically)."""
 
@@ -97,7 +119,7 @@ class EmbeddingStore:
 
     def has(self, embedder: Embedder, corpus: Corpus) -> bool:
         key = self.key(embedder, corpus)
-        return key in self._memory or self._path(key).is_file()
+        return key in self._memory or self._path(key).is_file() or bundled_embeddings_path(key).is_file()
 
     def get(
         self, embedder: Embedder, corpus: Corpus, progress: ProgressFn | None = None, batch_size: int = 64, chunk: int = 256
@@ -116,6 +138,9 @@ class EmbeddingStore:
                     return emb
             except (OSError, ValueError):
                 pass  # unreadable cache file: recompute and overwrite
+        bundled = _read_bundled(key, len(corpus))
+        if bundled is not None:
+            return bundled
         texts = corpus.document_texts
         parts = []
         for start in range(0, len(texts), chunk):

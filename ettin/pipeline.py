@@ -96,10 +96,18 @@ def _read_bundled(key: str, n_documents: int) -> np.ndarray | None:
 
 
 class EmbeddingStore:
-    """Corpus embeddings per (corpus fingerprint, embedder): computed once, kept in memory and on disk (atomically)."""
+    """Corpus embeddings per (corpus fingerprint, embedder): computed once, kept in memory and on disk (atomically).
 
-    def __init__(self, root: Path | None = None, max_in_memory: int = 8):
+    Args:
+        root: Folder of the ``.npy`` files (default ``$ETTIN_CACHE/embeddings``).
+        max_in_memory: Arrays kept in memory.
+        max_disk_bytes: When set, the folder is kept under this size by deleting the least recently used files after
+            each write (a server's store: every user corpus would otherwise stay on disk forever). ``None``: no limit.
+    """
+
+    def __init__(self, root: Path | None = None, max_in_memory: int = 8, max_disk_bytes: int | None = None):
         self.root = root
+        self.max_disk_bytes = max_disk_bytes
         self._memory: BoundedCache[np.ndarray] = BoundedCache(max_items=max_in_memory)
 
     @staticmethod
@@ -135,6 +143,7 @@ class EmbeddingStore:
             try:
                 emb = np.load(path)
                 if emb.shape[0] == len(corpus):
+                    path.touch()  # recently used: the last to be pruned
                     return emb
             except (OSError, ValueError):
                 pass  # unreadable cache file: recompute and overwrite
@@ -150,7 +159,33 @@ class EmbeddingStore:
         emb = np.concatenate(parts, axis=0)
         with atomic_open(path, "wb") as f:
             np.save(f, emb)
+        if self.max_disk_bytes is not None:
+            self.prune(keep=path)
         return emb
+
+    def prune(self, keep: Path | None = None) -> list[Path]:
+        """Delete the least recently used files until the folder is under ``max_disk_bytes``; returns what was deleted.
+
+        ``keep`` (the file just written) is never deleted, even when it alone is over the limit.
+        """
+        folder = self.root or cache_dir() / "embeddings"
+        files = []
+        for f in folder.glob("*.npy"):
+            try:
+                files.append((f.stat().st_mtime, f.stat().st_size, f))
+            except FileNotFoundError:  # pruned by another process meanwhile
+                continue
+        total = sum(size for _, size, _ in files)
+        deleted = []
+        for _, size, f in sorted(files, key=lambda t: t[0]):
+            if self.max_disk_bytes is None or total <= self.max_disk_bytes:
+                break
+            if keep is not None and f == keep:
+                continue
+            f.unlink(missing_ok=True)
+            total -= size
+            deleted.append(f)
+        return deleted
 
 
 _DEFAULT_STORE = EmbeddingStore()

@@ -49,6 +49,33 @@ def test_embeddings_are_cached_on_disk(minilm, small_scifact, tmp_path):
     assert calls == []
 
 
+def test_a_capped_store_deletes_the_least_recently_used_files(minilm, tmp_path):
+    import os
+
+    corpora = [Corpus.from_texts([f"corpus {n} document {i}" for i in range(3)]) for n in range(4)]
+    one_file = 128 + 3 * 384 * 4  # .npy header + 3 float32 rows of 384
+    store = EmbeddingStore(tmp_path, max_in_memory=1, max_disk_bytes=int(2.5 * one_file))
+    paths = []
+    for n, corpus in enumerate(corpora[:2]):
+        store.get(minilm, corpus)
+        paths.append(store._path(store.key(minilm, corpus)))
+        os.utime(paths[-1], (1000 + n, 1000 + n))  # distinct, old access times
+    store.get(minilm, corpora[2])  # a third file: over the cap, the oldest (corpus 0) goes
+    assert not paths[0].exists() and paths[1].exists()
+    fresh = EmbeddingStore(tmp_path, max_in_memory=1, max_disk_bytes=int(2.5 * one_file))
+    fresh.get(minilm, corpora[1])  # read from disk: now the most recently used
+    fresh.get(minilm, corpora[3])
+    assert paths[1].exists() and not fresh._path(fresh.key(minilm, corpora[2])).exists()
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+
+
+def test_an_uncapped_store_keeps_everything(minilm, tmp_path):
+    store = EmbeddingStore(tmp_path, max_in_memory=1)
+    for n in range(3):
+        store.get(minilm, Corpus.from_texts([f"corpus {n}"]))
+    assert len(list(tmp_path.glob("*.npy"))) == 3 and store.prune() == []
+
+
 @pytest.mark.parametrize("first", ["dense", "bm25"])
 def test_end_to_end_rerank_with_replica(first, dense, small_scifact, reranker_17m):
     ds, corpus = small_scifact

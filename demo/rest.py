@@ -25,7 +25,7 @@ from starlette.requests import Request  # at run time: FastAPI reads the endpoin
 from demo.choices import RANDOM_BADGE
 from demo.user_corpus import MAX_DOCUMENT_CHARS, MAX_UPLOAD_BYTES
 from ettin.errors import UserError
-from ettin.pipeline import validate_query
+from ettin.pipeline import validate_query, whole_number
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -77,17 +77,6 @@ def _document(value: Any, i: int) -> str:
     return value
 
 
-def _whole_number(value: Any, name: str, low: int, high: int) -> int:
-    """``value`` as an int in ``[low, high]``: a JSON integer (or a float with no fraction), never a bool or a string."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RestError(f"{name} must be a whole number between {low} and {high}, not {type(value).__name__}")
-    if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
-        raise RestError(f"{name} must be a whole number between {low} and {high}, not {value!r}")
-    if not low <= value <= high:
-        raise RestError(f"{name} must be between {low} and {high}, not {int(value)}")
-    return int(value)
-
-
 def parse_request(body: bytes) -> RerankRequest:
     """Validate a request body; every refusal names the field and the fix.
 
@@ -117,7 +106,10 @@ def parse_request(body: bytes) -> RerankRequest:
     if len(documents) > MAX_DOCUMENTS:
         raise RestError(f"{len(documents):,} documents; the limit is {MAX_DOCUMENTS} per request", status=413)
     texts = tuple(_document(d, i) for i, d in enumerate(documents))
-    top_n = _whole_number(data.get("top_n", len(texts)), "top_n", 1, MAX_DOCUMENTS)
+    try:
+        top_n = whole_number(data.get("top_n", len(texts)), "top_n", 1, MAX_DOCUMENTS)
+    except UserError as exc:
+        raise RestError(str(exc)) from None
     return_documents = data.get("return_documents", False)
     if not isinstance(return_documents, bool):
         raise RestError("return_documents must be true or false")

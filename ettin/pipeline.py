@@ -41,6 +41,22 @@ def validate_query(query: Any) -> str:
     return query
 
 
+def whole_number(value: Any, what: str, low: int, high: int) -> int:
+    """``value`` as an int in ``[low, high]``: an int, or a float without a fraction (UI sliders send floats); never a
+    bool, a string, NaN or 2.5 silently truncated.
+
+    Raises:
+        InputError: naming ``what``, the range and the value's type or value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{what} must be a whole number between {low} and {high}, not {type(value).__name__}")
+    if isinstance(value, (float, np.floating)) and (not np.isfinite(value) or not float(value).is_integer()):
+        raise InputError(f"{what} must be a whole number between {low} and {high}, not {float(value)!r}")
+    if not low <= value <= high:
+        raise InputError(f"{what} must be between {low} and {high}, not {int(value)}")
+    return int(value)
+
+
 def is_encodable(text: str) -> bool:
     """Whether ``text`` is valid Unicode (no lone surrogates, which JSON escapes such as ``"\\ud800"`` can carry)."""
     try:
@@ -235,14 +251,17 @@ class BM25FirstStage:
         texts = ["\n".join((corpus.title(i), corpus.texts[i])) for i in range(len(corpus))]
         tokens = bm25s.tokenize(texts, stopwords=meta.stopwords, stemmer=self._stemmer, show_progress=False)
         self.retriever = bm25s.BM25(k1=meta.k1, b=meta.b, method=meta.method)
-        self.retriever.index(tokens, show_progress=False)
+        # a corpus with no indexable word (only stopwords, one-letter words, symbols) matches no query
+        self.empty = not tokens.vocab
+        if not self.empty:
+            self.retriever.index(tokens, show_progress=False)
 
     def _scores(self, queries: Sequence[str]) -> list[np.ndarray]:
         out = []
         for q in queries:
             tokens = self._bm25s.tokenize(q, stopwords=self.meta.stopwords, stemmer=self._stemmer, show_progress=False, return_ids=False)
             words = tokens[0] if tokens and isinstance(tokens[0], list) else tokens
-            if not words:
+            if not words or self.empty:
                 out.append(np.zeros(len(self.corpus), dtype=np.float32))
                 continue
             out.append(np.asarray(self.retriever.get_scores(words), dtype=np.float32))

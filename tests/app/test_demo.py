@@ -136,7 +136,8 @@ def test_reproduce_markdown_cites_the_post_and_the_new_load_command(tmp_path):
     text = reproduce_markdown(BoardStore(tmp_path))
     source = published().source
     assert f"[{source.title}]({source.url}) ({source.date})" in text
-    assert "`python -m demo load --models-dir models`" in text and "0 regenerated quality rows" in text
+    assert "`python -m demo load --models-dir models --out eval/results/app/load.json`" in text
+    assert "0 regenerated quality rows" in text
 
 
 def test_first_stages_are_built_once_per_corpus():
@@ -147,3 +148,25 @@ def test_first_stages_are_built_once_per_corpus():
     first = play.first_stage("bm25", corpus)
     assert play.first_stage("bm25", corpus) is first
     assert play.first_stage("bm25", Corpus.from_texts(["other"])) is not first
+
+
+def test_every_reproduce_command_parses_with_its_cli():
+    import importlib
+    import re
+    import shlex
+
+    from demo.tabs.reproduce import reproduce_commands
+    from ettin.cli import build_parser
+
+    commands = re.findall(r"`([^`]+)`", reproduce_commands())
+    checked = 0
+    for line in commands:
+        for command in line.split(" && "):
+            argv = shlex.split(command)
+            if argv[:2] != ["python", "-m"]:
+                continue
+            package = importlib.import_module(f"{argv[2]}.__main__")
+            parser = build_parser(f"python -m {argv[2]}", "", package.VERB_MODULES)
+            parser.parse_args(argv[3:])  # exits (fails the test) on an unknown verb or flag
+            checked += 1
+    assert checked >= 8

@@ -1,4 +1,5 @@
-"""Ettin Rerankers — the Gradio app: search playground, all-sizes comparison, leaderboard and how to reproduce it.
+"""Ettin Rerankers — the Gradio app: search playground, all-sizes comparison, leaderboard, per-query explorer and how to
+reproduce it.
 
 The Hugging Face Spaces entry point. It only composes the tabs: their layout and handlers live in :mod:`demo.tabs`, the
 search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Nothing heavy is imported or loaded
@@ -38,7 +39,7 @@ def build_app(
     from demo import texts
     from demo.board import BoardStore
     from demo.playground import DEFAULT_MAX_RERANK_SECONDS, Playground
-    from demo.tabs import compare, leaderboard, reproduce, search
+    from demo.tabs import compare, explore, leaderboard, reproduce, search
     from ettin.paths import models_dir as env_models_dir
 
     play = Playground(models_dir or env_models_dir(), max_rerank_seconds or DEFAULT_MAX_RERANK_SECONDS, include_hub)
@@ -50,6 +51,7 @@ def build_app(
             corpus = search.build(play, documents, default_first_stage)
             compare.build(play, corpus, default_first_stage)
             reloaded = leaderboard.build(store, demo)
+            explore.build(store.results_dir, demo)
             reproduce.build(store, reloaded)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

@@ -8,9 +8,11 @@ unloadable model) with a message meant for the user.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,15 @@ from demo.throughput import ThroughputBook, published_cpu_rate
 from ettin import registry
 from ettin.cache import BoundedCache
 from ettin.corpus import Corpus
-from ettin.pipeline import BM25FirstStage, DenseFirstStage, InputError, SearchResult, retrieve_and_rerank, validate_query
+from ettin.pipeline import (
+    BM25FirstStage,
+    DenseFirstStage,
+    InputError,
+    SearchResult,
+    retrieve_and_rerank,
+    validate_query,
+    whole_number,
+)
 from ettin.runtime import ModelLoadError
 
 __all__ = [
@@ -28,9 +38,12 @@ __all__ = [
     "MAX_TOP_N",
     "CompareOutcome",
     "CompareRow",
+    "JudgedQuery",
     "Playground",
     "ProgressFn",
     "SearchOutcome",
+    "judged_metrics",
+    "judged_query",
 ]
 
 MAX_K = 200
@@ -40,6 +53,56 @@ BM25_CACHED = 8  # BM25 indexes kept, one per corpus
 DENSE_CACHED = 4  # (embedder, corpus) first stages kept
 
 ProgressFn = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class JudgedQuery:
+    """A query the bundled SciFact test split judges: its id and the grades of its judged documents."""
+
+    query_id: str
+    grades: dict[str, int]
+
+    @property
+    def relevant(self) -> set[str]:
+        return {d for d, g in self.grades.items() if g > 0}
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+@lru_cache(maxsize=1)
+def _bundled_judgements() -> dict[str, JudgedQuery]:
+    from ettin.corpus import scifact
+
+    ds = scifact("test")
+    return {_normalised(text): JudgedQuery(qid, dict(ds.qrels[qid])) for qid, text in ds.queries.items() if ds.qrels.get(qid)}
+
+
+def judged_query(query: str) -> JudgedQuery | None:
+    """The bundled SciFact test query with this text (spaces and case aside), or None when it is not one."""
+    return _bundled_judgements().get(_normalised(query))
+
+
+def judged_metrics(result: SearchResult, judged: JudgedQuery) -> dict[str, dict[str, float]]:
+    """NDCG@10, Recall@10 and Recall@100 (of the K candidates) of the first-stage order and of the final order.
+
+    Computed by :mod:`ettin.metrics` against the query's judgements. Both orders hold the same K candidates, so recall at
+    depth K is the same for both: a reranker only reorders.
+
+    Returns:
+        ``{"first stage": {...}, "reranked": {...}}`` (``reranked`` only when a reranker ran).
+    """
+    from ettin.metrics import per_query_metrics, ranking_as_run
+
+    orders = {"first stage": sorted(result.candidates, key=lambda h: h.first_stage_rank)}
+    if result.reranker:
+        orders["reranked"] = sorted(result.candidates, key=lambda h: h.final_rank)
+    qrels = {judged.query_id: judged.grades}
+    return {
+        name: per_query_metrics(qrels, {judged.query_id: ranking_as_run([h.doc_id for h in hits])})[judged.query_id]
+        for name, hits in orders.items()
+    }
 
 
 @dataclass
@@ -222,15 +285,7 @@ class Playground:
 
     @staticmethod
     def _check_params(k: Any, top_n: Any) -> tuple[int, int]:
-        try:
-            k_i, n_i = int(k), int(top_n)
-        except (TypeError, ValueError):
-            raise InputError("K and the number of results must be whole numbers") from None
-        if not 1 <= k_i <= MAX_K:
-            raise InputError(f"K (first-stage depth) must be between 1 and {MAX_K}")
-        if not 1 <= n_i <= MAX_TOP_N:
-            raise InputError(f"the number of results to show must be between 1 and {MAX_TOP_N}")
-        return k_i, n_i
+        return whole_number(k, "K (first-stage depth)", 1, MAX_K), whole_number(top_n, "the number of results", 1, MAX_TOP_N)
 
     def search(
         self,

@@ -1,8 +1,10 @@
 """Take the README's screenshots of each tab with Debian chromium + playwright (never downloads a browser).
 
-``python -m demo screenshots --models-dir models`` writes ``docs/screenshot_{search,compare,leaderboard,reproduce}.png``
-(and ``screenshot_leaderboard_pareto.png``). The app runs offline on a free port of 127.0.0.1; the models folder should
-hold replicas or real rerankers.
+``python -m demo screenshots --models-dir models`` writes ``docs/screenshot_{search,compare,leaderboard,explore,reproduce}.png``
+(and ``screenshot_search_judged.png``, ``screenshot_leaderboard_pareto.png``, ``screenshot_leaderboard_intervals.png``,
+``screenshot_leaderboard_table.png``, ``screenshot_explore_query.png``).
+The app runs offline on a free port of 127.0.0.1; the models folder should hold replicas or real rerankers.
+``--only explore,leaderboard`` photographs just those views (no search is run).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 
 from demo.server import ROOT, running_app
 from ettin.cli import verb
+from ettin.errors import UserError
 
-__all__ = ["CHROMIUM_ARGS", "QUERY", "screenshots", "take_screenshots"]
+__all__ = ["CHROMIUM_ARGS", "QUERY", "VIEWS", "screenshots", "take_screenshots"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,6 +35,7 @@ def _search(page, out: Path) -> None:
     page.wait_for_selector("#movement-plot .js-plotly-plot .main-svg", timeout=60_000)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(out / "screenshot_search.png"), full_page=True)
+    page.locator("#search-status").screenshot(path=str(out / "screenshot_search_judged.png"))
 
 
 def _compare(page, out: Path) -> None:
@@ -46,7 +50,7 @@ def _compare(page, out: Path) -> None:
     page.screenshot(path=str(out / "screenshot_compare.png"))
 
 
-def _leaderboard_and_reproduce(page, out: Path) -> None:
+def _leaderboard(page, out: Path) -> None:
     page.get_by_role("tab", name="Leaderboard").click()
     page.wait_for_selector("#quality-plot .js-plotly-plot .main-svg", timeout=60_000)
     page.wait_for_timeout(1000)
@@ -54,22 +58,54 @@ def _leaderboard_and_reproduce(page, out: Path) -> None:
     page.locator("#pareto-plot").scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=str(out / "screenshot_leaderboard_pareto.png"), full_page=False)
+    page.locator("#embedder-plot").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.locator("#embedder-plot").screenshot(path=str(out / "screenshot_leaderboard_intervals.png"))
+    page.locator("#embedder-table").screenshot(path=str(out / "screenshot_leaderboard_table.png"))
+
+
+def _explore(page, out: Path) -> None:
+    page.get_by_role("tab", name="Explore").click()
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#explore-summary'); return s && s.innerText.includes('wins'); }",
+        timeout=120_000,
+    )
+    page.wait_for_selector("#explore-histogram .js-plotly-plot .main-svg", timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(out / "screenshot_explore.png"), full_page=False)
+    id_cell = page.locator('#explore-queries [role="row"]:has([role="gridcell"])').first.locator('[role="gridcell"]').first
+    query_id = id_cell.inner_text().strip()
+    id_cell.click()
+    page.wait_for_function(
+        "(qid) => { const h = document.querySelector('#explore-header'); return h && h.innerText.includes('Query ' + qid); }",
+        arg=query_id,
+        timeout=60_000,
+    )
+    page.locator("#explore-header").scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(out / "screenshot_explore_query.png"), full_page=False)
+
+
+def _reproduce(page, out: Path) -> None:
     page.get_by_role("tab", name="Reproduce").click()
     page.wait_for_timeout(500)
     page.screenshot(path=str(out / "screenshot_reproduce.png"))
 
 
-def take_screenshots(url: str, out: Path) -> None:
-    """Search, compare, leaderboard (two views) and reproduce, each saved as ``out/screenshot_*.png``."""
+VIEWS = {"search": _search, "compare": _compare, "leaderboard": _leaderboard, "explore": _explore, "reproduce": _reproduce}
+
+
+def take_screenshots(url: str, out: Path, views: list[str] | None = None) -> None:
+    """Each view (default: all of :data:`VIEWS`, in order) saved as ``out/screenshot_*.png``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         page.goto(url, wait_until="load")
-        _search(page, out)
-        _compare(page, out)
-        _leaderboard_and_reproduce(page, out)
+        page.wait_for_selector("#search-btn", timeout=60_000)
+        for name in views or list(VIEWS):
+            VIEWS[name](page, out)
         browser.close()
 
 
@@ -77,6 +113,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", default="models")
     p.add_argument("--first-stage", default="sentence-transformers/all-MiniLM-L6-v2")
     p.add_argument("--out", default=str(ROOT / "docs"))
+    p.add_argument("--only", default=None, help=f"comma-separated views among {', '.join(VIEWS)} (default: all)")
 
 
 @verb("screenshots", help=__doc__.split("\n\n")[0], arguments=_arguments, description=__doc__)
@@ -84,8 +121,12 @@ def screenshots(args: argparse.Namespace) -> int:
     """Start the app, photograph every tab, and list the files written."""
     out = Path(args.out)
     models_dir = str(Path(args.models_dir).resolve())  # the app runs from the repository root
+    views = [v.strip() for v in args.only.split(",")] if args.only else None
+    unknown = sorted(set(views or []) - set(VIEWS))
+    if unknown:
+        raise UserError(f"unknown view(s) {', '.join(unknown)}: choose among {', '.join(VIEWS)}")
     with running_app(["--models-dir", models_dir, "--first-stage", args.first_stage]) as app:
-        take_screenshots(app.url, out)
+        take_screenshots(app.url, out, views)
     for f in sorted(out.glob("screenshot_*.png")):
         print(f"{f.relative_to(ROOT) if f.is_relative_to(ROOT) else f}: {f.stat().st_size / 1024:.0f} KB")
     return 0

@@ -1,4 +1,5 @@
-"""The Leaderboard tab: published and regenerated numbers with filters, figures, sortable tables and CSV/JSON export."""
+"""The Leaderboard tab: published and regenerated numbers (regenerated ones with intervals, rank ranges and gains) with
+filters that apply to every figure and table, sortable tables and CSV/JSON export."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from demo.board import BoardStore
+from demo.frames import ABLATION_TABLE, EMBEDDER_TABLE, QUALITY_TABLE, SPEED_TABLE, board_table
 from demo.guard import guard
 from eval import leaderboard as lb
 from eval.leaderboard import figures
@@ -53,12 +55,40 @@ def _filters(store: BoardStore) -> Filters:
     with gr.Row():
         benchmark = gr.Dropdown(benchmarks, value=benchmarks[0], label="Quality benchmark")
         hardware = gr.Dropdown(hardwares, value=hardwares[0], label="Hardware")
-        dataset = gr.Dropdown(datasets, value=datasets[0], label="Per-embedder dataset")
+        regenerated = list(dict.fromkeys(board.embedders.loc[board.embedders["source"] == "regenerated", "dataset"]))
+        dataset = gr.Dropdown(datasets, value=(regenerated or datasets)[0], label="Per-embedder dataset")
     return Filters(*row, benchmark, hardware, dataset)
+
+
+def _filter_kwargs(families, min_m, max_m, sources) -> dict:
+    """The filters as :func:`eval.leaderboard.filter_frame` arguments (none ticked or empty = no filter)."""
+    return {
+        "families": families or None,
+        "min_params": None if min_m in (None, "") else float(min_m) * 1e6,
+        "max_params": None if max_m in (None, "") else float(max_m) * 1e6,
+        "sources": sources or None,
+    }
+
+
+def _statistics_note(board: lb.Leaderboard) -> str:
+    stats = board.statistics
+    if not stats:
+        return ""
+    return (
+        f"Regenerated rows: NDCG@10 with a {round(100 * stats['confidence_level'])}% bootstrap interval "
+        f"({stats['n_resamples']:,} resamples of the queries, seed {stats['seed']}, {stats['library']}); a reranker's gain "
+        "over its first stage with the paired bootstrap (the same resampled queries for both). Rank ranges "
+        f"(\"2–4\"): systems a {stats['test']} does not separate after {stats['correction']}'s correction over the pairs "
+        f"shown (alpha {stats['alpha']}) share ranks. Published rows have no interval: the post gives none, so they are "
+        "ranked by their mean alone."
+    )
 
 
 def build(store: BoardStore, blocks: gr.Blocks):
     """Lay out the Leaderboard tab and wire filters, refresh, export and reload.
+
+    Every filter applies to every figure and table (quality, per-embedder, speed, ablation) and to the row counts;
+    ranks and Holm's correction are recomputed over the rows left.
 
     Args:
         store: The leaderboard data.
@@ -68,19 +98,53 @@ def build(store: BoardStore, blocks: gr.Blocks):
         The reload event, so that other tabs can refresh after it (``.then``).
     """
 
-    @guard
-    def update(families, min_m, max_m, sources, benchmark, hardware, dataset):
-        board, q, s = store.filtered(families, min_m, max_m, sources)
+    def select(families, min_m, max_m, sources, benchmark, hardware, dataset) -> dict:
+        """Every frame after the filters (ranked again over the rows left), and the figures drawn from them."""
+        board = store.board
+        kw = _filter_kwargs(families, min_m, max_m, sources)
+        q = lb.ranked(lb.filter_frame(board.quality, **kw), board.comparisons)
+        s = lb.filter_frame(board.speed, **kw)
+        e = lb.ranked(lb.filter_frame(board.embedders, **kw), board.comparisons)
+        a = lb.filter_frame(board.ablation, **kw)
+        shown = {
+            "quality": q[q["benchmark"] == benchmark].sort_values("ndcg10", ascending=False),
+            "speed": s[s["hardware"] == hardware].sort_values("pairs_per_s", ascending=False),
+            "embedders": e[e["dataset"] == dataset],
+            "ablation": a,
+        }
         notes = "\n".join(f"- {n}" for n in board.notes) or "- all result files read"
-        return (
+        counts = (
+            f"**After filters: {len(shown['quality'])} quality rows on {benchmark} ({len(q)} over all benchmarks), "
+            f"{len(shown['embedders'])} per-embedder rows on {dataset}, {len(shown['speed'])} speed rows on {hardware}, "
+            f"{len(a)} ablation rows.**"
+        )
+        figs = [
             figures.quality_vs_params(q, benchmark),
             figures.pareto(q, s, benchmark, hardware),
             figures.speed_bars(s, hardware),
-            figures.embedder_bars(board.embedders, dataset),
-            q[q["benchmark"] == benchmark].sort_values("ndcg10", ascending=False),
-            s[s["hardware"] == hardware].sort_values("pairs_per_s", ascending=False),
-            f"**{len(q)} quality rows, {len(s)} speed rows after filters.** Notes:\n{notes}",
+            figures.embedder_bars(e, dataset),
+        ]
+        return {**shown, "figures": figs, "notes": f"{counts} {_statistics_note(board)}\n\nNotes:\n{notes}"}
+
+    @guard
+    def update(*filters):
+        """What the page shows: figures, formatted sortable tables, the ablation, counts and notes (last)."""
+        got = select(*filters)
+        return (
+            *got["figures"],
+            board_table(got["quality"], QUALITY_TABLE),
+            board_table(got["embedders"], EMBEDDER_TABLE),
+            board_table(got["speed"], SPEED_TABLE, sort_by="pairs_per_s"),
+            board_table(got["ablation"], ABLATION_TABLE, sort_by=None),
+            figures.ablation_figure(got["ablation"]),
+            got["notes"],
         )
+
+    @guard
+    def api_update(*filters):
+        """The /leaderboard endpoint: the four figures, the quality and speed frames as data, and the notes."""
+        got = select(*filters)
+        return (*got["figures"], got["quality"], got["speed"], got["notes"])
 
     @guard
     def reload(*filters):
@@ -89,19 +153,25 @@ def build(store: BoardStore, blocks: gr.Blocks):
 
     with gr.Tab("Leaderboard", id="leaderboard"):
         filters = _filters(store)
-        notes = gr.Markdown()
-        outputs = [
+        notes = gr.Markdown(elem_id="leaderboard-notes")
+        plots = [
             gr.Plot(label="Quality vs parameters", elem_id="quality-plot"),
             gr.Plot(label="Quality vs speed", elem_id="pareto-plot"),
             gr.Plot(label="Speed", elem_id="speed-plot"),
             gr.Plot(label="Per embedder", elem_id="embedder-plot"),
-            gr.Dataframe(label="Quality on the chosen benchmark (click a header to sort)", interactive=False, wrap=True),
-            gr.Dataframe(label="Speed on the chosen hardware", interactive=False, wrap=True),
-            notes,
+        ]
+        tables = [
+            gr.Dataframe(label="Quality on the chosen benchmark (sort: ⋮ in a column header)", interactive=False, wrap=True,
+                         elem_id="quality-table"),
+            gr.Dataframe(label="Per first stage on the chosen dataset, with intervals and gains (sort: ⋮ in a column header)",
+                         interactive=False, wrap=True, elem_id="embedder-table",
+                         column_widths=["4%", "15%", "12%", "5%", "7%", "7%", "7%", "6%", "6%", "6%", "6%", "6%", "6%",
+                                        "7%"]),
+            gr.Dataframe(label="Speed on the chosen hardware", interactive=False, wrap=True, elem_id="speed-table"),
         ]
         gr.Markdown("### bf16 / FlashAttention-2 ablation (pairs/s and peak GB per configuration)")
-        gr.Dataframe(store.board.ablation, interactive=False, wrap=True)
-        gr.Plot(figures.ablation_figure(store.board.ablation))
+        ablation = [gr.Dataframe(interactive=False, wrap=True, elem_id="ablation-table"), gr.Plot(elem_id="ablation-plot")]
+        outputs = [*plots, *tables, *ablation, notes]
         with gr.Row():
             export_btn = gr.Button("Download filtered tables (CSV + JSON)")
             reload_btn = gr.Button("Reload results store")
@@ -110,7 +180,8 @@ def build(store: BoardStore, blocks: gr.Blocks):
 
     for comp in filters.all():
         comp.change(update, filters.all(), outputs, api_name=False)
-    refresh.click(update, filters.all(), outputs, api_name="leaderboard")
+    api_outputs = [*plots, tables[0], tables[2], notes]
+    refresh.click(api_update, filters.all(), api_outputs, api_name="leaderboard")
     blocks.load(update, filters.all(), outputs, api_name=False)
     export_btn.click(guard(store.export), filters.rows(), files, api_name="export")
     return reload_btn.click(reload, filters.all(), outputs, api_name="reload")

@@ -13,7 +13,7 @@ from demo.choices import NO_RERANKER, RANDOM_BADGE, default_first_stage
 from demo.figures import movement_figure
 from demo.frames import movement_frame, results_frame, timings_frame
 from demo.guard import guard
-from demo.playground import MAX_K, MAX_TOP_N, Playground, SearchOutcome
+from demo.playground import MAX_K, MAX_TOP_N, JudgedQuery, Playground, SearchOutcome, judged_metrics, judged_query
 from demo.user_corpus import (
     MAX_DOCUMENTS,
     MAX_UPLOAD_BYTES,
@@ -22,10 +22,9 @@ from demo.user_corpus import (
     parse_pasted,
     parse_upload,
     sample_corpus,
-    sample_relevance,
 )
 
-__all__ = ["CorpusInputs", "build", "corpus_for"]
+__all__ = ["CorpusInputs", "build", "corpus_for", "judged_text", "status_text"]
 
 
 @dataclass
@@ -61,8 +60,43 @@ def load_documents(pasted: str | None, upload: str | None):
     return parsed.corpus, f"✅ {parsed.summary()}", texts.MINE
 
 
-def status_text(outcome: SearchOutcome, n_documents: int, relevant: set[str] | None) -> str:
-    """The Markdown above the results: replica warning, what ran and how long it took, notes."""
+def _verdict(outcome: SearchOutcome, before: float, after: float) -> str:
+    """One plain sentence: did the reranker help on this query?"""
+    change = after - before
+    direction = "raised" if change > 0 else "lowered"
+    moved = "did not change NDCG@10" if abs(change) < 1e-9 else f"{direction} NDCG@10 by {abs(change):.4f}"
+    if outcome.choice is not None and outcome.choice.random_init:
+        return (f"**No: a random replica does not help.** {outcome.choice.key} has random weights, so it reorders the "
+                f"candidates at random; that it {moved} here is chance, not skill.")
+    if abs(change) < 1e-9:
+        return "The reranker did not change NDCG@10 on this query."
+    return f"The reranker {'helped' if change > 0 else 'hurt'} on this query: it {moved}."
+
+
+def judged_text(outcome: SearchOutcome, judged: JudgedQuery, corpus_ids: set[str]) -> str:
+    """The judged query's NDCG@10 and recall, first stage vs reranked, and whether the reranker helped (Markdown)."""
+    metrics = judged_metrics(outcome.result, judged)
+    n = len(outcome.result.candidates)
+    depth = min(n, 100)
+    in_corpus = len(judged.relevant & corpus_ids)
+    lines = [
+        f"**SciFact judges this query (id {judged.query_id})**: {in_corpus} of its {len(judged.relevant)} relevant "
+        "document(s) are in this corpus.",
+        "",
+        f"| order | NDCG@10 | Recall@10 | Recall@{depth} |",
+        "|---|---|---|---|",
+    ]
+    for name, m in metrics.items():
+        lines.append(f"| {name} | {m['ndcg_at_10']:.4f} | {m['recall_at_10']:.4f} | {m['recall_at_100']:.4f} |")
+    lines.append("")
+    if "reranked" in metrics:
+        lines.append(_verdict(outcome, metrics["first stage"]["ndcg_at_10"], metrics["reranked"]["ndcg_at_10"]))
+        lines.append(f"Recall@{depth} is the same for both orders: a reranker only reorders the {n} candidates.")
+    return "\n".join(lines)
+
+
+def status_text(outcome: SearchOutcome, n_documents: int, relevant: set[str] | None, judged: str = "") -> str:
+    """The Markdown above the results: replica warning, what ran and how long it took, judged-query metrics, notes."""
     lines = []
     if outcome.choice is not None and outcome.choice.random_init:
         lines.append(f"⚠️ **{outcome.choice.key}: {RANDOM_BADGE}** (a replica: real speed, random scores)")
@@ -72,9 +106,11 @@ def status_text(outcome: SearchOutcome, n_documents: int, relevant: set[str] | N
         + (f", reranked by **{result.reranker}**" if result.reranker else " (no reranker)")
         + f" — search {t['total_s'] * 1000:,.0f} ms (rerank {t['rerank_s'] * 1000:,.0f} ms), setup {t['setup_s']:.1f} s"
     )
+    if judged:
+        lines += ["", judged, ""]
     lines += [f"- {n}" for n in outcome.notes if RANDOM_BADGE not in n]
     if relevant is not None:
-        lines.append("- `relevant` marks documents SciFact judges relevant to this example query")
+        lines.append("- `relevant` marks documents SciFact judges relevant to this query")
     return "\n".join(lines)
 
 
@@ -105,9 +141,12 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None)
         corpus = corpus_for(mode, user_corpus)
         outcome = play.search(query, corpus, embedder, reranker, int(k), int(top_n),
                               progress=lambda frac, desc: progress(frac, desc=desc))
-        relevant = sample_relevance().get(outcome.result.query) if mode != texts.MINE else None
+        judged = judged_query(outcome.result.query) if mode != texts.MINE else None
+        relevant = judged.relevant if judged else None
+        judged_md = judged_text(outcome, judged, set(corpus.ids)) if judged and outcome.result.candidates else ""
         fig = movement_figure(movement_frame(outcome), int(top_n))
-        return status_text(outcome, len(corpus), relevant), results_frame(outcome, relevant), timings_frame(outcome), fig
+        return (status_text(outcome, len(corpus), relevant, judged_md), results_frame(outcome, relevant),
+                timings_frame(outcome), fig)
 
     stage_choices = [(c.label, c.key) for c in play.first_stages]
     reranker_choices = [("none (retriever only)", NO_RERANKER)] + [(c.label, c.key) for c in play.rerankers]

@@ -3,6 +3,8 @@
 - :mod:`~eval.leaderboard.data` — the tables (published + regenerated frames, filters, CSV/JSON export); its public names
   (listed once, below) are re-exported here lazily, so ``from eval import leaderboard as lb;
   lb.build_leaderboard()`` works and importing the package (or the CLI) imports neither pandas nor plotly;
+- :mod:`~eval.leaderboard.stats` — bootstrap intervals, paired tests, Holm, rank ranges (scipy underneath);
+- :mod:`~eval.leaderboard.uncertainty` — those statistics as leaderboard frames (comparisons, ranks, gains);
 - :mod:`~eval.leaderboard.figures` — pure ``DataFrame -> plotly Figure`` functions (``from eval.leaderboard import figures``);
 - :mod:`~eval.leaderboard.cli` — the ``leaderboard`` verb.
 """
@@ -17,6 +19,8 @@ _DATA = (  # data.__all__
     "DEFAULT_RESULTS_DIR",
     "EMBEDDER_COLUMNS",
     "MAIN_FAMILIES",
+    "NO_INTERVAL_PUBLISHED",
+    "NO_INTERVAL_V1",
     "OTHERS",
     "PUBLISHED_BENCHMARKS",
     "PUBLISHED_HARDWARE",
@@ -29,20 +33,30 @@ _DATA = (  # data.__all__
     "ettin_size",
     "family",
     "filter_frame",
+    "format_params",
     "frame_to_json",
     "published_ablation",
     "published_embedders",
     "published_quality",
     "published_speed",
+    "ranked",
     "read_retrieval_results",
     "read_speed_results",
     "regenerated_quality",
     "retrieval_command",
+    "scope_name",
+    "system_name",
     "write_tables",
 )
 
-__all__ = [*_DATA, "figures"]
+__all__ = [*_DATA, "figures", "stats", "uncertainty"]
 
 __getattr__ = lazy_exports(
-    __name__, {**dict.fromkeys(_DATA, "eval.leaderboard.data"), "figures": "eval.leaderboard.figures"}
+    __name__,
+    {
+        **dict.fromkeys(_DATA, "eval.leaderboard.data"),
+        "figures": "eval.leaderboard.figures",
+        "stats": "eval.leaderboard.stats",
+        "uncertainty": "eval.leaderboard.uncertainty",
+    },
 )

@@ -5,6 +5,12 @@ hover). Regenerated quality results made with random-weight replicas (``random_i
 speed rows measured on a replica are kept (a replica has the exact architecture, so its speed is real) and labelled
 ``measured on replica``.
 
+Regenerated retrieval rows with per-query scores (schema ``ettin.retrieval/2``) carry a 95% bootstrap interval
+(``ndcg10_low``/``ndcg10_high``); every pair of systems on the same queries is tested once (``Leaderboard.comparisons``)
+and :func:`ranked` gives any selection of rows its rank ranges ("2–4"), ties and rerankers' gains over their first stage
+(Holm-corrected over the pairs shown; see :mod:`eval.leaderboard.uncertainty`). Published rows have no interval: the post
+gives none.
+
 Published figures come from :func:`ettin.published.published`; regenerated retrieval results are read only through
 :func:`eval.retrieval.store.read_records`, speed results only through :func:`eval.speed.report.read_results`.
 """
@@ -23,7 +29,18 @@ import pandas as pd
 from ettin import registry
 from ettin.published import published
 from eval.leaderboard import _DATA
-from eval.retrieval.store import DEFAULT_RESULTS_DIR, read_records
+from eval.leaderboard.stats import StatsSettings
+from eval.leaderboard.uncertainty import (
+    COMPARISON_COLUMNS,
+    GAIN_COLUMNS,
+    RANK_COLUMNS,
+    comparisons_frame,
+    interval_of,
+    mean_per_query,
+    tied_groups,
+    with_ranks,
+)
+from eval.retrieval.store import DEFAULT_RESULTS_DIR, has_per_query, read_records
 from eval.speed.report import read_results
 
 __all__ = list(_DATA)  # the public names, listed once in eval/leaderboard/__init__.py
@@ -37,18 +54,24 @@ ABLATION_CONFIGS = {
     "bf16+FA2 unpadded": "bf16-fa2-unpadded",
 }
 REPLICA_LABEL = "measured on replica"
+NO_INTERVAL_PUBLISHED = "none: the post gives no interval"
+NO_INTERVAL_V1 = "none: file without per-query scores (schema 1)"
 MAIN_FAMILIES = ("Ettin", "teacher")
 OTHERS = "others"
 
-QUALITY_COLUMNS = ["benchmark", "model", "family", "size", "params", "ndcg10", "source", "note", "provenance"]
+QUALITY_COLUMNS = [
+    "benchmark", "model", "family", "size", "params", "ndcg10", "ndcg10_low", "ndcg10_high", *RANK_COLUMNS, "source",
+    "interval", "note", "provenance",
+]  # fmt: skip
 EMBEDDER_COLUMNS = [
-    "dataset", "split", "first_stage", "reranker", "family", "size", "ndcg10", "mrr10", "recall100", "n_queries", "source",
-    "provenance", "command",
+    "dataset", "split", "scope", "system", "first_stage", "reranker", "family", "size", "params", "ndcg10", "ndcg10_low",
+    "ndcg10_high", *RANK_COLUMNS, *GAIN_COLUMNS, "mrr10", "recall100", "n_queries", "source", "interval", "provenance",
+    "command",
 ]  # fmt: skip
 SPEED_COLUMNS = [
     "hardware", "model", "family", "size", "params", "pairs_per_s", "config", "batch_size", "source", "label", "provenance",
 ]  # fmt: skip
-ABLATION_COLUMNS = ["hardware", "size", "config", "pairs_per_s", "peak_gb", "source", "label", "provenance"]
+ABLATION_COLUMNS = ["hardware", "size", "family", "params", "config", "pairs_per_s", "peak_gb", "source", "label", "provenance"]
 
 
 def family(model_id: str | None) -> str:
@@ -69,6 +92,31 @@ def ettin_size(model_id: str | None) -> str | None:
         return registry.reranker(model_id).size
     except KeyError:
         return None
+
+
+def system_name(first_stage: str, reranker: str | None) -> str:
+    """How a (first stage, reranker) system is named in tables and comparisons: ``bm25`` or ``bm25 » 17m-model``."""
+    return first_stage if not reranker else f"{first_stage} » {reranker}"
+
+
+def _size_params(size: str | None) -> float:
+    """An Ettin size's parameter count as the post prints it (else the registry's count; NaN for no size)."""
+    meta = registry.RERANKERS.get(size) if size else None
+    if meta is None:
+        return math.nan
+    printed = published().params(meta.hub_id)
+    return float(printed) if printed is not None else float(meta.total_parameters)
+
+
+def format_params(params: Any) -> str:
+    """``17.6M`` below a billion, ``1.00B`` from a billion up, ``""`` when unknown."""
+    try:
+        n = float(params)
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(n):
+        return ""
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
 
 
 def _params(model_id: str) -> float:
@@ -98,6 +146,7 @@ def published_quality() -> pd.DataFrame:
                     "params": r.params,
                     "ndcg10": r.ndcg10,
                     "source": "published",
+                    "interval": NO_INTERVAL_PUBLISHED,
                     "note": r.note,
                     "provenance": prov,
                 }
@@ -113,6 +162,8 @@ def published_embedders() -> pd.DataFrame:
         {
             "dataset": PUBLISHED_BENCHMARKS["mteb_eng_v2_retrieval"],
             "split": "test",
+            "scope": PUBLISHED_BENCHMARKS["mteb_eng_v2_retrieval"],
+            "system": e.model_id,
             "first_stage": e.model_id,
             "reranker": None,
             "family": "retriever only",
@@ -122,6 +173,7 @@ def published_embedders() -> pd.DataFrame:
             "recall100": math.nan,
             "n_queries": None,
             "source": "published",
+            "interval": NO_INTERVAL_PUBLISHED,
             "provenance": prov,
             "command": "",
         }
@@ -164,6 +216,8 @@ def published_ablation() -> pd.DataFrame:
         {
             "hardware": "H100",
             "size": cell.size,
+            "family": "Ettin",
+            "params": _size_params(cell.size),
             "config": ABLATION_CONFIGS.get(cell.config, cell.config),
             "pairs_per_s": cell.pairs_per_s,
             "peak_gb": cell.peak_gb,
@@ -223,19 +277,47 @@ class ReadReport:
     files: int = 0
     refused_random_init: int = 0
     errors: list[str] = field(default_factory=list)
+    per_query: dict[tuple[str, str, str, str | None], dict[str, float]] = field(default_factory=dict)
+    """(dataset, split, first stage, reranker) -> query id -> NDCG@10, for the files that hold per-query scores."""
+
+
+def scope_name(dataset: str, split: str) -> str:
+    """The scope regenerated systems are compared in: ``scifact/test``."""
+    return f"{dataset}/{split}"
+
+
+def _interval(data: dict[str, Any]) -> tuple[float, float, str]:
+    """(low, high, text) of a record's NDCG@10 interval."""
+    if not has_per_query(data):
+        return math.nan, math.nan, NO_INTERVAL_V1
+    iv = (data.get("intervals") or {}).get("ndcg_at_10")
+    if not isinstance(iv, dict):
+        iv = interval_of([q["ndcg_at_10"] for q in data["per_query"].values()])
+    stats = (data.get("provenance") or {}).get("statistics") or {}
+    level = round(100 * float(stats.get("confidence_level", 0.95)))
+    how = f"{level}% bootstrap, {data['n_queries']} queries resampled, {stats.get('n_resamples', '?')} resamples, seed {stats.get('seed', '?')}"
+    return float(iv["low"]), float(iv["high"]), f"{iv['low']:.4f}–{iv['high']:.4f} ({how})"
 
 
 def _retrieval_row(data: dict[str, Any], file: str) -> dict[str, Any]:
     m = data["metrics"]
     reranker = data.get("reranker") or None
+    low, high, interval = _interval(data)
+    size = ettin_size(reranker)
     return {
         "dataset": str(data["dataset"]),
         "split": str(data.get("split", "test")),
+        "scope": scope_name(str(data["dataset"]), str(data.get("split", "test"))),
+        "system": system_name(str(data["first_stage"]), reranker),
         "first_stage": str(data["first_stage"]),
         "reranker": reranker,
         "family": family(reranker),
-        "size": ettin_size(reranker),
+        "size": size,
+        "params": _size_params(size) if size else (_params(reranker) if reranker else math.nan),
         "ndcg10": float(m["ndcg_at_10"]),
+        "ndcg10_low": low,
+        "ndcg10_high": high,
+        "interval": interval,
         "mrr10": float(m.get("mrr_at_10", math.nan)),
         "recall100": float(m.get("recall_at_100", math.nan)),
         "n_queries": data.get("n_queries"),
@@ -257,6 +339,10 @@ def read_retrieval_results(results_dir: str | Path) -> tuple[pd.DataFrame, ReadR
             continue
         try:
             rows.append(_retrieval_row(entry.record, entry.file))
+            if has_per_query(entry.record):
+                r = entry.record
+                key = (str(r["dataset"]), str(r.get("split", "test")), str(r["first_stage"]), r.get("reranker") or None)
+                report.per_query[key] = {q: float(v["ndcg_at_10"]) for q, v in r["per_query"].items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             report.errors.append(f"{entry.file}: {type(exc).__name__}: {str(exc)[:120]}")
     return pd.DataFrame.from_records(rows, columns=EMBEDDER_COLUMNS), report
@@ -288,6 +374,8 @@ def _speed_rows(row: dict[str, Any], hw: str, prov_text: str) -> tuple[dict[str,
     ablation = {
         "hardware": hw,
         "size": size,
+        "family": "Ettin",
+        "params": _size_params(size),
         "config": str(row.get("config", "")),
         "pairs_per_s": rate,
         "peak_gb": float(peak) / 1e9 if peak else math.nan,
@@ -331,7 +419,11 @@ def read_speed_results(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFr
 
 @dataclass
 class Leaderboard:
-    """All tables the app and the CLI show."""
+    """All tables the app and the CLI show.
+
+    ``comparisons`` holds one row per pair of regenerated systems compared on the same queries (scope, a, b, mean
+    difference a − b with its paired interval, raw and Holm-adjusted p-values); ``statistics`` how they were computed.
+    """
 
     quality: pd.DataFrame
     embedders: pd.DataFrame
@@ -340,9 +432,23 @@ class Leaderboard:
     notes: list[str]
     refused_random_init: int
     errors: list[str]
+    comparisons: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMPARISON_COLUMNS))
+    statistics: dict[str, Any] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"quality": self.quality, "embedders": self.embedders, "speed": self.speed, "ablation": self.ablation}
+        return {
+            "quality": self.quality,
+            "embedders": self.embedders,
+            "speed": self.speed,
+            "ablation": self.ablation,
+            "comparisons": self.comparisons,
+        }
+
+    def tied_groups(self) -> dict[str, list[list[str]]]:
+        """Scope -> groups of regenerated systems no test separates (each group shares one rank range)."""
+        regen = self.embedders[self.embedders["source"] == "regenerated"]
+        quality = self.quality[self.quality["source"] == "regenerated"]
+        return {**tied_groups(regen, "scope", "system"), **tied_groups(quality, "benchmark", "model")}
 
 
 def _concat(frames: Iterable[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
@@ -352,36 +458,82 @@ def _concat(frames: Iterable[pd.DataFrame], columns: Sequence[str]) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)[list(columns)]
 
 
-def regenerated_quality(embedders: pd.DataFrame) -> pd.DataFrame:
-    """Mean NDCG@10 per (dataset, reranker) over the first stages it was run with (regenerated rows only)."""
+def _benchmark(dataset: str, split: str) -> str:
+    return f"{dataset}/{split} (regenerated)"
+
+
+def regenerated_quality(
+    embedders: pd.DataFrame,
+    per_query: dict[tuple[str, str, str, str | None], dict[str, float]] | None = None,
+    settings: StatsSettings = StatsSettings(),
+) -> tuple[pd.DataFrame, dict[tuple[str, str], dict[str, float]]]:
+    """Mean NDCG@10 per (dataset, reranker) over the first stages it was run with (regenerated rows only).
+
+    Args:
+        embedders: The per-embedder frame.
+        per_query: (dataset, split, first stage, reranker) -> query id -> NDCG@10, where known.
+        settings: Bootstrap settings of the intervals.
+
+    Returns:
+        (the quality rows, (benchmark, model) -> query id -> NDCG@10 averaged over the first stages, where every first
+        stage of the row has per-query scores).
+    """
+    per_query = per_query or {}
     regen = embedders[(embedders["source"] == "regenerated") & embedders["reranker"].notna()]
-    rows = []
+    rows, averaged = [], {}
     for (dataset, split, model), g in regen.groupby(["dataset", "split", "reranker"], sort=True):
         size = ettin_size(model)
         params = registry.RERANKERS[size].total_parameters if size else _params(model)
+        runs = [per_query.get((dataset, split, fs, model)) for fs in g["first_stage"]]
+        low = high = math.nan
+        interval = NO_INTERVAL_V1
+        if all(runs):
+            mean_run = mean_per_query(runs)
+            averaged[(_benchmark(dataset, split), model)] = mean_run
+            iv = interval_of(list(mean_run.values()), settings)
+            low, high = iv["low"], iv["high"]
+            interval = f"{low:.4f}–{high:.4f} (95% bootstrap of the per-query mean over first stages)"
         rows.append(
             {
-                "benchmark": f"{dataset}/{split} (regenerated)",
+                "benchmark": _benchmark(dataset, split),
                 "model": model,
                 "family": family(model),
                 "size": size,
                 "params": float(params),
                 "ndcg10": float(g["ndcg10"].mean()),
+                "ndcg10_low": low,
+                "ndcg10_high": high,
                 "source": "regenerated",
+                "interval": interval,
                 "note": f"mean over {g['first_stage'].nunique()} first stage(s): {', '.join(sorted(g['first_stage'].unique()))}",
                 "provenance": " | ".join(g["provenance"].head(3)),
             }
         )
-    return pd.DataFrame.from_records(rows, columns=QUALITY_COLUMNS)
+    return pd.DataFrame.from_records(rows, columns=QUALITY_COLUMNS), averaged
 
 
-def build_leaderboard(results_dir: str | Path | None = None) -> Leaderboard:
-    """Published tables plus whatever the results store holds (absent folders are fine)."""
+def ranked(df: pd.DataFrame, comparisons: pd.DataFrame, alpha: float = StatsSettings().alpha) -> pd.DataFrame:
+    """A quality or embedders frame (typically after :func:`filter_frame`) with its rank ranges, ties and gains.
+
+    Holm's correction runs over the pairs among the rows given, so a selection is ranked by the comparisons it shows.
+    """
+    if "benchmark" in df:
+        return with_ranks(df, comparisons, "benchmark", "model", alpha)
+    return with_ranks(df, comparisons, "scope", "system", alpha)
+
+
+def build_leaderboard(results_dir: str | Path | None = None, settings: StatsSettings = StatsSettings()) -> Leaderboard:
+    """Published tables plus whatever the results store holds (absent folders are fine), ranked with intervals."""
     root = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR
     retr, r_report = read_retrieval_results(root)
     speed, ablation, s_report = read_speed_results(root)
     embedders = _concat([published_embedders(), retr], EMBEDDER_COLUMNS)
-    quality = _concat([published_quality(), regenerated_quality(embedders)], QUALITY_COLUMNS)
+    regen_quality, averaged = regenerated_quality(embedders, r_report.per_query, settings)
+    quality = _concat([published_quality(), regen_quality], QUALITY_COLUMNS)
+    by_system = {
+        (scope_name(ds, split), system_name(fs, rr)): scores for (ds, split, fs, rr), scores in r_report.per_query.items()
+    }
+    comparisons = _concat([comparisons_frame(by_system, settings), comparisons_frame(averaged, settings)], COMPARISON_COLUMNS)
     notes = []
     if r_report.refused_random_init:
         notes.append(
@@ -396,13 +548,15 @@ def build_leaderboard(results_dir: str | Path | None = None) -> Leaderboard:
     if errors:
         notes.append(f"{len(errors)} result file(s) could not be read and were skipped")
     return Leaderboard(
-        quality=quality,
-        embedders=embedders,
+        quality=ranked(quality, comparisons, settings.alpha),
+        embedders=ranked(embedders, comparisons, settings.alpha),
         speed=_concat([published_speed(), speed], SPEED_COLUMNS),
         ablation=_concat([published_ablation(), ablation], ABLATION_COLUMNS),
         notes=notes,
         refused_random_init=r_report.refused_random_init,
         errors=errors,
+        comparisons=comparisons,
+        statistics=settings.as_provenance(),
     )
 
 
@@ -416,13 +570,16 @@ def filter_frame(
 ) -> pd.DataFrame:
     """Rows whose family, parameter count, hardware and source pass the filters (``None`` = no filter).
 
-    ``families`` may contain :data:`OTHERS`, which stands for every family other than ``Ettin`` and ``teacher``.
+    ``families`` may contain :data:`OTHERS`, which stands for every family other than ``Ettin`` and ``teacher``. In a frame
+    of (first stage, reranker) rows, the first stages alone stay whatever the families: they are the rerankers' baselines.
     """
     mask = pd.Series(True, index=df.index)
     if families is not None and "family" in df:
         fam = mask & df["family"].isin(list(families))
         if OTHERS in families:
             fam |= ~df["family"].isin(MAIN_FAMILIES)
+        if "reranker" in df:
+            fam |= df["reranker"].isna()  # a first stage alone is every reranked row's baseline: always kept
         mask &= fam
     if "params" in df:
         params = pd.to_numeric(df["params"], errors="coerce")

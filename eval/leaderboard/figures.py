@@ -1,8 +1,10 @@
 """Leaderboard figures: pure ``DataFrame -> plotly Figure`` functions (no Gradio), testable on their own.
 
 Each public figure function is wrapped by :func:`safe`: on any error it returns a figure that shows the message instead of
-raising, so one broken figure never takes the page down. Every point's hover names its source (published/regenerated)
-and provenance.
+raising, so one broken figure never takes the page down. Every point's hover names its source (published/regenerated),
+its interval (regenerated points with per-query scores carry a 95% bootstrap interval, drawn as an error bar; published
+points say the post gives none) and its provenance. Only the Ettin sizes and the teacher carry text labels; the grey
+peers are named on hover, so labels never pile up.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from eval.leaderboard.data import format_params
 
 __all__ = [
     "ETTIN_COLOR",
@@ -62,13 +66,27 @@ def _wrap(text: Any, width: int = 90) -> str:
     return "<br>".join(textwrap.wrap(str(text), width)) if text else ""
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not math.isnan(value)
+
+
 def _hover(df: pd.DataFrame, value: str, fmt: str) -> list[str]:
     out = []
     for _, r in df.iterrows():
         label = r.get("label") if isinstance(r.get("label"), str) and r.get("label") != r.get("source") else ""
         lines = [f"<b>{r['model']}</b>", f"{value}: {r[value]:{fmt}}"]
-        if isinstance(r.get("params"), (int, float)) and not math.isnan(r["params"]):
-            lines.append(f"parameters: {r['params'] / 1e6:,.1f}M")
+        if value != "ndcg10" and _number(r.get("ndcg10")):
+            lines.append(f"ndcg10: {r['ndcg10']:.4f}")
+        if isinstance(r.get("interval"), str) and r["interval"]:
+            lines.append(f"interval: {r['interval']}")
+        if isinstance(r.get("rank"), str) and r["rank"]:
+            lines.append(f"rank: {r['rank']}")
+        if _number(r.get("gain")):
+            lines.append(f"gain over first stage: {r['gain']:+.4f} [{r['gain_low']:+.4f}, {r['gain_high']:+.4f}]")
+        if value != "pairs_per_s" and _number(r.get("pairs_per_s")):
+            lines.append(f"pairs/s: {r['pairs_per_s']:,.1f}")
+        if _number(r.get("params")):
+            lines.append(f"parameters: {format_params(r['params'])}")
         if isinstance(r.get("config"), str) and r["config"]:
             lines.append(f"config: {r['config']}")
         lines.append(f"source: {r['source']}" + (f" ({label})" if label else ""))
@@ -77,6 +95,22 @@ def _hover(df: pd.DataFrame, value: str, fmt: str) -> list[str]:
         lines.append(_wrap(r.get("provenance", "")))
         out.append("<br>".join(lines))
     return out
+
+
+def _error_y(g: pd.DataFrame) -> dict[str, Any] | None:
+    """Asymmetric error bars from ``ndcg10_low``/``ndcg10_high`` (none where a row has no interval)."""
+    if "ndcg10_low" not in g or g["ndcg10_low"].isna().all():
+        return None
+    low = pd.to_numeric(g["ndcg10_low"], errors="coerce")
+    high = pd.to_numeric(g["ndcg10_high"], errors="coerce")
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (high - g["ndcg10"]).tolist(),
+        "arrayminus": (g["ndcg10"] - low).tolist(),
+        "thickness": 1.5,
+        "width": 4,
+    }
 
 
 def _short(model: str) -> str:
@@ -126,12 +160,13 @@ def quality_vs_params(df: pd.DataFrame, benchmark: str) -> go.Figure:
                     "size": size,
                     "line": {"width": 2, "color": color},
                 },
+                error_y=_error_y(g),
                 hovertext=_hover(g, "ndcg10", ".4f"),
                 hoverinfo="text",
             )
         )
     fig.update_layout(
-        title=f"{benchmark}: NDCG@10 vs parameters (open markers = regenerated)",
+        title=f"{benchmark}: NDCG@10 vs parameters (open markers = regenerated, bars = 95% interval; grey: hover)",
         xaxis={"title": "parameters (log scale)", "type": "log"},
         yaxis={"title": "NDCG@10"},
         template="plotly_white",
@@ -163,6 +198,7 @@ def embedder_bars(df: pd.DataFrame, dataset: str) -> go.Figure:
                 x=[_short(s) for s in g["first_stage"]],
                 y=g["ndcg10"],
                 name=_short(model),
+                error_y=_error_y(g),
                 hovertext=_hover(g, "ndcg10", ".4f"),
                 hoverinfo="text",
             )
@@ -170,6 +206,7 @@ def embedder_bars(df: pd.DataFrame, dataset: str) -> go.Figure:
     base = d[d["reranker"].isna()]
     for i, (_, r) in enumerate(base.iterrows()):
         row = r.to_frame().T.assign(model=f"{r['first_stage']} (retriever only)")
+        bars = _error_y(row.astype({"ndcg10": float}))
         fig.add_trace(
             go.Scatter(
                 x=[_short(r["first_stage"])] * 2,
@@ -177,6 +214,7 @@ def embedder_bars(df: pd.DataFrame, dataset: str) -> go.Figure:
                 mode="lines+markers",
                 line={"dash": "dash", "color": "black", "width": 3},
                 marker={"symbol": "line-ew-open", "size": 40, "color": "black"},
+                error_y={**bars, "array": bars["array"] * 2, "arrayminus": bars["arrayminus"] * 2} if bars else None,
                 name="retriever only",
                 legendgroup="retriever only",
                 showlegend=i == 0,
@@ -184,8 +222,13 @@ def embedder_bars(df: pd.DataFrame, dataset: str) -> go.Figure:
                 hoverinfo="text",
             )
         )
-    title = f"{dataset}: NDCG@10 per first stage (dashed = retriever only)"
-    if reranked.empty:
+    title = f"{dataset}: NDCG@10 per first stage (dashed = retriever only; bars = 95% interval where regenerated)"
+    if reranked.empty and (d["source"] != "published").any():
+        fig.add_annotation(
+            text=f"No reranked result regenerated for {dataset} yet: add --reranker to python -m eval retrieval.",
+            x=0.5, y=1.08, xref="paper", yref="paper", showarrow=False,
+        )  # fmt: skip
+    elif reranked.empty:
         fig.add_annotation(
             text="Reranked per-embedder scores were only published as images; regenerate them with the retrieval eval.",
             x=0.5, y=1.08, xref="paper", yref="paper", showarrow=False,
@@ -258,7 +301,8 @@ def pareto(quality: pd.DataFrame, speed: pd.DataFrame, benchmark: str, hardware:
         benchmark: Quality benchmark.
         hardware: Speed hardware.
     """
-    q = quality[quality["benchmark"] == benchmark][["model", "family", "ndcg10", "source", "provenance"]]
+    cols = ["model", "family", "ndcg10", "source", "provenance"] + [c for c in ("ndcg10_low", "ndcg10_high", "interval") if c in quality]
+    q = quality[quality["benchmark"] == benchmark][cols]
     s = speed[speed["hardware"] == hardware].sort_values("pairs_per_s", ascending=False).drop_duplicates("model")
     s = s[["model", "pairs_per_s", "params", "label", "provenance"]]
     d = q.merge(s, on="model", suffixes=("", "_speed"))
@@ -267,10 +311,10 @@ def pareto(quality: pd.DataFrame, speed: pd.DataFrame, benchmark: str, hardware:
     d = d.assign(provenance=d["provenance"] + " || speed: " + d["provenance_speed"])
     front = pareto_front(d)
     fig = go.Figure()
-    for name, g, color in (
-        ("Ettin", d[d["family"] == "Ettin"], ETTIN_COLOR),
-        ("teacher", d[d["family"] == "teacher"], TEACHER_COLOR),
-        ("others", d[~d["family"].isin(["Ettin", "teacher"])], OTHER_COLOR),
+    for name, g, color, labelled in (
+        ("Ettin", d[d["family"] == "Ettin"], ETTIN_COLOR, True),
+        ("teacher", d[d["family"] == "teacher"], TEACHER_COLOR, True),
+        ("others (hover for names)", d[~d["family"].isin(["Ettin", "teacher"])], OTHER_COLOR, False),
     ):
         if g.empty:
             continue
@@ -278,12 +322,13 @@ def pareto(quality: pd.DataFrame, speed: pd.DataFrame, benchmark: str, hardware:
             go.Scatter(
                 x=g["pairs_per_s"],
                 y=g["ndcg10"],
-                mode="markers+text",
-                text=[_short(m) for m in g["model"]],
+                mode="markers+text" if labelled else "markers",
+                text=[_label(m) for m in g["model"]] if labelled else None,
                 textposition="top center",
-                textfont={"size": 9},
+                textfont={"size": 10},
                 name=name,
                 marker={"color": color, "size": 11},
+                error_y=_error_y(g),
                 hovertext=_hover(g, "ndcg10", ".4f"),
                 hoverinfo="text",
             )

@@ -25,7 +25,7 @@ class UnitResult:
     """One (first stage, reranker or None) on one dataset split: its results-store record and its timing."""
 
     record: dict[str, Any]
-    """The results-store record (schema ``ettin.retrieval/1``)."""
+    """The results-store record (schema ``ettin.retrieval/2``: means, per-query metrics, top-10 ids, intervals)."""
     timing: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import shutil
 
 import pytest
@@ -104,9 +105,21 @@ def test_time_limit_refuses_with_a_suggested_k(tmp_path):
 def test_bad_parameters_are_refused(tmp_path):
     play = Playground(None, include_hub=False)
     corpus = Corpus.from_texts(["a b", "c d"])
-    for k, n in [(0, 5), (10_000, 5), (5, 0), ("x", 5)]:
-        with pytest.raises(InputError):
+    cases = [(0, 5, "between 1 and 200, not 0"), (10_000, 5, "not 10000"), (5, 0, "results must be between 1 and 50"),
+             ("x", 5, "not str"), ("3", 5, "not str"), (2.5, 5, "not 2.5"), (float("nan"), 5, "not nan"),
+             (None, 5, "not NoneType"), ([3], 5, "not list"), (True, 5, "not bool"), (5, float("inf"), "not inf")]
+    for k, n, message in cases:
+        with pytest.raises(InputError, match=re.escape(message)):
             play.search("a", corpus, "bm25", None, k, n)
+    words = Corpus.from_texts(["apples and pears", "pears only"])
+    assert len(play.search("pears", words, "bm25", None, 2.0, 1.0).result.hits) == 1  # a slider's 2.0 is 2
+
+
+def test_bm25_over_a_corpus_without_indexable_words_finds_nothing_instead_of_failing():
+    play = Playground(None, include_hub=False)
+    corpus = Corpus.from_texts(["a b", "c d", "!!", "😀"])  # stopwords, one-letter words, symbols, an emoji
+    for query in ("a b", "apple", "😀"):
+        assert play.search(query, corpus, "bm25", None, 4, 4).result.hits == []
 
 
 def test_bm25_search_tables_and_k_above_corpus():

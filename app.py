@@ -39,12 +39,14 @@ def build_app(
     from demo import texts
     from demo.board import BoardStore
     from demo.playground import DEFAULT_MAX_RERANK_SECONDS, Playground
+    from demo.rest import add_rerank_route
     from demo.tabs import compare, explore, leaderboard, reproduce, search
     from ettin.paths import models_dir as env_models_dir
 
     play = Playground(models_dir or env_models_dir(), max_rerank_seconds or DEFAULT_MAX_RERANK_SECONDS, include_hub)
     store = BoardStore(results_dir)
-    with gr.Blocks(title=texts.TITLE) as demo:
+    # uploads and other files Gradio caches are deleted once an hour when older than an hour
+    with gr.Blocks(title=texts.TITLE, delete_cache=(3600, 3600)) as demo:
         documents = gr.State(None, time_to_live=3600)  # the user's own documents, per browser session, for an hour
         gr.Markdown(texts.INTRO)
         with gr.Tabs():
@@ -54,6 +56,23 @@ def build_app(
             explore.build(store.results_dir, demo)
             reproduce.build(store, reloaded)
     demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.ettin_routes = [lambda fastapi_app: add_rerank_route(fastapi_app, play)]  # added by serve(), next to Gradio's
+    return demo
+
+
+def serve(demo, block: bool = True, **launch_kwargs):
+    """Launch ``demo`` (made by :func:`build_app`) and add its REST routes (``POST /rerank``) to the server.
+
+    Args:
+        demo: The app.
+        block: Keep serving until interrupted (``False``: return at once, as tests do).
+        **launch_kwargs: For ``gr.Blocks.launch`` (host, port, ``share``, ``max_file_size``, ...).
+    """
+    demo.launch(prevent_thread_lock=True, **launch_kwargs)
+    for add_route in getattr(demo, "ettin_routes", ()):
+        add_route(demo.app)
+    if block:
+        demo.block_thread()
     return demo
 
 
@@ -70,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     demo = build_app(args.models_dir, args.results_dir, args.max_rerank_seconds, default_first_stage=args.first_stage)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="2mb")
+    serve(demo, server_name=args.host, server_port=args.port, share=args.share, max_file_size="2mb")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from ettin.pipeline import InputError
 from eval import leaderboard as lb
 
 __all__ = ["BoardStore"]
+
+
+def _millions(value: Any, what: str) -> float | None:
+    """A filter bound given in millions as a parameter count (``None`` or ``""``: no bound)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number of millions (e.g. 150), not {str(value)[:40]!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise InputError(f"{what} must be a finite number of millions, 0 or more, not {number!r}")
+    return number * 1e6
 
 
 class BoardStore:
@@ -27,23 +42,31 @@ class BoardStore:
         """Read the results store again."""
         self.board = lb.build_leaderboard(self.results_dir)  # one assignment: readers see the old or the new board
 
-    def filtered(self, families: list[str] | None, min_m: Any, max_m: Any, sources: list[str] | None) -> tuple[Any, Any, Any]:
-        """The board and its quality and speed frames after the filters (none ticked or empty = no filter).
+    @staticmethod
+    def filter_kwargs(families: list[str] | None, min_m: Any, max_m: Any, sources: list[str] | None) -> dict[str, Any]:
+        """The filters as :func:`eval.leaderboard.filter_frame` arguments (none ticked or empty = no filter).
 
         Args:
             families: Families to keep.
             min_m: Smallest parameter count in millions (``None`` or ``""``: no bound).
             max_m: Largest parameter count in millions.
             sources: ``published`` and/or ``regenerated``.
+
+        Raises:
+            InputError: a bound that is not a finite, non-negative number (NaN would silently empty every table).
         """
-        board = self.board
-        kw = {
+        return {
             "families": families or None,
-            "min_params": None if min_m in (None, "") else float(min_m) * 1e6,
-            "max_params": None if max_m in (None, "") else float(max_m) * 1e6,
+            "min_params": _millions(min_m, "the smallest parameter count"),
+            "max_params": _millions(max_m, "the largest parameter count"),
             "sources": sources or None,
         }
-        return board, lb.filter_frame(board.quality, **kw), lb.filter_frame(board.speed, **kw)
+
+    def filtered(self, families: list[str] | None, min_m: Any, max_m: Any, sources: list[str] | None) -> tuple[Any, ...]:
+        """The board and its quality, speed and ablation frames after the filters (see :meth:`filter_kwargs`)."""
+        board, kw = self.board, self.filter_kwargs(families, min_m, max_m, sources)
+        return (board, lb.filter_frame(board.quality, **kw), lb.filter_frame(board.speed, **kw),
+                lb.filter_frame(board.ablation, **kw))  # fmt: skip
 
     def export(self, families: list[str] | None, min_m: Any, max_m: Any, sources: list[str] | None) -> list[str]:
         """Write the filtered quality and speed tables and the ablation as CSV and JSON into a fresh folder.
@@ -51,10 +74,10 @@ class BoardStore:
         Returns:
             The six file paths.
         """
-        board, quality, speed = self.filtered(families, min_m, max_m, sources)
+        _, quality, speed, ablation = self.filtered(families, min_m, max_m, sources)
         folder = Path(tempfile.mkdtemp(dir=self._downloads))
         files = []
-        for name, df in (("quality", quality), ("speed", speed), ("ablation", board.ablation)):
+        for name, df in (("quality", quality), ("speed", speed), ("ablation", ablation)):
             csv_path, json_path = folder / f"ettin_{name}.csv", folder / f"ettin_{name}.json"
             df.to_csv(csv_path, index=False)
             json_path.write_text(lb.frame_to_json(df), encoding="utf-8")

@@ -24,12 +24,14 @@ from ettin.corpus import Corpus
 from ettin.pipeline import (
     BM25FirstStage,
     DenseFirstStage,
+    EmbeddingStore,
     InputError,
     SearchResult,
     retrieve_and_rerank,
     validate_query,
     whole_number,
 )
+from ettin.paths import cache_dir
 from ettin.runtime import ModelLoadError
 
 __all__ = [
@@ -50,6 +52,7 @@ MAX_K = 200
 MAX_TOP_N = 50
 DEFAULT_MAX_RERANK_SECONDS = float(os.environ.get("ETTIN_MAX_RERANK_SECONDS", "60"))
 BM25_CACHED = 8  # BM25 indexes kept, one per corpus
+APP_EMBEDDINGS_MAX_BYTES = 1 << 30  # corpus embeddings the app keeps on disk
 DENSE_CACHED = 4  # (embedder, corpus) first stages kept
 
 ProgressFn = Callable[[float, str], None]
@@ -173,6 +176,8 @@ class Playground:
         self._bm25: BoundedCache[BM25FirstStage] = BoundedCache(BM25_CACHED)
         # keyed by (embedder, corpus): a hit skips re-hashing the embedder's weights for the embedding-store key
         self._dense: BoundedCache[DenseFirstStage] = BoundedCache(DENSE_CACHED)
+        # every user corpus is embedded once and kept on disk, within a bound (least recently used files go first)
+        self._embeddings = EmbeddingStore(cache_dir() / "app-embeddings", max_disk_bytes=APP_EMBEDDINGS_MAX_BYTES)
         self.refresh()
 
     def refresh(self) -> None:
@@ -222,8 +227,7 @@ class Playground:
             return self._bm25.get(corpus.fingerprint, lambda: BM25FirstStage(corpus))
         return self._dense.get((key, corpus.fingerprint), lambda: self._embed(key, corpus, progress))
 
-    @staticmethod
-    def _embed(key: str, corpus: Corpus, progress: ProgressFn | None) -> DenseFirstStage:
+    def _embed(self, key: str, corpus: Corpus, progress: ProgressFn | None) -> DenseFirstStage:
         from ettin.runtime import cached_embedder
 
         if progress:
@@ -234,7 +238,7 @@ class Playground:
             if progress:
                 progress(done / max(total, 1), f"embedding the corpus with {embedder.name}: {done:,}/{total:,} documents")
 
-        return DenseFirstStage(embedder, corpus, progress=embed_progress)
+        return DenseFirstStage(embedder, corpus, store=self._embeddings, progress=embed_progress)
 
     def reranker(self, choice: RerankerChoice):
         """The loaded model for ``choice``, timed on 2 pairs the first time so estimates have a rate."""

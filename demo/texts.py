@@ -8,7 +8,6 @@ __all__ = [
     "MINE",
     "NO_MODELS_NOTE",
     "REPRODUCE",
-    "REPRODUCE_COMMANDS",
     "SAMPLE",
     "SAMPLE_NOTE",
     "TITLE",
@@ -21,7 +20,8 @@ MINE = "My documents"
 
 INTRO = """# Ettin Rerankers
 Retrieve with an embedder (or BM25), rerank with an **Ettin cross-encoder**, and see what the reranker changed and what it
-cost. *Compare* runs every size on one query; *Leaderboard* shows the blog's published numbers next to regenerated ones.
+cost. *Compare* runs every size on one query; *Leaderboard* shows the blog's published numbers next to regenerated ones,
+with intervals; *Explore* shows a regenerated result query by query. A REST `POST /rerank` serves the same models.
 """
 
 NO_MODELS_NOTE = (
@@ -30,8 +30,8 @@ NO_MODELS_NOTE = (
 )
 
 SAMPLE_NOTE = (
-    "The sample is the first 1,000 SciFact abstracts plus those relevant to the examples; embedding it takes about half a "
-    "minute the first time, then it is cached."
+    "The sample is the first 1,000 SciFact abstracts plus those relevant to the examples; its all-MiniLM-L6-v2 embeddings "
+    "ship with the app, so the first search does not embed it (other embedders embed it once, then it is cached)."
 )
 
 # formatted with max_documents and max_mb
@@ -47,18 +47,7 @@ COMPARE_HELP = (
     "limit are skipped."
 )
 
-REPRODUCE_COMMANDS = """| figure | command |
-|---|---|
-| all leaderboard tables (CSV + JSON) | `python -m eval leaderboard --out eval/results/leaderboard` |
-| per-embedder NDCG@10 on bundled SciFact (two-stage, top-100) | `python -m eval retrieval --first-stage bm25 --first-stage sentence-transformers/all-MiniLM-L6-v2 --reranker 17m` |
-| MTEB(eng, v2) two-stage (online: needs the Hub) | `python -m eval mteb --help` |
-| NanoBEIR (BM25 top-100 reranked) | `python -m eval nanobeir --help` |
-| speed per hardware and the bf16/FA2 ablation | `python -m eval speed --models 17m,32m,68m` (offline: add `--replica`) |
-| offline stand-ins for the six sizes | `python -m ettin replica --size all --out models` |
-| this app with them | `python app.py --models-dir models` (or `ETTIN_MODELS_DIR=models python app.py`) |
-| this app's latency and load numbers | `python -m demo load --models-dir models` |"""
-
-# formatted with title, url, date, n_quality, n_speed, refused, commands (the table above) and regenerated
+# formatted with title, url, date, n_quality, n_speed, refused, commands (demo.tabs.reproduce) and regenerated
 REPRODUCE = """## Reproduce every number
 
 **Published figures** come from [{title}]({url}) ({date}), transcribed in

@@ -69,7 +69,7 @@ class ParsedCorpus:
 def sample_corpus() -> Corpus:
     """The first :data:`SAMPLE_SIZE` SciFact documents plus every document relevant to the example queries.
 
-    Small enough that embedding it with MiniLM on two CPU cores takes well under a minute on first use.
+    Its MiniLM embeddings ship in ``data/embeddings`` (``python -m demo bundle-embeddings``).
     """
     from ettin.corpus import scifact
 

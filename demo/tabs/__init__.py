@@ -2,7 +2,8 @@
 
 - :mod:`~demo.tabs.search` — query, corpus (sample or the user's documents), first stage, reranker, results;
 - :mod:`~demo.tabs.compare` — every chosen size on one query, with agreement;
-- :mod:`~demo.tabs.leaderboard` — published and regenerated numbers, filters, figures, export;
+- :mod:`~demo.tabs.leaderboard` — published and regenerated numbers, intervals, tied ranks, filters, figures, export;
+- :mod:`~demo.tabs.explore` — one regenerated result query by query: wins, ties, losses, rankings before and after;
 - :mod:`~demo.tabs.reproduce` — the command behind every figure.
 
 ``build`` must be called inside ``gr.Blocks`` and ``gr.Tabs`` contexts.
@@ -10,4 +11,4 @@
 
 from __future__ import annotations
 
-__all__ = ["compare", "leaderboard", "reproduce", "search"]
+__all__ = ["compare", "explore", "leaderboard", "reproduce", "search"]

@@ -60,16 +60,6 @@ def _filters(store: BoardStore) -> Filters:
     return Filters(*row, benchmark, hardware, dataset)
 
 
-def _filter_kwargs(families, min_m, max_m, sources) -> dict:
-    """The filters as :func:`eval.leaderboard.filter_frame` arguments (none ticked or empty = no filter)."""
-    return {
-        "families": families or None,
-        "min_params": None if min_m in (None, "") else float(min_m) * 1e6,
-        "max_params": None if max_m in (None, "") else float(max_m) * 1e6,
-        "sources": sources or None,
-    }
-
-
 def _statistics_note(board: lb.Leaderboard) -> str:
     stats = board.statistics
     if not stats:
@@ -101,7 +91,7 @@ def build(store: BoardStore, blocks: gr.Blocks):
     def select(families, min_m, max_m, sources, benchmark, hardware, dataset) -> dict:
         """Every frame after the filters (ranked again over the rows left), and the figures drawn from them."""
         board = store.board
-        kw = _filter_kwargs(families, min_m, max_m, sources)
+        kw = store.filter_kwargs(families, min_m, max_m, sources)
         q = lb.ranked(lb.filter_frame(board.quality, **kw), board.comparisons)
         s = lb.filter_frame(board.speed, **kw)
         e = lb.ranked(lb.filter_frame(board.embedders, **kw), board.comparisons)

@@ -46,11 +46,20 @@ def _regenerated_commands(embedders) -> str:
     if rows.empty:
         return ""
     lines = [
-        f"| {r.dataset}/{r.split} | {r.first_stage} | {r.reranker or 'retriever only'} | {r.ndcg10:.4f} | `{r.command}` |"
+        f"| {r.dataset}/{r.split} | {r.first_stage} | {r.reranker or 'retriever only'} | {r.ndcg10:.4f} | "
+        f"{_interval(r)} | `{r.command}` |"
         for r in rows.itertuples()
     ]
     return ("**Regenerated retrieval results and the command for each:**\n\n"
-            "| dataset | first stage | reranker | NDCG@10 | command |\n|---|---|---|---|---|\n" + "\n".join(lines))
+            "| dataset | first stage | reranker | NDCG@10 | 95% interval | command |\n|---|---|---|---|---|---|\n"
+            + "\n".join(lines))  # fmt: skip
+
+
+def _interval(row) -> str:
+    low, high = getattr(row, "ndcg10_low", None), getattr(row, "ndcg10_high", None)
+    if low is None or high is None or low != low or high != high:  # NaN: a schema-1 file without per-query data
+        return "—"
+    return f"[{low:.4f}, {high:.4f}]"
 
 
 def reproduce_markdown(store: BoardStore) -> str:

@@ -56,7 +56,7 @@ def app_url(replica_17m, app_results):
         models_dir=replica_17m.parent, results_dir=app_results, include_hub=False, default_first_stage="bm25"
     )
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="2mb")
+    app.serve(demo, block=False, server_name="127.0.0.1", server_port=port, quiet=True, max_file_size="2mb")
     yield f"http://127.0.0.1:{port}"
     demo.close()
 

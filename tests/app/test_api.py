@@ -204,3 +204,17 @@ def test_bad_requests_do_not_affect_other_users(app_url):
         for job in good_jobs:
             assert [r[0] for r in job.result(timeout=120)[1]["data"]] == [1, 2, 3, 4, 5]
         assert all("no error" != job.result(timeout=120) for job in bad_jobs)
+
+
+def test_rest_rerank_next_to_the_app_answers_curl_shaped_json(app_url):
+    import httpx
+
+    body = {"query": QUERY, "documents": ["Vitamin B12 lowers homocysteine.", {"text": "Cats sleep."}], "top_n": 1,
+            "return_documents": True, "model": "17m"}  # fmt: skip
+    response = httpx.post(f"{app_url}/rerank", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["model"] == "17m" and data["random_init"] is True and len(data["results"]) == 1
+    assert set(data["results"][0]) == {"index", "relevance_score", "raw_score", "document"}
+    bad = httpx.post(f"{app_url}/rerank", json={"query": "", "documents": ["a"]}, timeout=60)
+    assert bad.status_code == 400 and bad.json() == {"message": "query: the query is empty: type a question or a few keywords"}

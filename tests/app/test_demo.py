@@ -170,3 +170,26 @@ def test_every_reproduce_command_parses_with_its_cli():
             parser.parse_args(argv[3:])  # exits (fails the test) on an unknown verb or flag
             checked += 1
     assert checked >= 8
+
+
+@pytest.mark.parametrize(("bound", "message"), [("nan", "finite number"), (float("inf"), "finite number"), ("-5", "0 or more"),
+                                                 ("ten", "number of millions"), ([1], "number of millions")])  # fmt: skip
+def test_a_bad_leaderboard_filter_bound_is_refused_not_an_empty_table(tmp_path, bound, message):
+    from demo.board import BoardStore
+
+    with pytest.raises(InputError, match=message):
+        BoardStore.filter_kwargs(None, bound, None, None)
+    assert BoardStore.filter_kwargs(None, "", " ", None)["min_params"] is None
+    assert BoardStore.filter_kwargs(None, "17.5", 100, None)["max_params"] == 100e6
+
+
+def test_export_applies_the_filters_to_the_ablation_too(tmp_path):
+    import json as _json
+
+    from demo.board import BoardStore
+
+    store = BoardStore(tmp_path)
+    everything = len(store.board.ablation)
+    files = store.export(None, 300, None, None)  # only models above 300M parameters
+    ablation = _json.loads(Path(next(f for f in files if f.endswith("ettin_ablation.json"))).read_text())
+    assert everything > len(ablation) > 0 and all(row["params"] >= 300e6 for row in ablation)

@@ -13,8 +13,13 @@ class _FakeDemo:
     def __init__(self):
         self.kwargs = None
 
+    app = None
+
     def launch(self, **kwargs):
         self.kwargs = kwargs
+
+    def block_thread(self):
+        self.blocked = True
 
 
 def _run_main(monkeypatch, argv):
@@ -37,7 +42,7 @@ def test_defaults_are_local_without_share(monkeypatch):
     launch, _ = _run_main(monkeypatch, [])
     assert launch["server_name"] == "127.0.0.1" and launch["server_port"] == 7860
     assert launch["share"] is False
-    assert launch["max_file_size"] == "2mb"
+    assert launch["max_file_size"] == "2mb" and launch["prevent_thread_lock"] is True
 
 
 def test_host_port_models_dir_and_share_are_options(monkeypatch, tmp_path):

@@ -546,7 +546,8 @@ def build_leaderboard(results_dir: str | Path | None = None, settings: StatsSett
         notes.append("no regenerated speed results yet: speed numbers are the blog's published ones")
     errors = r_report.errors + s_report.errors
     if errors:
-        notes.append(f"{len(errors)} result file(s) could not be read and were skipped")
+        notes.append(f"{len(errors)} result file(s) could not be read and were skipped: " + "; ".join(e[:200] for e in errors[:5])
+                     + ("; …" if len(errors) > 5 else ""))  # fmt: skip
     return Leaderboard(
         quality=ranked(quality, comparisons, settings.alpha),
         embedders=ranked(embedders, comparisons, settings.alpha),

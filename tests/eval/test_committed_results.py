@@ -55,3 +55,16 @@ def test_a_result_without_a_boolean_random_init_is_refused(tmp_path, mangle):
     _write(tmp_path, record)
     records, problems = read_records(tmp_path)
     assert records == [] and len(problems) == 1 and "random_init" in problems[0]
+
+
+def test_the_leaderboard_refuses_such_a_result_and_says_which_file(tmp_path):
+    from eval.leaderboard import build_leaderboard
+
+    record = _bm25_record()
+    record["provenance"]["random_init"] = record.pop("random_init")
+    _write(tmp_path, record)
+    board = build_leaderboard(tmp_path)
+    assert (board.embedders["source"] == "regenerated").sum() == 0
+    assert any("retrieval/scifact/test/bm25/retriever-only.json" in n and "random_init" in n for n in board.notes)
+    _write(tmp_path, _bm25_record())  # the same file, valid: shown
+    assert (build_leaderboard(tmp_path).embedders["source"] == "regenerated").sum() == 1

@@ -1,4 +1,5 @@
-"""What the app offers: rerankers (local folders and, online, the registry's Hub ids) and first stages, with their labels.
+"""What the app offers: rerankers (local folders and the registry's Hub ids: all of them online, those in the local Hugging
+Face cache offline) and first stages, with their labels.
 
 Replicas (random weights) carry :data:`RANDOM_BADGE` wherever they are shown.
 """
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ettin import registry
-from ettin.runtime import hub_offline
+from ettin.runtime import hub_offline, hub_snapshot
 
 __all__ = [
     "NO_RERANKER",
@@ -82,16 +83,30 @@ def _local_choice(folder: Path) -> RerankerChoice:
     return RerankerChoice(folder.name, label, str(folder), size, random_init, params)
 
 
+def _hub_choice(meta: registry.RerankerMeta, snapshot: Path | None) -> RerankerChoice:
+    """The choice for a registry Hub id; one in the local cache is labelled from the ``ettin_metadata.json`` of its
+    snapshot (read locally: listing never touches the network)."""
+    from ettin.replica import read_metadata
+
+    cached = snapshot is not None
+    label_meta = (read_metadata(snapshot) or {}) if cached else {}
+    random_init = bool(label_meta.get("random_init"))
+    where = "local Hub cache" if cached else "Hub"
+    label = f"{meta.hub_id} ({where})" + (f" ({RANDOM_BADGE})" if random_init else "")
+    return RerankerChoice(meta.hub_id, label, meta.hub_id, meta.size, random_init, meta.total_parameters)
+
+
 def discover_rerankers(models_dir: str | Path | None, include_hub: bool | None = None) -> list[RerankerChoice]:
-    """Rerankers in ``models_dir`` plus, when online, the six registry Hub ids.
+    """Rerankers in ``models_dir`` plus the six registry Hub ids: all of them online, those in the local Hugging Face
+    cache offline (e.g. filled by ``python -m ettin hub-cache``).
 
     Args:
         models_dir: Folder whose sub-folders with a ``config.json`` are models (e.g. ``python -m ettin replica`` output),
             or one model folder itself; ``None`` for none.
-        include_hub: Offer the registry Hub ids (default: unless ``HF_HUB_OFFLINE``).
+        include_hub: ``True``: offer all six Hub ids; ``False``: none; default: all online, the cached ones offline.
 
     Returns:
-        The choices sorted by parameter count; replicas are labelled with :data:`RANDOM_BADGE`.
+        The choices sorted by parameter count; replicas (folders or cached Hub ids) are labelled with :data:`RANDOM_BADGE`.
     """
     choices: list[RerankerChoice] = []
     if models_dir is not None:
@@ -99,11 +114,12 @@ def discover_rerankers(models_dir: str | Path | None, include_hub: bool | None =
         if root.is_dir():
             folders = [root] if (root / "config.json").is_file() else sorted(p for p in root.iterdir() if p.is_dir())
             choices += [_local_choice(folder) for folder in folders if (folder / "config.json").is_file()]
-    if include_hub if include_hub is not None else not hub_offline():
+    if include_hub is not False:
+        offline = hub_offline()
         for meta in registry.RERANKERS.values():
-            choices.append(
-                RerankerChoice(meta.hub_id, f"{meta.hub_id} (Hub)", meta.hub_id, meta.size, False, meta.total_parameters)
-            )
+            snapshot = hub_snapshot(meta.hub_id)
+            if snapshot is not None or include_hub or not offline:
+                choices.append(_hub_choice(meta, snapshot))
     return sorted(choices, key=lambda c: (c.parameters or 0, c.key))
 
 

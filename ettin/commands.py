@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from ettin import registry
-from ettin.cli import reraise_as, verb
+from ettin.cli import parse_positive_int, reraise_as, verb
 from ettin.errors import UserError
+from ettin.runtime.device import INTERACTIVE_MAX_LENGTH
 
-__all__ = ["latency", "replica", "search", "show_registry"]
+__all__ = ["hub_cache", "latency", "replica", "search", "show_registry"]
 
 
 class UsageError(UserError):
@@ -59,6 +60,39 @@ def replica(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _hub_cache_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="the HF_HOME folder to fill (its hub/ sub-folder is the cache); outside the repo")
+    p.add_argument("--size", type=_sizes, default=list(registry.SIZES),
+                   help="Ettin sizes written as reranker and encoder replicas: a comma list or 'all' (default all; "
+                   "400m and 1b take GBs)")
+    p.add_argument("--no-encoders", action="store_true", help="skip the jhu-clsp/ettin-encoder-* replicas")
+    p.add_argument("--no-teacher", action="store_true", help="skip the mixedbread-ai/mxbai-rerank-large-v2 stand-in")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+
+
+@verb(
+    "hub-cache",
+    help="fill a local Hugging Face cache so the real model ids resolve offline (replicas, labelled random-init)",
+    arguments=_hub_cache_arguments,
+    description="Writes HF_HOME/hub/models--org--name/{refs,snapshots,blobs} for the Ettin rerankers and encoders\n"
+    "(random replicas), the teacher (a tiny random Qwen2 stand-in) and all-MiniLM-L6-v2 (real packaged weights).\n"
+    "Then run any command with HF_HUB_OFFLINE=1 HF_HOME=OUT.",
+)
+def hub_cache(args: argparse.Namespace) -> int:
+    from ettin.hub_cache import build_hub_cache, cache_root
+
+    with reraise_as(UsageError, (ValueError,)):
+        entries = build_hub_cache(
+            args.out, sizes=args.size, encoders=not args.no_encoders, teacher=not args.no_teacher, seed=args.seed
+        )
+    for e in entries:
+        flag = "RANDOM-INIT" if e.random_init else "real"
+        print(f"  {e.repo_id:<44} {e.revision[:12]}  {e.files:>3} files  {flag:<11} {e.what}")
+    print(f"wrote {len(entries)} repositories to {cache_root(args.out)}")
+    print(f"use: HF_HUB_OFFLINE=1 HF_HOME={Path(args.out).resolve()} python -m …")
+    return 0
+
+
 @verb(
     "registry",
     help="print the model registry",
@@ -101,6 +135,7 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=100, help="first-stage depth K (default 100)")
     p.add_argument("--show", type=int, default=10, help="results to print (default 10)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="reranker precision (default auto)")
+    p.add_argument("--max-length", type=parse_positive_int, help="reranker tokens per pair (default: the model's own limit)")
 
 
 @verb("search", help="retrieve and rerank one query over a corpus (default: bundled SciFact)", arguments=_search_arguments)
@@ -114,7 +149,8 @@ def search(args: argparse.Namespace) -> int:
         if args.max_docs:
             corpus = corpus.subset(args.max_docs)
         first = make_first_stage(args.first_stage, corpus)
-        rr = load_reranker(args.reranker, best_settings(precision=args.precision)) if args.reranker else None
+        settings = best_settings(precision=args.precision, max_length=args.max_length)
+        rr = load_reranker(args.reranker, settings) if args.reranker else None
         result = retrieve_and_rerank(args.query, first, rr, k=args.top_k, top_n=args.show)
     if result.random_init:
         print("NOTE: the reranker has random weights (replica): its scores are meaningless.")
@@ -133,6 +169,8 @@ def _latency_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-docs", type=int, help="use only the first N documents")
     p.add_argument("--top-k", type=int, default=100, help="first-stage depth K (default 100)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    p.add_argument("--max-length", type=parse_positive_int, default=INTERACTIVE_MAX_LENGTH,
+                   help=f"reranker tokens per pair (default {INTERACTIVE_MAX_LENGTH}, the app's latency cap)")
     p.add_argument("--output", help="also write the numbers as JSON")
 
 
@@ -161,7 +199,8 @@ def latency(args: argparse.Namespace) -> int:
         with progress_callback(len(corpus), "embedding corpus", show=args.first_stage != "bm25") as progress:
             first = make_first_stage(args.first_stage, corpus, progress=progress)
         index_s = time.perf_counter() - t0
-        reranker = load_reranker(args.reranker, best_settings(precision=args.precision)) if args.reranker else None
+        settings = best_settings(precision=args.precision, max_length=args.max_length)
+        reranker = load_reranker(args.reranker, settings) if args.reranker else None
     rows = [retrieve_and_rerank(q, first, reranker, k=args.top_k, top_n=10).timings for q in progress_bar(iterable=queries, desc="queries")]
     median = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     print(f"corpus: {len(corpus):,} docs; first stage {first.name}: index/embedding {index_s:.1f} s ({'from cache' if cached else 'computed'})")

@@ -179,6 +179,8 @@ def load_corpus(folder: str | Path, name: str | None = None) -> Corpus:
         titles.append(row.get("title", ""))
     if not ids:
         raise DataFormatError(path, "no documents")
+    if not any(str(t).strip() for t in texts) and not any(str(t).strip() for t in titles):
+        raise DataFormatError(path, f"none of its {len(ids):,} documents has a title or text: nothing can be searched")
     return Corpus(tuple(ids), tuple(texts), tuple(titles), name or folder.name)
 
 

@@ -1,8 +1,10 @@
-"""Faithful random replicas of the six Ettin rerankers.
+"""Faithful random replicas of the six Ettin rerankers, of their six base encoders, and a stand-in for the teacher.
 
-A replica has the exact Ettin encoder configuration (ModernBERT) and the exact head, so loading, saving, memory and speed
-are real; its weights are random, so its scores mean nothing. Every replica folder carries ``ettin_metadata.json`` with
-``"random_init": true``.
+A reranker replica has the exact Ettin encoder configuration (ModernBERT) and the exact head, so loading, saving, memory
+and speed are real; an encoder replica is the same ModernBERT as a masked-LM checkpoint (what ``jhu-clsp/ettin-encoder-*``
+holds); the teacher stand-in is a tiny random Qwen2 causal LM saved as the causal-LM ``CrossEncoder`` sentence-transformers
+loads (chat template with query/document roles, left padding, ``LogitScore``), so prompt, padding side and raw logits are
+real. Weights are random, so scores mean nothing: every folder carries ``ettin_metadata.json`` with ``"random_init": true``.
 """
 
 from __future__ import annotations
@@ -188,7 +190,7 @@ def build_replica(size: str, out_dir: str | Path, *, seed: int = 0, overwrite: b
         tok_dir = build_tokenizer()
         for f in tok_dir.iterdir():
             shutil.copy2(f, encoder_dir / f.name)
-        model = build_reranker(str(encoder_dir), max_length=512, device="cpu")
+        model = build_reranker(str(encoder_dir), max_length=meta.max_length, device="cpu")
         final = work / "model"
         model.save_pretrained(str(final))
         n_params = count_parameters(model)
@@ -201,6 +203,144 @@ def build_replica(size: str, out_dir: str | Path, *, seed: int = 0, overwrite: b
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def _save_atomically(out: Path, overwrite: bool, write: Any) -> Path:
+    """Run ``write(folder)`` on a fresh folder beside ``out``, then rename it to ``out`` (an existing replica is kept)."""
+    if out.exists() and not overwrite:
+        if (out / METADATA_FILE).is_file():
+            return out
+        raise FileExistsError(f"{out} exists and is not a replica; pass overwrite=True to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        final = work / "model"
+        write(final)
+        if out.exists():
+            shutil.rmtree(out)
+        final.replace(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def build_encoder_replica(size: str, out_dir: str | Path, *, seed: int = 0, overwrite: bool = False) -> Path:
+    """A random-weight replica of the base encoder ``jhu-clsp/ettin-encoder-<size>``: a ``ModernBertForMaskedLM`` with
+    the exact configuration and the replica tokenizer, as the Hub repository holds it.
+
+    Args:
+        size: ``17m`` … ``1b``.
+        out_dir: Target folder (written atomically).
+        seed: Torch seed for the random weights.
+        overwrite: Replace an existing folder.
+    """
+    import torch
+    from transformers import ModernBertForMaskedLM
+
+    from ettin.architecture import count_parameters
+
+    meta = reranker(size)
+
+    def write(folder: Path) -> None:
+        torch.manual_seed(seed)
+        model = ModernBertForMaskedLM(replica_config(size))
+        model.save_pretrained(folder)
+        for f in build_tokenizer().iterdir():
+            shutil.copy2(f, folder / f.name)
+        data = {
+            **replica_metadata(meta, seed, count_parameters(model)),
+            "replica_of": meta.backbone_id,
+            "expected_parameters": None,
+            "kind": "base encoder (ModernBertForMaskedLM)",
+        }
+        (folder / METADATA_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    return _save_atomically(Path(out_dir), overwrite, write)
+
+
+# The mxbai-rerank-v2 prompt (mixedbread's reference implementation), with the query/document roles sentence-transformers
+# maps a pair to; ``<|endoftext|>`` first, as the reference prepends it.
+TEACHER_CHAT_TEMPLATE = (
+    "<|endoftext|><|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\nquery: {{ messages | selectattr('role', 'eq', 'query') | map(attribute='content') | first }}\n"
+    "document: {{ messages | selectattr('role', 'eq', 'document') | map(attribute='content') | first }}\n"
+    "You are a search relevance expert who evaluates how well documents match search queries. For each query-document "
+    "pair, carefully analyze the semantic relationship between them, then provide your binary relevance judgment "
+    "(0 for not relevant, 1 for relevant).\nRelevance:<|im_end|>\n"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TEACHER_TRUE_TOKEN, TEACHER_FALSE_TOKEN = "1", "0"
+
+
+def _teacher_tokenizer(vocab_size: int = 1024):
+    """A small byte-level BPE with Qwen2's special tokens, trained on the first 500 bundled SciFact documents."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_training_texts()[:1000], trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32768
+    )
+    fast.chat_template = TEACHER_CHAT_TEMPLATE
+    return fast
+
+
+def build_teacher_standin(out_dir: str | Path, *, seed: int = 0, overwrite: bool = False) -> Path:
+    """A tiny random Qwen2 reranker saved the way sentence-transformers loads ``mixedbread-ai/mxbai-rerank-large-v2``:
+    ``Transformer(transformer_task="text-generation")`` with the chat template above (left padding, generation prompt)
+    followed by ``LogitScore("1" vs "0")``; the saved activation is sigmoid, as a causal-LM CrossEncoder defaults to, so a
+    caller that wants raw logits must ask for them (as mteb does for this model).
+    """
+    import torch
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.cross_encoder.modules import LogitScore
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from ettin.architecture import count_parameters
+    from ettin.registry import TEACHER_ID
+
+    def write(folder: Path) -> None:
+        base = folder.parent / "base"
+        tokenizer = _teacher_tokenizer()
+        tokenizer.save_pretrained(base)
+        torch.manual_seed(seed)
+        config = Qwen2Config(
+            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=32768, tie_word_embeddings=True,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+        )
+        Qwen2ForCausalLM(config).save_pretrained(base)
+        transformer = Transformer(
+            str(base), transformer_task="text-generation", processing_kwargs={"chat_template": {"add_generation_prompt": True}}
+        )
+        head = LogitScore(
+            true_token_id=tokenizer.convert_tokens_to_ids(TEACHER_TRUE_TOKEN),
+            false_token_id=tokenizer.convert_tokens_to_ids(TEACHER_FALSE_TOKEN),
+        )
+        model = CrossEncoder(modules=[transformer, head], device="cpu")
+        model.save_pretrained(str(folder))
+        data = {
+            "random_init": True,
+            "replica_of": TEACHER_ID,
+            "kind": "stand-in: tiny random Qwen2ForCausalLM with the mxbai-rerank-v2 prompt and LogitScore",
+            "seed": seed,
+            "parameters": count_parameters(model),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "warning": "random weights: scores are meaningless; use for plumbing (prompt, padding, raw logits) only",
+        }
+        (folder / METADATA_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    return _save_atomically(Path(out_dir), overwrite, write)
 
 
 def read_metadata(model_dir: str | Path) -> dict[str, Any] | None:

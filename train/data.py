@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ettin.corpus import BeirDataset
 
 __all__ = [
+    "holdout_rows",
     "load_beir_spec",
     "interleave_rankings",
     "build_candidates",
@@ -234,7 +235,8 @@ class SourceSpec:
     """One input of a mix: ``NAME=LOCATION[@CAP]``.
 
     ``LOCATION`` is a local Parquet/JSONL file or folder, or ``hf:DATASET[:CONFIG[:SPLIT]]`` (online; e.g.
-    ``hf:cross-encoder/ettin-reranker-v1-data:msmarco``). ``CAP`` limits the rows taken from this source.
+    ``hf:cross-encoder/ettin-reranker-v1-data`` for every config, as the post, or ``…:msmarco`` for one). ``CAP`` limits
+    the rows taken from this source: a seeded random sample (see :func:`mix_sources`).
     """
 
     name: str
@@ -266,45 +268,54 @@ class SourceSpec:
 
 
 def load_source(spec: SourceSpec) -> pa.Table:
-    """Load one source as a ``query, document, score`` table (column spellings normalised)."""
+    """Load one source as a ``query, document, score`` table (column spellings normalised; Arrow, memory-mapped for a
+    Hub dataset, so only the rows a cap samples are ever copied)."""
     import pyarrow as pa
 
-    if spec.location.startswith("hf:"):
-        table = _load_hub(spec.location[3:], spec.cap)
-    else:
-        table = read_table(spec.location)
     where = f"source {spec.name!r}"
+    tables = _load_hub(spec.location[3:]) if spec.location.startswith("hf:") else [read_table(spec.location)]
+    out = pa.concat_tables([_normalised(table, where) for table in tables])
+    if out.column("query").null_count or out.column("document").null_count or out.column("score").null_count:
+        raise TrainDataError(f"{where}: some rows have an empty query, document or score")
+    return out
+
+
+def _normalised(table: pa.Table, where: str) -> pa.Table:
+    import pyarrow as pa
+
     q = find_column(table, QUERY_COLUMNS, "query", where)
     d = find_column(table, DOCUMENT_COLUMNS, "document", where)
     s = find_column(table, SCORE_COLUMNS, "score", where)
-    out = pa.table(
+    return pa.table(
         {
             "query": table.column(q).cast(pa.string()),
             "document": table.column(d).cast(pa.string()),
             "score": table.column(s).cast(pa.float32()),
         }
     )
-    if out.column("query").null_count or out.column("document").null_count or out.column("score").null_count:
-        raise TrainDataError(f"{where}: some rows have an empty query, document or score")
-    return out
 
 
-def _load_hub(name: str, cap: int | None) -> pa.Table:
-    """``DATASET[:CONFIG[:SPLIT]]`` from the Hugging Face Hub (split default ``train``)."""
+def _load_hub(name: str) -> list[pa.Table]:
+    """``DATASET[:CONFIG[:SPLIT]]`` from the Hugging Face Hub (split default ``train``); without a config, every config
+    of the dataset (``datasets.get_dataset_config_names``), as the post loads the published training set.
+
+    The whole split is loaded (Arrow, memory-mapped from the datasets cache): a cap is a seeded random sample taken by
+    :func:`mix_sources`, never the first rows.
+    """
     parts = name.split(":")
-    dataset, config, split = parts[0], parts[1] if len(parts) > 1 else None, parts[2] if len(parts) > 2 else "train"
+    dataset = parts[0]
+    config = parts[1] if len(parts) > 1 and parts[1] else None
+    split = parts[2] if len(parts) > 2 and parts[2] else "train"
     try:
         import datasets
 
-        if cap is not None:
-            split = f"{split}[:{cap}]"
-        ds = datasets.load_dataset(dataset, config, split=split)
+        configs = [config] if config else datasets.get_dataset_config_names(dataset)
+        return [datasets.load_dataset(dataset, c, split=split).data.table for c in configs]
     except Exception as exc:  # noqa: BLE001 - every loading failure becomes one clear message
         raise TrainDataError(
-            f"cannot load {dataset!r} ({config or 'default'}/{split}) from the Hub: {type(exc).__name__}: {str(exc)[:300]}"
-            " — offline, download it once or give local Parquet/JSONL files"
+            f"cannot load {dataset!r} ({config or 'every config'}/{split}) from the Hub: {type(exc).__name__}: "
+            f"{str(exc)[:300]} — offline, download it once or give local Parquet/JSONL files"
         ) from None
-    return ds.data.table
 
 
 def mix_sources(specs: Sequence[SourceSpec], seed: int = 12, shuffle: bool = True) -> tuple[pa.Table, dict[str, int]]:
@@ -334,6 +345,24 @@ def mix_sources(specs: Sequence[SourceSpec], seed: int = 12, shuffle: bool = Tru
     if shuffle:
         mixed = mixed.take(pa.array(rng.permutation(mixed.num_rows)))
     return mixed, counts
+
+
+def holdout_rows(table: pa.Table, n: int, seed: int = 12) -> tuple[pa.Table, pa.Table | None]:
+    """``(training rows, n held-out rows)``: a seeded random draw of ``n`` rows for the trainer's ``eval_dataset`` (as the
+    post passes one); ``(table, None)`` when ``n`` is 0.
+
+    Raises:
+        TrainDataError: ``n`` negative, or not fewer than the rows.
+    """
+    import pyarrow as pa
+
+    if n == 0:
+        return table, None
+    if n < 0 or n >= table.num_rows:
+        raise TrainDataError(f"--eval-rows {n}: need 0 <= N < the {table.num_rows:,} training rows")
+    held = np.zeros(table.num_rows, dtype=bool)
+    held[np.random.default_rng(seed).choice(table.num_rows, size=n, replace=False)] = True
+    return table.filter(pa.array(~held)), table.filter(pa.array(held))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -445,8 +474,9 @@ def select_command(args: argparse.Namespace) -> int:
 def _mix_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--source", action="append", required=True,
-        help="NAME=LOCATION[@CAP]; LOCATION = local file/folder or hf:DATASET[:CONFIG[:SPLIT]] "
-        "(e.g. msmarco=hf:cross-encoder/ettin-reranker-v1-data:msmarco@100000); repeat",
+        help="NAME=LOCATION[@CAP]; LOCATION = local file/folder or hf:DATASET[:CONFIG[:SPLIT]] (no CONFIG: every "
+        "config, as the post; e.g. all=hf:cross-encoder/ettin-reranker-v1-data or "
+        "msmarco=hf:cross-encoder/ettin-reranker-v1-data:msmarco@100000); CAP = seeded random sample; repeat",
     )
     p.add_argument("--out", required=True, help="output Parquet file (columns query, document, score, source)")
     p.add_argument("--seed", type=int, default=12, help="seed of capping and shuffling (default: 12)")

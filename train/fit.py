@@ -71,7 +71,9 @@ class FitConfig:
             "or 'replica' (random Ettin replica of --size)"
         ),
     )
-    max_length: int = field(default=512, metadata=flag("max tokens per pair"))
+    max_length: int | None = field(
+        default=None, metadata=flag("max tokens per pair (default: the backbone's own limit, as the post builds the student)")
+    )
     learning_rate: float | None = field(
         default=None, metadata=flag("learning rate (default: the size's, from the registry)", flag="--lr", metavar="LR")
     )
@@ -116,6 +118,10 @@ class FitConfig:
     )
     resume: bool = field(default=False, metadata=flag("continue from the last checkpoint in <out>/checkpoints"))
     max_rows: int | None = field(default=None, metadata=flag("use only the first N training rows"))
+    eval_rows: int = field(
+        default=0,
+        metadata=flag("hold out N training rows (seeded) as the trainer's eval_dataset, as the post (eval loss; default 0)"),
+    )
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -232,7 +238,7 @@ def is_cross_encoder_folder(path: str) -> bool:
     )
 
 
-def build_student(backbone: str, size: str, max_length: int, model_kwargs: dict[str, Any] | None = None):
+def build_student(backbone: str, size: str, max_length: int | None, model_kwargs: dict[str, Any] | None = None):
     """The student: an existing CrossEncoder folder as is, ``replica`` (a random Ettin replica of ``size``), or the Ettin
     head on an encoder (Hub id or folder)."""
     from ettin.architecture import build_reranker
@@ -434,14 +440,17 @@ def _seeded_student(cfg: FitConfig, recipe: dict[str, Any], model_kwargs: dict[s
 
 
 def _training_arguments(
-    recipe: dict[str, Any], ckpt_dir: Path, evaluator: Any, *, use_bf16: bool, show_progress: bool, rank: int, world_size: int
+    recipe: dict[str, Any], ckpt_dir: Path, evaluator: Any, *, use_bf16: bool, show_progress: bool, rank: int, world_size: int,
+    eval_loss: bool = False,
 ):
-    """The ``CrossEncoderTrainingArguments`` of the recipe (checkpoints in ``ckpt_dir``, best by ``evaluator``)."""
+    """The ``CrossEncoderTrainingArguments`` of the recipe (checkpoints in ``ckpt_dir``, best by ``evaluator``; with
+    ``eval_loss`` the trainer also evaluates its ``eval_dataset`` every ``eval_steps``)."""
     import torch
     from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
 
     cuda = torch.cuda.is_available()
     has_eval = evaluator is not None
+    evaluates = has_eval or eval_loss
     return CrossEncoderTrainingArguments(
         output_dir=str(ckpt_dir),
         num_train_epochs=recipe["num_train_epochs"],
@@ -451,8 +460,8 @@ def _training_arguments(
         learning_rate=recipe["learning_rate"],
         warmup_steps=_steps(recipe["warmup"]) if recipe["warmup"] else 0,
         bf16=use_bf16,
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=_steps(recipe["eval_steps"]) if has_eval else None,
+        eval_strategy="steps" if evaluates else "no",
+        eval_steps=_steps(recipe["eval_steps"]) if evaluates else None,
         save_strategy="steps",
         save_steps=_steps(recipe["save_steps"]),
         save_total_limit=recipe["save_total_limit"],
@@ -492,24 +501,27 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
     from sentence_transformers.cross_encoder.losses import MSELoss
 
     from ettin.io import write_json_atomic
+    from train.data import holdout_rows
 
     recipe = resolve_recipe(cfg)
     rank, world_size = world()
     out = Path(cfg.out)
     resume_from, previous = _check_output(cfg, recipe, out)
     skipped = set_aside_incomplete(out / "checkpoints", rank) if cfg.resume else []
-    table = load_training_table(cfg.train, cfg.max_rows)
+    table, eval_table = holdout_rows(load_training_table(cfg.train, cfg.max_rows), cfg.eval_rows, recipe["seed"])
     data_fp = fingerprint(cfg.train)
     use_bf16, model_kwargs = _precision(cfg)
     student = _seeded_student(cfg, recipe, model_kwargs, world_size)
     evaluator = build_evaluator(cfg)
     args = _training_arguments(
-        recipe, out / "checkpoints", evaluator, use_bf16=use_bf16, show_progress=show_progress, rank=rank, world_size=world_size
+        recipe, out / "checkpoints", evaluator, use_bf16=use_bf16, show_progress=show_progress, rank=rank, world_size=world_size,
+        eval_loss=eval_table is not None,
     )
     trainer = _recording_trainer_class()(
         model=student,
         args=args,
         train_dataset=datasets.Dataset(table),
+        eval_dataset=datasets.Dataset(eval_table) if eval_table is not None else None,
         loss=MSELoss(student),
         evaluator=evaluator,
         callbacks=list(callbacks) or None,
@@ -540,6 +552,8 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
         "final_eval": {k: float(v) for k, v in final_metrics.items()},
         "bf16": use_bf16,
         "attn_implementation": model_kwargs.get("attn_implementation", "default"),
+        "max_length": student.max_seq_length,
+        "eval_rows": 0 if eval_table is None else eval_table.num_rows,
     }
     _write_outputs(out, summary, recipe["backbone"], data_fp)
     return summary
@@ -559,6 +573,7 @@ def _trainer_outcome(trainer: Any, result: Any) -> dict[str, Any]:
         "global_step": state.global_step,
         "train_loss": result.training_loss,
         "loss_history": [h["loss"] for h in state.log_history if "loss" in h],
+        "eval_loss_history": [h["eval_loss"] for h in state.log_history if "eval_loss" in h],
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
         "best_metric": state.best_metric,
     }
@@ -568,6 +583,7 @@ def _write_outputs(out: Path, summary: dict[str, Any], backbone: str, data_fp: s
     """``train_config.json`` (the summary, with provenance) and ``ettin_metadata.json`` next to the saved model."""
     from ettin.io import write_json_atomic
     from ettin.provenance import base_provenance
+    from ettin.runtime import model_label
 
     summary["provenance"] = base_provenance()
     write_json_atomic(out / TRAIN_CONFIG, summary)
@@ -578,6 +594,7 @@ def _write_outputs(out: Path, summary: dict[str, Any], backbone: str, data_fp: s
             "trained": True,
             "recipe": "ettin distillation (python -m train fit)",
             "backbone": backbone,
+            "backbone_random_init": backbone == "replica" or bool((model_label(backbone) or {}).get("random_init")),
             "data_sha256": data_fp,
         },
     )

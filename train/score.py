@@ -81,6 +81,7 @@ class CrossEncoderTeacher:
     spec: str
     batch_size: int = 32
     precision: str = "auto"
+    allow_random: bool = False
     _reranker: Any = field(default=None, repr=False)
 
     def _model(self):
@@ -101,11 +102,14 @@ class CrossEncoderTeacher:
         """The model's provenance.
 
         Raises:
-            TrainDataError: the teacher is a random-weight replica.
+            TrainDataError: the teacher is a random-weight replica and ``allow_random`` is off.
         """
         model = self._model()
-        if model.random_init:
-            raise TrainDataError(f"teacher {self.spec!r} is a random-weight replica: its scores mean nothing")
+        if model.random_init and not self.allow_random:
+            raise TrainDataError(
+                f"teacher {self.spec!r} is a random-weight replica: its scores mean nothing "
+                "(--allow-random-teacher runs it anyway, for plumbing checks, recorded random_init in the manifest)"
+            )
         return {"kind": "cross-encoder", **model.provenance()}
 
 
@@ -160,7 +164,9 @@ class CosineTeacher:
         return {"kind": "cosine", "scale": self.scale, **self._model().provenance()}
 
 
-def make_teacher(spec: str, *, cosine_scale: float = 20.0, batch_size: int = 32, precision: str = "auto") -> Teacher:
+def make_teacher(
+    spec: str, *, cosine_scale: float = 20.0, batch_size: int = 32, precision: str = "auto", allow_random: bool = False
+) -> Teacher:
     """``cosine:EMBEDDER`` or a registry embedder id -> :class:`CosineTeacher`; anything else -> :class:`CrossEncoderTeacher`."""
     from ettin import registry
 
@@ -171,7 +177,7 @@ def make_teacher(spec: str, *, cosine_scale: float = 20.0, batch_size: int = 32,
         return CosineTeacher(spec[len("cosine:") :], scale=cosine_scale, batch_size=max(batch_size, 64))
     if registry.embedder(spec) is not None:
         return CosineTeacher(spec, scale=cosine_scale, batch_size=max(batch_size, 64))
-    return CrossEncoderTeacher(spec, batch_size=batch_size, precision=precision)
+    return CrossEncoderTeacher(spec, batch_size=batch_size, precision=precision, allow_random=allow_random)
 
 
 def _part_path(out: Path, chunk: int) -> Path:
@@ -330,6 +336,8 @@ def _score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, default=4096, help="rows per written part (default: 4096)")
     p.add_argument("--batch-size", type=int, default=32, help="teacher batch size (default: 32)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="teacher precision (default: auto)")
+    p.add_argument("--allow-random-teacher", action="store_true",
+                   help="accept a random-weight replica as teacher (plumbing checks; the manifest records random_init)")
     p.add_argument(
         "--reuse-corpus-embeddings", metavar="BEIR",
         help="cosine teacher: reuse the cached document embeddings of this corpus ('scifact' or a BEIR folder)",
@@ -343,7 +351,8 @@ def score_command(args: argparse.Namespace) -> int:
     from train.data import load_beir_spec
 
     shard = parse_shard(args.shard)
-    teacher = make_teacher(args.teacher, cosine_scale=args.cosine_scale, batch_size=args.batch_size, precision=args.precision)
+    teacher = make_teacher(args.teacher, cosine_scale=args.cosine_scale, batch_size=args.batch_size, precision=args.precision,
+                           allow_random=args.allow_random_teacher)
     if args.reuse_corpus_embeddings:
         if not isinstance(teacher, CosineTeacher):
             raise TrainDataError("--reuse-corpus-embeddings applies to cosine teachers only")

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ettin.cache import BoundedCache
-from ettin.runtime.device import RuntimeSettings, best_settings
+from ettin.runtime.device import INTERACTIVE_MAX_LENGTH, RuntimeSettings, best_settings
 from ettin.runtime.models import Embedder, Reranker, load_embedder, load_reranker
 from ettin.runtime.sources import resolve_model
 
@@ -42,8 +42,12 @@ _DEFAULT_CACHE = ModelCache(
 
 
 def cached_reranker(spec: str, settings: RuntimeSettings | None = None, cache: ModelCache | None = None, **kw: Any) -> Reranker:
-    """A reranker from ``cache`` (default: the process-wide one), loaded on first use; ``kw`` as for ``resolve_model``."""
-    settings = settings or best_settings()
+    """A reranker from ``cache`` (default: the process-wide one), loaded on first use; ``kw`` as for ``resolve_model``.
+
+    Without ``settings`` it runs capped at :data:`~ettin.runtime.device.INTERACTIVE_MAX_LENGTH` tokens per pair (the
+    app's latency cap); pass settings for anything else.
+    """
+    settings = settings or best_settings(max_length=INTERACTIVE_MAX_LENGTH)
     source = resolve_model(spec, kind="reranker", **kw)
     return (cache or _DEFAULT_CACHE).get(("reranker", source.name_or_path, settings), lambda: load_reranker(source, settings))
 

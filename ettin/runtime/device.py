@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import platform
 from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
+    "INTERACTIVE_MAX_LENGTH",
     "Precision",
     "RuntimeSettings",
     "best_settings",
@@ -22,6 +22,10 @@ __all__ = [
 Precision = Literal["auto", "fp32", "bf16"]
 
 DEFAULT_MAX_LENGTH = 512
+"""The speed benchmark's truncation (the post's Table 2 protocol); evaluation and training use the model's own limit."""
+
+INTERACTIVE_MAX_LENGTH = 512
+"""The cap the app (and ``ettin latency``) put on a reranked pair, chosen for latency; the app says so where it shows it."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,7 +60,12 @@ def cpu_has_native_bf16() -> bool:
 
 
 def flash_attention_available() -> bool:
-    return importlib.util.find_spec("flash_attn") is not None
+    """True where transformers itself can run ``attn_implementation="flash_attention_2"``: the ``flash_attn`` package
+    (2.3.3+, on a CUDA-like device) or, without it, the ``kernels`` package (transformers then loads FlashAttention-2 from
+    the Hub's ``kernels-community`` repositories). Asks transformers' own check, ``is_flash_attn_2_available``."""
+    from transformers.utils import is_flash_attn_2_available
+
+    return bool(is_flash_attn_2_available(kernels_fallback_ok=True))
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,8 @@ class RuntimeSettings:
     device: str
     dtype: str  # "float32" | "bfloat16"
     attn_implementation: str  # "sdpa" | "flash_attention_2" | "eager"
-    max_length: int = DEFAULT_MAX_LENGTH
+    max_length: int | None = None
+    """Tokens per pair; ``None``: the model's own limit (``load_reranker`` replaces it with the number it resolved)."""
     reason: str = ""
 
     @property
@@ -88,9 +98,9 @@ class RuntimeSettings:
 
 
 def best_settings(
-    device: str | None = None, precision: Precision = "auto", max_length: int = DEFAULT_MAX_LENGTH
+    device: str | None = None, precision: Precision = "auto", max_length: int | None = None
 ) -> RuntimeSettings:
-    """Pick dtype and attention for a device.
+    """Pick dtype and attention for a device; ``max_length=None`` runs a reranker at its own limit (as the post does).
 
     CUDA: bf16 + ``flash_attention_2`` when importable, else bf16 + SDPA. CPU: fp32 + SDPA by default; ``precision="bf16"``
     gives bf16 only where the CPU has native bf16, and falls back to fp32 (saying so in ``reason``) elsewhere.
@@ -99,7 +109,7 @@ def best_settings(
 
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if max_length < 1:
+    if max_length is not None and max_length < 1:
         raise ValueError("max_length must be positive")
     if device.startswith("cuda"):
         if precision == "fp32":

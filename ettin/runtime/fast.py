@@ -1,6 +1,9 @@
 """The fast scoring path: one tokenisation, exact token-length sorting, direct forward passes in ``inference_mode``.
 
-Scores equal ``CrossEncoder.predict``'s (same tokenisation, same activation); only the batching differs.
+Scores equal ``CrossEncoder.predict(..., activation_fn=Identity())``'s (same tokenisation, raw logits); only the batching
+differs. It is used only for the models it is proven equal on (:func:`fast_path_supported`): a plain text pair encoder
+padded on the right with no prompt (the Ettin rerankers, BERT-style cross-encoders with token types). Causal-LM rerankers
+(chat template, left padding, ``LogitScore``) and anything with a prompt keep ``predict``.
 """
 
 from __future__ import annotations
@@ -13,20 +16,30 @@ import numpy as np
 __all__ = ["encode_pairs", "fast_path_supported", "plan_batches", "score_pairs_fast", "tokenize_pairs"]
 
 
-def fast_path_supported(model: Any) -> bool:
-    """True for a text CrossEncoder whose first module is a padded Transformer with a tokenizer.
+_PAIR_ENCODER_TASKS = ("sequence-classification", "feature-extraction")
 
-    Models that unpad (flattened inputs with flash attention) keep ``predict``, which already packs them.
+
+def fast_path_supported(model: Any) -> bool:
+    """True for a text CrossEncoder whose first module is a right-padded pair encoder with a tokenizer and no prompt.
+
+    Everything else keeps ``predict``: models that unpad (flattened inputs with flash attention; ``predict`` already packs
+    them), causal-LM rerankers (chat template and left padding: ``predict`` renders the template, pads on the left and
+    restores the template's suffix after truncation), models with a default prompt, and multi-label heads.
     """
     try:
         first = model[0]
     except Exception:  # noqa: BLE001 - not a sequential sentence-transformers model
         return False
+    tokenizer = getattr(first, "tokenizer", None)
+    modalities = getattr(first, "modality_config", {"text": None})
     return (
-        getattr(first, "tokenizer", None) is not None
+        tokenizer is not None
+        and getattr(tokenizer, "padding_side", "right") == "right"
+        and getattr(first, "transformer_task", "sequence-classification") in _PAIR_ENCODER_TASKS
+        and set(modalities) == {"text"}
         and not getattr(first, "can_flatten_inputs", False)
-        and "text" in getattr(first, "modality_config", {"text": None})
         and getattr(first, "backend", "torch") == "torch"
+        and not getattr(model, "default_prompt_name", None)
         and getattr(model, "num_labels", 1) == 1
         and not getattr(model, "_distributed_inference", None)
     )
@@ -80,14 +93,13 @@ def score_pairs_fast(
 
     transformer = model[0]
     tokenizer = transformer.tokenizer
-    max_length = getattr(model, "max_length", None) or transformer.max_seq_length
+    max_length = getattr(model, "max_seq_length", None) or transformer.max_seq_length
     encoded = encode_pairs(tokenizer, pairs, max_length)
     ids = encoded["input_ids"]
     type_ids = encoded.get("token_type_ids")
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = model.device
-    activation = getattr(model, "activation_fn", None)
     out = np.empty(len(ids), dtype=np.float32)
     batches = plan_batches(lengths, batch_size, max_tokens)
     was_training = model.training
@@ -115,8 +127,6 @@ def score_pairs_fast(
                 scores = model(features)["scores"]
                 if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
                     scores = scores.float()
-                if activation is not None:
-                    scores = activation(scores)
                 out[idx] = scores.reshape(len(idx), -1)[:, 0].float().cpu().numpy()
     finally:
         if was_training:

@@ -13,9 +13,17 @@ from ettin import registry
 from ettin.io import weights_hash
 from ettin.runtime.device import RuntimeSettings, best_settings
 from ettin.runtime.fast import fast_path_supported, score_pairs_fast
-from ettin.runtime.sources import ModelLoadError, ModelSource, loading_error, resolve_model
+from ettin.runtime.sources import ModelLoadError, ModelSource, loading_error, resolve_model, with_hub_identity
 
-__all__ = ["Embedder", "Reranker", "keep_head_fp32", "load_embedder", "load_reranker", "model_max_length"]
+__all__ = [
+    "Embedder",
+    "Reranker",
+    "check_prompts",
+    "keep_head_fp32",
+    "load_embedder",
+    "load_reranker",
+    "model_max_length",
+]
 
 
 @dataclass
@@ -44,7 +52,7 @@ class Reranker:
     def provenance(self) -> dict[str, Any]:
         return {
             "id": self.name,
-            "revision": _hub_revision(self.model),
+            "revision": self.source.revision or _hub_revision(self.model),
             "weights_sha256": self.weights_hash(),
             "random_init": self.random_init,
             "replica_of": self.source.replica_of,
@@ -61,12 +69,14 @@ class Reranker:
         max_tokens: int | None = None,
         fast: bool = True,
     ) -> np.ndarray:
-        """Raw scores (logits) for (query, document) pairs, in input order.
+        """Raw scores (logits, never passed through the model's activation) for (query, document) pairs, in input order.
 
         The fast path (default) tokenises every pair once, sorts by exact token count, and runs the model directly in
         ``torch.inference_mode`` on batches padded only to their own longest pair; its scores equal
-        ``CrossEncoder.predict``'s (same tokenisation, same activation). Models whose first module unpads its inputs
-        (flash attention on CUDA) and anything that is not a text CrossEncoder use ``predict`` itself.
+        ``CrossEncoder.predict(..., activation_fn=Identity())``'s. It runs only where that is proven
+        (:func:`~ettin.runtime.fast.fast_path_supported`); causal-LM rerankers (prompt template, left padding,
+        ``LogitScore``), prompted models and models that unpad (flash attention on CUDA) use ``predict`` itself, with the
+        identity activation (raw logits, as mteb scores ``mxbai-rerank-v2`` and as the post distils them).
 
         Args:
             pairs: (query, document) string pairs.
@@ -89,7 +99,8 @@ class Reranker:
             )
         with torch.inference_mode():
             scores = self.model.predict(
-                list(pairs), batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_numpy=True
+                list(pairs), batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_numpy=True,
+                activation_fn=torch.nn.Identity(),
             )
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 
@@ -143,9 +154,10 @@ class Embedder:
     def provenance(self) -> dict[str, Any]:
         return {
             "id": self.name,
-            "revision": (self.meta.revision if self.meta else None) if not self.source.is_local else None,
+            "revision": self.source.revision if not self.source.is_local else None,
             "weights_sha256": weights_hash(self.source.name_or_path) if self.source.is_local else None,
-            "random_init": False,
+            "random_init": self.source.random_init,
+            "replica_of": self.source.replica_of,
             "parameters": self.parameters,
             **self.settings.as_dict(),
         }
@@ -198,12 +210,17 @@ def load_reranker(
     except Exception as exc:  # noqa: BLE001 - every loading failure becomes one clear message
         raise loading_error(source, exc) from exc
     limit = model_max_length(model)
-    if limit is not None and settings.max_length > limit:
+    if settings.max_length is None:
+        own = min((v for v in (model.max_seq_length, limit) if v), default=None)
+        if own is not None:
+            model.max_seq_length = own
+        settings = replace(settings, max_length=own)
+    elif limit is not None and settings.max_length > limit:
         raise ModelLoadError(f"max_length {settings.max_length} exceeds {source.spec}'s limit of {limit} tokens")
     model.eval()
     if settings.dtype != "float32":
         keep_head_fp32(model)
-    return Reranker(model, source, settings, _count(model))
+    return Reranker(model, with_hub_identity(source), settings, _count(model))
 
 
 def _to_float32_features(module: Any, args: tuple) -> None:
@@ -247,6 +264,24 @@ def model_max_length(model: Any) -> int | None:
     return int(value) if value else None
 
 
+def check_prompts(model: Any, meta: registry.EmbedderMeta | None, spec: str) -> None:
+    """Refuse an embedder that lacks (or has an empty) prompt the registry names: it would silently run without it.
+
+    Raises:
+        ModelLoadError: a named prompt is missing from the model's ``prompts``.
+    """
+    if meta is None:
+        return
+    prompts = getattr(model, "prompts", None) or {}
+    missing = [name for name in (meta.query_prompt_name, meta.document_prompt_name) if name and not prompts.get(name)]
+    if missing:
+        present = ", ".join(name for name, text in prompts.items() if text) or "none"
+        raise ModelLoadError(
+            f"{spec} has no prompt named {', '.join(map(repr, missing))} (non-empty prompts: {present}); "
+            "the registry's prompts would be silently dropped: pin the revision that has them or fix the registry entry"
+        )
+
+
 def load_embedder(
     spec: str | ModelSource,
     settings: RuntimeSettings | None = None,
@@ -276,9 +311,11 @@ def load_embedder(
         )
     except Exception as exc:  # noqa: BLE001
         raise loading_error(source, exc) from exc
+    check_prompts(model, meta, source.spec)
     if meta is not None and meta.max_seq_length:
         model.max_seq_length = meta.max_seq_length
     model.eval()
+    source = with_hub_identity(source, None if meta is None else meta.revision)
     return Embedder(model, source, settings, meta, _count(model))
 
 

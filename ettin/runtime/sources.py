@@ -7,15 +7,26 @@ import importlib.util
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ettin import registry
 from ettin.errors import UserError
-from ettin.replica import read_metadata
+from ettin.replica import METADATA_FILE, read_metadata
 
-__all__ = ["ModelLoadError", "ModelSource", "hub_offline", "loading_error", "packaged_path", "resolve_model"]
+__all__ = [
+    "ModelLoadError",
+    "ModelSource",
+    "hub_metadata",
+    "hub_offline",
+    "hub_snapshot",
+    "loading_error",
+    "model_label",
+    "packaged_path",
+    "resolve_model",
+    "with_hub_identity",
+]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
@@ -42,6 +53,8 @@ class ModelSource:
     trust_remote_code: bool = False
     random_init: bool = False
     replica_of: str | None = None
+    revision: str | None = None
+    """The Hub commit the model was loaded from (set by :func:`with_hub_identity` after loading)."""
 
 
 def packaged_path(hub_id: str) -> Path | None:
@@ -112,14 +125,72 @@ def resolve_model(
     return ModelSource(spec, spec, False, spec)
 
 
-def loading_error(source: ModelSource, exc: Exception) -> ModelLoadError:
-    """The one message for a model that failed to load: what failed and what to do about it."""
-    offline = hub_offline()
-    hint = (
-        "the Hub is switched off (HF_HUB_OFFLINE=1) and the model is not in the local cache: "
-        "download it once online, or build a stand-in with `python -m ettin replica`"
-        if offline or not source.is_local
-        else "check that the folder holds a complete model"
+def hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """The snapshot folder of ``repo_id`` at ``revision`` (default: ``main``) in the local Hugging Face cache, if it holds
+    one (its name is the commit); never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    except Exception:  # noqa: BLE001 - an id huggingface_hub refuses is simply not cached
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def hub_metadata(repo_id: str, revision: str | None = None) -> dict[str, Any] | None:
+    """The ``ettin_metadata.json`` of a Hub model (a replica's random-init label), wherever it resolves: the local cache
+    first, then, when the Hub is on, the repository itself; ``None`` when the model has none."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, METADATA_FILE, revision=revision)
+        if not isinstance(found, str) and not hub_offline():
+            # One HEAD request without retries first: a real model has no such file, and an unreachable Hub must not
+            # cost the download's retry backoff.
+            get_hf_file_metadata(hf_hub_url(repo_id, METADATA_FILE, revision=revision), timeout=5)
+            found = hf_hub_download(repo_id, METADATA_FILE, revision=revision)
+    except Exception:  # noqa: BLE001 - no such file (a real model) or the Hub unreachable: nothing says it is random
+        return None
+    return read_metadata(Path(found).parent) if isinstance(found, str) else None
+
+
+def model_label(spec: str) -> dict[str, Any] | None:
+    """The ``ettin_metadata.json`` of a model given as a local folder or a Hub id, wherever it resolves; ``None`` when it
+    has none (a real model)."""
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        return read_metadata(folder)
+    return hub_metadata(spec) if _HUB_ID.match(spec.strip()) else None
+
+
+def with_hub_identity(source: ModelSource, revision: str | None = None) -> ModelSource:
+    """``source`` of a model loaded from the Hub, completed with the commit it resolved to and its replica label."""
+    if source.is_local or not source.hub_id:
+        return source
+    snapshot = hub_snapshot(source.name_or_path, revision)
+    commit = snapshot.name if snapshot is not None else revision
+    meta = hub_metadata(source.name_or_path, commit)
+    return replace(
+        source,
+        revision=commit,
+        random_init=bool(meta and meta.get("random_init")),
+        replica_of=meta.get("replica_of") if meta else None,
     )
+
+
+def loading_error(source: ModelSource, exc: Exception) -> ModelLoadError:
+    """The one message for a model that failed to load: what failed and what to do about it (Hub off, Hub on, folder)."""
+    if source.is_local:
+        hint = "check that the folder holds a complete model"
+    elif hub_offline():
+        hint = (
+            f"the Hub is switched off (HF_HUB_OFFLINE=1) and {source.name_or_path} is not in the local cache: download it "
+            "once online, or fill a local cache with `python -m ettin hub-cache --out DIR` and set HF_HOME=DIR"
+        )
+    else:
+        hint = (
+            f"check that {source.name_or_path} exists on the Hugging Face Hub (and that you may access it) and that the Hub "
+            "is reachable from here"
+        )
     return ModelLoadError(f"cannot load {source.spec!r}: {type(exc).__name__}: {str(exc)[:300]} — {hint}")
 

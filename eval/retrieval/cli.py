@@ -12,7 +12,7 @@ from typing import Any
 
 from ettin.cli import parse_positive_int, reraise_as, verb
 from ettin.errors import UserError
-from ettin.runtime.device import DEFAULT_MAX_LENGTH, Precision
+from ettin.runtime.device import Precision
 
 __all__ = ["RetrievalError", "format_table", "load_data"]
 
@@ -52,9 +52,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     p.add_argument("--precision", choices=_PRECISIONS, default="auto",
                    help="reranker precision — auto: bf16 on CUDA, fp32 on CPU; bf16 on CPU only where it has native "
-                   "bf16 (dense first stages always use auto)")
-    p.add_argument("--max-length", type=parse_positive_int, default=DEFAULT_MAX_LENGTH,
-                   help=f"reranker max tokens per pair (default {DEFAULT_MAX_LENGTH})")
+                   "bf16 (dense first stages always run in fp32, lossless)")
+    p.add_argument("--max-length", type=parse_positive_int, default=None,
+                   help="reranker max tokens per pair (default: the model's own limit, as the post evaluates; "
+                   "recorded in every result)")
     p.add_argument("--batch-size", type=parse_positive_int, default=32, help="reranker batch size (default 32)")
 
 

@@ -100,7 +100,8 @@ def _load_first_stage(
         return None, provenance, provenance
     from ettin.runtime import cached_embedder
 
-    embedder = (embedder_loader or cached_embedder)(first_stage, settings)
+    lossless = best_settings(settings.device, "fp32")  # dense first stages always run in fp32, whatever the reranker's
+    embedder = (embedder_loader or cached_embedder)(first_stage, lossless)
     return embedder, _embedder_identity(embedder), embedder.provenance()
 
 
@@ -146,7 +147,7 @@ def run_first_stage(
         dataset: Queries and corpus.
         first_stage: ``"bm25"`` or a dense embedder (registry id, Hub id, local folder).
         top_k: Depth.
-        settings: Runtime settings for a dense embedder (default :func:`best_settings`).
+        settings: Runtime settings; a dense embedder takes only their device and always runs in fp32 (lossless).
         embedder_loader: Loads an embedder (default :func:`ettin.runtime.cached_embedder`).
         show_progress: tqdm bars for corpus encoding and query search.
         cache_root: Folder of stage-1 files (default ``$ETTIN_CACHE/stage1``).

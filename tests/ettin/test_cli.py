@@ -35,4 +35,4 @@ def test_search_over_a_corpus_without_text_is_an_error_not_a_traceback(tmp_path,
     (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "", "text": ""}\n', encoding="utf-8")
     assert main(["search", "bone", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
+    assert err.startswith("error: ") and "Traceback" not in err and "none of its 1 documents has a title or text" in err

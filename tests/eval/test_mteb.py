@@ -4,6 +4,7 @@ numbers agree with ours."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,7 @@ def test_mteb_two_stage_cli_offline_with_a_replica(scifact_test, replica_17m, re
     assert "RANDOM-INIT" in printed and "their quality numbers are meaningless" in printed  # as `retrieval` warns
     runs = {r["reranker"]: r for r in json.loads(out.read_text(encoding="utf-8"))["runs"]}
     assert set(runs) == {None, "17m"} and runs["17m"]["random_init"] is True
+    assert runs["17m"]["provenance"]["protocol"]["max_length"] == 7999, "the model's own limit by default"
     for key, value in runs["17m"]["mteb_scores"].items():  # the retriever-only row is cut to top-5, mteb's is not
         assert runs["17m"]["metrics"][key] == pytest.approx(value, abs=1e-5), key
     assert (tmp_path / "store" / "retrieval" / "mini" / "test" / "bm25" / "17m.json").is_file()
@@ -48,3 +50,84 @@ def test_mteb_two_stage_cli_offline_with_a_replica(scifact_test, replica_17m, re
     pairs = [(dataset.queries[qid], dataset.corpus.document_text(dataset.corpus.ids.index(d))) for d in docs]
     ours = reranker_17m.score_pairs(pairs)
     assert list(docs.values()) == pytest.approx(ours.tolist(), abs=1e-4)
+
+
+def test_scifact_by_name_offline_is_mtebs_task_with_the_bundled_data(monkeypatch):
+    """Offline, ``--tasks SciFact`` is mteb's own SciFact (class, metadata, revision) with the bundled BEIR data."""
+    import mteb
+
+    from ettin.hub_cache import DATASETS_OFFLINE_LIMIT
+    from eval.retrieval.mteb import named_tasks
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (task,) = named_tasks(task_names=["SciFact"])
+    reference = mteb.get_task("SciFact")
+    assert isinstance(task, type(reference)) and task.metadata == reference.metadata
+    task.load_data()
+    split = task.dataset["default"]["test"]
+    assert (len(split["corpus"]), len(split["queries"])) == (5183, 300)
+    assert "by name" in task._ettin_source and "_raise_if_offline_mode_is_enabled" in DATASETS_OFFLINE_LIMIT
+    import datasets.load as datasets_load
+
+    assert "_raise_if_offline_mode_is_enabled()" in Path(datasets_load.__file__).read_text(), "the line still exists"
+
+
+@pytest.mark.parametrize(
+    "spec, cached, offline, expected",
+    [
+        ("sentence-transformers/all-MiniLM-L6-v2", False, True, "ettin"),  # offline, not in the cache: packaged copy
+        ("sentence-transformers/all-MiniLM-L6-v2", True, True, "mteb"),  # offline, pinned revision cached
+        ("BAAI/bge-small-en-v1.5", False, False, "mteb"),  # online: mteb's wrapper and prompts
+        ("jinaai/jina-embeddings-v5-text-small-retrieval", False, False, "ettin"),  # not in mteb 2.26's registry
+    ],
+)
+def test_first_stage_loader_prefers_mtebs_registered_loader(monkeypatch, spec, cached, offline, expected):
+    import ettin.runtime as runtime
+    from eval.retrieval import mteb as mteb_path
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    pinned = []
+    monkeypatch.setattr(runtime, "hub_snapshot", lambda repo, rev=None: pinned.append(rev) or (Path("x") if cached else None))
+    assert mteb_path.first_stage_loader(spec) == expected
+    if offline:
+        import mteb
+
+        assert pinned == [mteb.get_model_meta(spec).revision], "the cache is asked for mteb's pinned revision"
+
+
+def test_unregistered_embedder_hands_the_registry_prompts_to_mteb(minilm):
+    from dataclasses import replace
+
+    from ettin import registry
+    from eval.retrieval.mteb import _with_registry_prompts
+
+    meta = replace(registry.embedder(registry.MINILM_ID), query_prompt="search_query: ", document_prompt="search_document: ")
+    embedder = replace(minilm, meta=meta)
+    saved = dict(minilm.model.prompts)
+    try:
+        model = _with_registry_prompts(embedder)
+        assert model.prompts["query"] == "search_query: " and model.prompts["document"] == "search_document: "
+    finally:
+        minilm.model.prompts = saved
+
+
+@pytest.mark.parametrize(
+    "spec, cached, offline, expected",
+    [
+        ("17m", False, False, "ettin"),  # Ettin rerankers: the project's runtime (--max-length, --precision)
+        ("cross-encoder/ettin-reranker-17m-v1", True, True, "ettin"),
+        ("mixedbread-ai/mxbai-rerank-large-v2", False, False, "mteb"),  # online: mteb's wrapper (identity activation)
+        ("mixedbread-ai/mxbai-rerank-large-v2", True, True, "mteb"),  # offline with its pinned revision cached
+        ("mixedbread-ai/mxbai-rerank-large-v2", False, True, "ettin"),
+        ("someone/unregistered-reranker", False, False, "ettin"),
+    ],
+)
+def test_reranker_loader_prefers_mtebs_registered_loader_for_peers(monkeypatch, spec, cached, offline, expected):
+    import ettin.runtime as runtime
+    from eval.retrieval import mteb as mteb_path
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(runtime, "hub_snapshot", lambda repo, rev=None: Path("x") if cached else None)
+    assert mteb_path.reranker_loader(spec) == expected

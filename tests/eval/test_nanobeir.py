@@ -85,3 +85,4 @@ def test_cli_offline_on_local_folders(small, replica_17m, tmp_path, capsys):
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["random_init"] is True and set(result["per_dataset"]) == {"nano-local"}
     assert 0.0 <= result["mean"]["ndcg@10"] <= 1.0
+    assert result["provenance"]["reranker"]["max_length"] == 7999, "the model's own limit by default, recorded"

@@ -142,3 +142,35 @@ def test_cli_mix_writes_parquet_and_manifest(tmp_path, capsys):
     manifest = json.loads((tmp_path / "mix.parquet.json").read_text())
     assert manifest["rows_per_source"] == {"s": 3} and len(manifest["source_sha256"]["s"]) == 64
     assert "packages" in manifest["provenance"]
+
+
+def test_hub_source_loads_every_config_and_caps_by_seeded_random_sample(monkeypatch):
+    """``hf:DATASET`` without a config loads every config (as the post); a cap samples rows at random, seeded, from the
+    whole split (never ``split[:cap]``, the first rows). The Hub is replaced by in-memory Arrow datasets."""
+    import datasets
+
+    from train.data import SourceSpec, mix_sources
+
+    loaded = []
+
+    def fake_load(name, config, split):
+        loaded.append((name, config, split))
+        offset = {"msmarco": 0, "nq": 1000}[config]
+        return datasets.Dataset.from_dict(
+            {"query": [f"{config} q{i}" for i in range(100)], "passage": [f"d{i}" for i in range(100)],
+             "score": [float(offset + i) for i in range(100)]}
+        )
+
+    monkeypatch.setattr(datasets, "get_dataset_config_names", lambda name: ["msmarco", "nq"])
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    spec = SourceSpec.parse("all=hf:cross-encoder/ettin-reranker-v1-data@50")
+    table, counts = mix_sources([spec], seed=3, shuffle=False)
+    assert loaded == [("cross-encoder/ettin-reranker-v1-data", c, "train") for c in ("msmarco", "nq")]
+    assert counts == {"all": 50}
+    scores = table.column("score").to_pylist()
+    assert any(s >= 1000 for s in scores) and any(s < 100 for s in scores), "both configs are sampled"
+    assert scores != [float(i) for i in range(50)], "a random sample, not the first rows"
+    again, _ = mix_sources([spec], seed=3, shuffle=False)
+    assert again.column("score").to_pylist() == scores, "seeded"
+    other, _ = mix_sources([spec], seed=4, shuffle=False)
+    assert other.column("score").to_pylist() != scores

@@ -532,7 +532,10 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
             out / _RUN_STARTED,
             {"config": cfg.__dict__, "recipe": recipe, "data_sha256": data_fp, "rows": table.num_rows},
         )
-    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if resume_from is not None and _checkpoint_step(resume_from) >= (recipe["max_steps"] or 0) > 0:
+        result = _finish_from_last_checkpoint(trainer, resume_from)  # killed after its last save: nothing to train
+    else:
+        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     write_json_atomic(
         out / BATCH_LOG_DIR / f"rank{rank}.json", {"rank": rank, "world_size": world_size, "batch_sizes": trainer.batch_sizes}
     )
@@ -564,6 +567,25 @@ def _previous_runs(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
     if previous is None:
         return []
     return [*previous.get("previous_runs", []), {k: previous.get(k) for k in ("global_step", "recipe", "final_eval")}]
+
+
+def _checkpoint_step(folder: Path) -> int:
+    return int(_CHECKPOINT.match(folder.name).group(1))
+
+
+def _finish_from_last_checkpoint(trainer: Any, checkpoint: Path) -> Any:
+    """A run killed after saving its last step: load that checkpoint (and the best one, as the recipe asks) instead of
+    training again, which transformers would do for one step more than asked."""
+    from transformers import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    trainer._load_from_checkpoint(str(checkpoint))
+    best = trainer.state.best_model_checkpoint
+    if trainer.args.load_best_model_at_end and best and Path(best).is_dir():
+        trainer._load_best_model()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return TrainOutput(trainer.state.global_step, sum(losses) / len(losses) if losses else None, {})
 
 
 def _trainer_outcome(trainer: Any, result: Any) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def _saving(folder: Path) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("moment", ["during-a-save", "at-a-random-step"])
+@pytest.mark.parametrize("moment", ["during-a-save", "at-a-random-step", "after-the-last-save"])
 def test_training_killed_from_outside_resumes_from_its_newest_complete_checkpoint(
     tiny_train_file, tiny_encoder, tmp_path, run_cli, kill_when, moment
 ):
@@ -143,6 +143,8 @@ def test_training_killed_from_outside_resumes_from_its_newest_complete_checkpoin
             "--save-total-limit", "20", "--logging-steps", "2", "--quiet"]  # fmt: skip
     if moment == "during-a-save":
         kill_when(args, lambda: _saving(ckpts))
+    elif moment == "after-the-last-save":  # nothing left to train: the resume only finishes the outputs
+        kill_when(args, lambda: (ckpts / "checkpoint-12" / "trainer_state.json").is_file())
     else:
         kill_when(args, lambda: (ckpts / "checkpoint-2" / "trainer_state.json").is_file(),
                   delay_s=random.Random().uniform(0.0, 1.0))  # fmt: skip

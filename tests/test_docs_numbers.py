@@ -76,7 +76,12 @@ def test_proof_run_figures_in_the_docs_come_from_the_committed_report(doc, start
         assert not quoted, f"{doc} quotes proof-run figures {sorted(quoted)} but no report is committed"
         return
     report = _json(PROOF_RUN_FILE)
-    assert quoted <= {f"{v:.4f}" for v in report["ndcg@10"].values()}
+    scores = report["ndcg@10"]
+    assert quoted == {f"{v:.4f}" for v in scores.values()}, "every figure quoted, and only those of the report"
+    section = " ".join(_section(doc, start, end).split())
+    assert f"{report['student_over_teacher'] * 100:.1f} % of the teacher" in section
+    assert f"load average {report['machine_load_1_5_15min']['start'][0]:.2f}" in section
+    assert report["settings"]["max_steps"] == 1000 and "1,000 steps" in section
 
 
 def test_app_doc_latency_table_equals_the_app_load_file():

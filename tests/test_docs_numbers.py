@@ -96,3 +96,18 @@ def test_app_doc_latency_table_equals_the_app_load_file():
                  f"| {rss['after_start']:,} / {rss['after_warm']:,} / {rss['peak_during_concurrent']:,} / "
                  f"{rss['after_concurrent']:,} MB |"):  # fmt: skip
         assert cell in doc
+
+
+def test_readme_scifact_intervals_and_tests_equal_the_leaderboard_computed_from_the_committed_results():
+    from eval.leaderboard import build_leaderboard
+
+    board, readme = build_leaderboard(RESULTS), _text("README.md")
+    rows = board.embedders[(board.embedders["dataset"] == "scifact") & (board.embedders["source"] == "regenerated")]
+    by_system = rows.set_index("system")
+    for system, name in (("bm25", "BM25"), ("sentence-transformers/all-MiniLM-L6-v2", "MiniLM")):
+        r = by_system.loc[system]
+        assert f"{name} {r.ndcg10:.4f} [{r.ndcg10_low:.4f}, {r.ndcg10_high:.4f}]" in readme
+    student = by_system.loc["bm25 » student-scifact"]
+    assert f"scores {student.ndcg10:.4f} [{student.ndcg10_low:.4f}, {student.ndcg10_high:.4f}]" in readme
+    assert f"{-student.gain:.4f} *below* BM25 alone [{student.gain_low:+.4f}, {student.gain_high:+.4f}]".replace("-", "−") in readme
+    assert f"p (Holm) = {student.gain_p_holm:.4f}" in readme and f"(ranks {student['rank']})" in readme

@@ -146,8 +146,10 @@ def test_training_killed_from_outside_resumes_from_its_newest_complete_checkpoin
     elif moment == "after-the-last-save":  # nothing left to train: the resume only finishes the outputs
         kill_when(args, lambda: (ckpts / "checkpoint-12" / "trainer_state.json").is_file())
     else:
-        kill_when(args, lambda: (ckpts / "checkpoint-2" / "trainer_state.json").is_file(),
-                  delay_s=random.Random().uniform(0.0, 1.0))  # fmt: skip
+        # a random step: after a randomly chosen checkpoint is complete, at a random moment of the next steps
+        step = random.Random().choice([2, 4, 6, 8])
+        kill_when(args, lambda: (ckpts / f"checkpoint-{step}" / "trainer_state.json").is_file(),
+                  delay_s=random.Random().uniform(0.0, 0.02))  # fmt: skip
     assert not (out / "train_config.json").exists()
     from train.fit import checkpoint_is_complete
 

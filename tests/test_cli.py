@@ -50,7 +50,7 @@ def test_every_package_registers_its_verbs():
     verbs = {(package, " ".join(path)) for package, path in _all_verbs()}
     expected = {
         ("ettin", "replica"), ("ettin", "registry"), ("ettin", "search"), ("ettin", "latency"),
-        ("eval", "retrieval"), ("eval", "mteb"), ("eval", "nanobeir"), ("eval", "speed"), ("eval", "leaderboard"),
+        ("eval", "retrieval"), ("eval", "mteb"), ("eval", "nanobeir"), ("eval", "speed"), ("eval", "leaderboard"), ("eval", "scale"),
         ("train", "data candidates"), ("train", "data select"), ("train", "data mix"), ("train", "score"),
         ("train", "fit"), ("train", "scifact"),
         ("demo", "load"), ("demo", "screenshots"),

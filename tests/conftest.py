@@ -48,6 +48,7 @@ def minilm():
 
 @pytest.fixture(scope="session")
 def reranker_17m(replica_17m):
-    from ettin.runtime import load_reranker
+    """The 17m replica in fp32 (lossless: the tests compare its scores with ``CrossEncoder.predict``)."""
+    from ettin.runtime import best_settings, load_reranker
 
-    return load_reranker(str(replica_17m))
+    return load_reranker(str(replica_17m), best_settings("cpu", "fp32"))

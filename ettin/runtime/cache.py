@@ -53,7 +53,11 @@ def cached_reranker(spec: str, settings: RuntimeSettings | None = None, cache: M
 
 
 def cached_embedder(spec: str, settings: RuntimeSettings | None = None, cache: ModelCache | None = None, **kw: Any) -> Embedder:
-    """An embedder from ``cache`` (default: the process-wide one), loaded on first use; ``kw`` as for ``resolve_model``."""
-    settings = settings or best_settings()
+    """An embedder from ``cache`` (default: the process-wide one), loaded on first use; ``kw`` as for ``resolve_model``.
+
+    Without ``settings`` it runs in fp32 on the best device: corpus embeddings are stored and reused, and a query must be
+    embedded exactly as they were.
+    """
+    settings = settings or best_settings(precision="fp32")
     source = resolve_model(spec, kind="embedder", **kw)
     return (cache or _DEFAULT_CACHE).get(("embedder", source.name_or_path, settings), lambda: load_embedder(source, settings))

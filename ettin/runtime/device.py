@@ -102,25 +102,29 @@ def best_settings(
 ) -> RuntimeSettings:
     """Pick dtype and attention for a device; ``max_length=None`` runs a reranker at its own limit (as the post does).
 
-    CUDA: bf16 + ``flash_attention_2`` when importable, else bf16 + SDPA. CPU: fp32 + SDPA by default; ``precision="bf16"``
-    gives bf16 only where the CPU has native bf16, and falls back to fp32 (saying so in ``reason``) elsewhere.
+    ``precision="auto"`` (the default): bf16 weights on CUDA and on CPUs that compute bf16 in hardware (AVX512-BF16 or
+    AMX), where the speed benchmark measures it at about 2.5x fp32 with Spearman 0.9998 on a trained model; fp32 elsewhere,
+    where bf16 is emulated and slower. ``"bf16"`` asks for bf16 but still falls back to fp32 (saying so in ``reason``) on
+    a CPU without native bf16; ``"fp32"`` is lossless everywhere. CUDA uses ``flash_attention_2`` when importable.
     """
     import torch
 
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if max_length is not None and max_length < 1:
         raise ValueError("max_length must be positive")
+    if precision == "fp32":
+        return RuntimeSettings(device, "float32", "sdpa", max_length, "fp32 requested (lossless)")
     if device.startswith("cuda"):
-        if precision == "fp32":
-            return RuntimeSettings(device, "float32", "sdpa", max_length, "fp32 requested")
         if flash_attention_available():
             return RuntimeSettings(device, "bfloat16", "flash_attention_2", max_length, "CUDA with flash-attn")
         return RuntimeSettings(device, "bfloat16", "sdpa", max_length, "CUDA, flash-attn not installed")
+    if cpu_has_native_bf16():
+        return RuntimeSettings(device, "bfloat16", "sdpa", max_length, f"{precision}: CPU with native bf16")
     if precision == "bf16":
-        if cpu_has_native_bf16():
-            return RuntimeSettings(device, "bfloat16", "sdpa", max_length, "CPU with native bf16")
         return RuntimeSettings(device, "float32", "sdpa", max_length, "bf16 requested but this CPU lacks native bf16")
-    return RuntimeSettings(device, "float32", "sdpa", max_length, "CPU default (lossless)")
+    return RuntimeSettings(device, "float32", "sdpa", max_length, "auto: CPU without native bf16, fp32")
 
 

@@ -299,7 +299,7 @@ def load_embedder(
     source = spec if isinstance(spec, ModelSource) else resolve_model(
         spec, kind="embedder", allow_local=allow_local, local_roots=local_roots
     )
-    settings = settings or best_settings()
+    settings = settings or best_settings(precision="fp32")  # embeddings stay lossless: stored ones must match
     meta = registry.embedder(source.hub_id) if source.hub_id else None
     try:
         model = SentenceTransformer(

@@ -51,8 +51,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     p.add_argument("--precision", choices=_PRECISIONS, default="auto",
-                   help="reranker precision — auto: bf16 on CUDA, fp32 on CPU; bf16 on CPU only where it has native "
-                   "bf16 (dense first stages always run in fp32, lossless)")
+                   help="reranker precision — auto: bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere; fp32: "
+                   "lossless (dense first stages always run in fp32)")
     p.add_argument("--max-length", type=parse_positive_int, default=None,
                    help="reranker max tokens per pair (default: the model's own limit, as the post evaluates; "
                    "recorded in every result)")
@@ -157,35 +157,50 @@ def _print_runs(summary: dict[str, Any], output: Path | None, notes: Sequence[st
 
 @verb(
     "retrieval",
-    help="two-stage retrieval evaluation on a BEIR folder (first stages x rerankers)",
+    help="two-stage retrieval evaluation on a BEIR folder (first stages x rerankers); runs under torchrun",
     arguments=_retrieval_arguments,
     description="Retrieve the top-k with each first stage, rerank with each reranker, report NDCG@10 and more.\n"
     "Stage-1 rankings and reranker scores are cached in $ETTIN_CACHE, so a rerun (or a killed run started again)\n"
-    "recomputes nothing already done.",
+    "recomputes nothing already done. Under torchrun the ranks share the reranking (one score cache, which every\n"
+    "rank must see); rank 0 alone prints and writes the results.",
 )
 def retrieval(args: argparse.Namespace) -> int:
-    """Run the two-stage evaluation and print/write its results."""
+    """Run the two-stage evaluation and print/write its results (under torchrun: rank 0 only)."""
+    from ettin.distributed import cpu_threads_per_rank, device_for, rank_group, workers_from_env
     from eval.retrieval.evaluate import evaluate_retrieval
     from eval.retrieval.score_cache import ScoreCache
 
     t0 = time.perf_counter()
-    with reraise_as(RetrievalError):
+    workers = workers_from_env()
+    main = workers.is_main
+    with reraise_as(RetrievalError), rank_group(workers) as group:
         dataset, source = load_data(args.data, args.split, args.name, args.max_queries)
+        args.device = device_for(args.device, workers)
         settings = _settings(args)
-        results_dir = _results_dir(args)
-        print(f"{dataset.name}/{dataset.split}: {len(dataset.queries)} queries, {len(dataset.corpus)} documents; "
-              f"top-{args.top_k}; {settings.device} {settings.dtype}", file=sys.stderr)
-        with ScoreCache(args.score_cache) as cache:
+        if settings.device == "cpu":
+            cpu_threads_per_rank(workers)
+        results_dir = _results_dir(args) if main else None
+        if main:
+            print(f"{dataset.name}/{dataset.split}: {len(dataset.queries)} queries, {len(dataset.corpus)} documents; "
+                  f"top-{args.top_k}; {settings.device} {settings.dtype}"
+                  + (f"; {workers.world_size} ranks" if workers.torchrun else ""), file=sys.stderr)
+        with group.main_first():  # rank 0 creates the cache file before the others open it
+            cache = ScoreCache(args.score_cache)
+        with cache:
             report = evaluate_retrieval(
                 dataset, args.first_stage, args.reranker, top_k=args.top_k, settings=settings, dataset_source=source,
                 score_cache=cache, batch_size=args.batch_size, chunk_pairs=args.chunk_pairs, show_progress=True,
-                results_dir=results_dir,
+                results_dir=results_dir, group=group,
             )
+    if not main:
+        return 0
     summary = report.as_json()
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
     cache_info = summary["cache"]
     notes = [f"pairs requested {cache_info['pairs_requested']:,}  found in cache {cache_info['pairs_cached']:,}  "
              f"scored now {cache_info['pairs_scored']:,}"] if args.reranker else []
+    if workers.torchrun:
+        notes.append(f"{workers.world_size} torchrun ranks shared the reranking")
     _print_runs(summary, args.output, notes)
     if results_dir is not None:
         print(f"results store: {len(summary['runs'])} file(s) under {results_dir}/retrieval/", file=sys.stderr)

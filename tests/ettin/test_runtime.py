@@ -10,16 +10,42 @@ from ettin.runtime import device
 from ettin.runtime import ModelCache, ModelLoadError, best_settings, resolve_model
 
 
-def test_cpu_defaults_are_lossless_at_the_models_own_length():
-    s = best_settings("cpu")
+def test_cpu_fp32_is_lossless_at_the_models_own_length():
+    s = best_settings("cpu", "fp32")
     assert (s.dtype, s.attn_implementation, s.max_length) == ("float32", "sdpa", None)
 
 
-def test_bf16_only_with_native_support(monkeypatch):
-    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2"}))
-    assert best_settings("cpu", "bf16").dtype == "float32"
-    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    assert best_settings("cpu", "bf16").dtype == "bfloat16"
+@pytest.mark.parametrize("precision", ["auto", "bf16"])
+def test_bf16_only_with_native_support(monkeypatch, precision):
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    s = best_settings("cpu", precision)
+    assert s.dtype == "float32" and "lacks native bf16" in s.reason if precision == "bf16" else s.dtype == "float32"
+    for flag in ("avx512_bf16", "amx_bf16"):
+        monkeypatch.setattr(device, "cpu_flags", lambda flag=flag: frozenset({"avx2", flag}))
+        assert best_settings("cpu", precision).dtype == "bfloat16"
+
+
+def test_auto_is_the_default_and_fp32_wins_everywhere(monkeypatch):
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(device, "flash_attention_available", lambda: False)
+    assert best_settings("cpu").dtype == "bfloat16"
+    assert best_settings("cuda").dtype == "bfloat16"
+    assert best_settings("cuda", "fp32").dtype == best_settings("cpu", "fp32").dtype == "float32"
+    with pytest.raises(ValueError, match="auto, fp32 or bf16"):
+        best_settings("cpu", "fp16")
+
+
+def test_embedders_stay_fp32_under_auto(monkeypatch, tmp_path):
+    """Stored corpus embeddings are reused: a query must be embedded as they were, so bf16 never reaches an embedder."""
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    import types
+
+    model_cache = importlib.import_module("ettin.runtime.cache")
+    monkeypatch.setattr(model_cache, "load_embedder", lambda source, settings: types.SimpleNamespace(parameters=1, settings=settings))
+    monkeypatch.setattr(model_cache, "load_reranker", lambda source, settings: types.SimpleNamespace(parameters=1, settings=settings))
+    monkeypatch.setattr(model_cache, "resolve_model", lambda spec, **kw: types.SimpleNamespace(name_or_path=spec))
+    assert model_cache.cached_embedder("some/embedder", cache=ModelCache(2)).settings.dtype == "float32"
+    assert model_cache.cached_reranker("some/reranker", cache=ModelCache(2)).settings.dtype == "bfloat16"
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,7 @@ def bert_cross_encoder(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from ettin.runtime import load_reranker, packaged_path
+    from ettin.runtime import best_settings, load_reranker, packaged_path
 
     folder = tmp_path_factory.mktemp("bert-ce")
     tokenizer = AutoTokenizer.from_pretrained(str(packaged_path("sentence-transformers/all-MiniLM-L6-v2")))
@@ -119,7 +119,7 @@ def bert_cross_encoder(tmp_path_factory):
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, num_labels=1, type_vocab_size=2)
     BertForSequenceClassification(config).save_pretrained(folder)
-    return load_reranker(str(folder))
+    return load_reranker(str(folder), best_settings("cpu", "fp32"))
 
 
 def test_fast_path_equals_predict_on_a_bert_cross_encoder_with_token_types(bert_cross_encoder, scifact_test):
@@ -138,9 +138,9 @@ def test_fast_path_equals_predict_on_a_bert_cross_encoder_with_token_types(bert_
 @pytest.fixture(scope="module")
 def teacher_standin(tmp_path_factory):
     from ettin.replica import build_teacher_standin
-    from ettin.runtime import load_reranker
+    from ettin.runtime import best_settings, load_reranker
 
-    return load_reranker(str(build_teacher_standin(tmp_path_factory.mktemp("teacher") / "mxbai")))
+    return load_reranker(str(build_teacher_standin(tmp_path_factory.mktemp("teacher") / "mxbai")), best_settings("cpu", "fp32"))
 
 
 def test_causal_lm_teacher_keeps_predict_with_template_left_padding_and_raw_logits(teacher_standin, scifact_test):

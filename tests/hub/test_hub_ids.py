@@ -114,7 +114,8 @@ def test_train_score_with_the_teacher_by_id_gives_predicts_raw_logits(run_offlin
 
     pairs = _pairs_file(tmp_path / "pairs.parquet")
     run_offline(["-m", "train", "score", "--input", str(tmp_path / "pairs.parquet"), "--out", str(tmp_path / "scores"),
-                 "--teacher", registry.TEACHER_ID, "--allow-random-teacher", "--batch-size", "5", "--quiet"])
+                 "--teacher", registry.TEACHER_ID, "--allow-random-teacher", "--batch-size", "5", "--precision", "fp32",
+                 "--quiet"])
     scores = read_scored(tmp_path / "scores").column("score").to_numpy()
     manifest = json.loads((tmp_path / "scores" / "manifest.json").read_text())
     assert manifest["teacher"]["random_init"] is True and manifest["teacher"]["revision"] == pinned_revision(registry.TEACHER_ID)

@@ -146,7 +146,7 @@ class EmbeddingStore:
         return key in self._memory or self._path(key).is_file() or bundled_embeddings_path(key).is_file()
 
     def get(
-        self, embedder: Embedder, corpus: Corpus, progress: ProgressFn | None = None, batch_size: int = 64, chunk: int = 256
+        self, embedder: Embedder, corpus: Corpus, progress: ProgressFn | None = None, batch_size: int = 64, chunk: int = 128
     ) -> np.ndarray:
         key = self.key(embedder, corpus)
         return self._memory.get(key, lambda: self._load_or_compute(key, embedder, corpus, progress, batch_size, chunk))
@@ -188,9 +188,10 @@ class EmbeddingStore:
         files = []
         for f in folder.glob("*.npy"):
             try:
-                files.append((f.stat().st_mtime, f.stat().st_size, f))
+                stat = f.stat()
             except FileNotFoundError:  # pruned by another process meanwhile
                 continue
+            files.append((stat.st_mtime, stat.st_size, f))
         total = sum(size for _, size, _ in files)
         deleted = []
         for _, size, f in sorted(files, key=lambda t: t[0]):

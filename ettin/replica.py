@@ -176,33 +176,19 @@ def build_replica(size: str, out_dir: str | Path, *, seed: int = 0, overwrite: b
     from ettin.architecture import build_reranker, count_parameters
 
     meta = reranker(size)
-    out = Path(out_dir)
-    if out.exists() and not overwrite:
-        if (out / METADATA_FILE).is_file():
-            return out
-        raise FileExistsError(f"{out} exists and is not a replica; pass overwrite=True to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def write(folder: Path) -> None:
         torch.manual_seed(seed)
-        encoder_dir = work / "encoder"
+        encoder_dir = folder.parent / "encoder"  # inside the scratch folder _save_atomically removes
         ModernBertModel(replica_config(size)).save_pretrained(encoder_dir)
-        tok_dir = build_tokenizer()
-        for f in tok_dir.iterdir():
+        for f in build_tokenizer().iterdir():
             shutil.copy2(f, encoder_dir / f.name)
         model = build_reranker(str(encoder_dir), max_length=meta.max_length, device="cpu")
-        final = work / "model"
-        model.save_pretrained(str(final))
-        n_params = count_parameters(model)
-        (final / METADATA_FILE).write_text(
-            json.dumps(replica_metadata(meta, seed, n_params), indent=2) + "\n", encoding="utf-8"
-        )
-        if out.exists():
-            shutil.rmtree(out)
-        final.replace(out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return out
+        model.save_pretrained(str(folder))
+        data = replica_metadata(meta, seed, count_parameters(model))
+        (folder / METADATA_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    return _save_atomically(Path(out_dir), overwrite, write)
 
 
 def _save_atomically(out: Path, overwrite: bool, write: Any) -> Path:

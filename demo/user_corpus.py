@@ -31,6 +31,7 @@ __all__ = [
     "parse_upload",
     "sample_corpus",
     "sample_relevance",
+    "scifact_corpus",
 ]
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -83,6 +84,17 @@ def sample_corpus() -> Corpus:
         tuple(c.titles[i] for i in keep),
         f"scifact-sample-{len(keep)}",
     )
+
+
+@lru_cache(maxsize=1)
+def scifact_corpus() -> Corpus:
+    """The whole SciFact corpus (5,183 abstracts) that the test split's queries are judged against.
+
+    Its MiniLM embeddings ship in ``data/embeddings`` too, so choosing it costs no embedding time.
+    """
+    from ettin.corpus import scifact
+
+    return scifact("test").corpus
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
-"""The shipped sample embeddings: the store uses them instead of computing, and they equal a fresh computation."""
+"""The shipped embeddings of both bundled corpora: the store uses them instead of computing, and they equal a fresh
+computation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from demo.bundle import MINILM
-from demo.user_corpus import sample_corpus
+from demo.user_corpus import sample_corpus, scifact_corpus
 from ettin.pipeline import EmbeddingStore, bundled_embeddings_path
 
 
@@ -20,18 +21,21 @@ def embedder():
     return cached_embedder(MINILM, allow_local=False)
 
 
-def test_the_sample_embeddings_are_shipped_for_the_apps_embedder_and_used_without_computing(embedder, tmp_path, monkeypatch):
-    corpus = sample_corpus()
+@pytest.mark.parametrize("make_corpus, n_documents", [(sample_corpus, 1007), (scifact_corpus, 5183)])
+def test_the_bundled_embeddings_are_shipped_for_the_apps_embedder_and_used_without_computing(
+    embedder, tmp_path, monkeypatch, make_corpus, n_documents
+):
+    corpus = make_corpus()
     key = EmbeddingStore.key(embedder, corpus)
     path = bundled_embeddings_path(key)
-    assert path.is_file(), "regenerate with `python -m demo bundle-embeddings` (the app's embedder or sample changed)"
+    assert path.is_file(), "regenerate with `python -m demo bundle-embeddings` (the app's embedder or corpus changed)"
     info = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    assert info["corpus_fingerprint"] == corpus.fingerprint and info["documents"] == len(corpus) == 1007
+    assert info["corpus_fingerprint"] == corpus.fingerprint and info["documents"] == len(corpus) == n_documents
     monkeypatch.setattr(type(embedder), "encode", lambda *a, **k: pytest.fail("the shipped embeddings were not used"))
     store = EmbeddingStore(root=tmp_path)
     assert store.has(embedder, corpus)
     emb = store.get(embedder, corpus)
-    assert emb.shape == (1007, 384) and emb.dtype == np.float32
+    assert emb.shape == (n_documents, 384) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
 
 
@@ -44,10 +48,13 @@ def test_a_corpus_without_shipped_embeddings_is_computed(embedder, tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_embeddings_equal_a_fresh_computation(embedder, tmp_path):
-    corpus = sample_corpus()
+@pytest.mark.parametrize("make_corpus, n_checked", [(sample_corpus, None), (scifact_corpus, 300)])
+def test_shipped_embeddings_equal_a_fresh_computation(embedder, tmp_path, make_corpus, n_checked):
+    """Every sample document; a seeded random 300 of the 5,183 SciFact abstracts (all of them take minutes here)."""
+    corpus = make_corpus()
     shipped = EmbeddingStore(root=tmp_path / "a").get(embedder, corpus)
-    fresh = embedder.encode(list(corpus.document_texts), "document", batch_size=64).astype(np.float32)
+    rows = np.arange(len(corpus)) if n_checked is None else np.random.default_rng(0).choice(len(corpus), n_checked, replace=False)
+    fresh = embedder.encode([corpus.document_texts[i] for i in rows], "document", batch_size=64).astype(np.float32)
     fresh /= np.linalg.norm(fresh, axis=1, keepdims=True)
-    cosine = np.sum(shipped * fresh, axis=1)
+    cosine = np.sum(shipped[rows] * fresh, axis=1)
     assert cosine.min() >= 0.9999, f"lowest cosine {cosine.min():.6f}"

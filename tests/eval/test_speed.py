@@ -219,7 +219,7 @@ def test_end_to_end_result_file(replica_17m, tmp_path, capsys):
     base, fast = rows[("baseline", "fp32-sdpa")], rows[("ettin", "fp32-sdpa")]
     assert base["ratio_to_baseline"] == 1.0 and base["batch_size"] == 32
     assert fast["pairs_per_s"] > 0 and fast["batch_size"] == 8 and fast["random_init"] is True and fast["size"] == "17m"
-    assert fast["ratio_to_baseline"] > 0  # its arithmetic: test_config_row_ratio_and_ceiling_fraction_from_known_timings
+    assert fast["ratio_to_baseline"] == pytest.approx(fast["pairs_per_s"] / base["pairs_per_s"], rel=1e-3)
     assert fast["max_abs_diff_vs_baseline"] <= 1e-4
     assert 0 < fast["ceiling_fraction"] < 1 and fast["peak_memory_bytes"] > 0  # no run beats the matmul ceiling
     assert rows[("ettin", "bf16-fa2-unpadded")]["skipped"] == "flash attention needs a CUDA GPU"

@@ -1,0 +1,51 @@
+"""Warm the app up in the background right after it starts, so the first search does not pay for imports and loading.
+
+Loads what the Search tab starts with — the default first stage over the bundled sample (whose embeddings ship with the
+project, so nothing is embedded) and the default reranker when it is a local folder, timed once so estimates have a measured rate — in a daemon
+thread. A search that arrives meanwhile simply waits for the same cached objects; a failure is logged and left for the
+search itself to report to its user.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+__all__ = ["start_warm_up", "warm_up"]
+
+logger = logging.getLogger("ettin.app")
+
+
+def warm_up(play, first_stage: str, reranker: str | None) -> float:
+    """Load ``first_stage`` over the bundled sample and ``reranker`` into ``play``'s caches; returns the seconds it took.
+
+    Args:
+        play: The app's :class:`demo.playground.Playground`.
+        first_stage: The first stage the Search tab selects at start.
+        reranker: The reranker it selects (``None`` or ``"none"``: no reranker).
+    """
+    from demo.user_corpus import sample_corpus
+
+    t0 = time.perf_counter()
+    stage = play.first_stage(first_stage, sample_corpus())
+    stage.search("warm up", 1)  # the first query pays for lazy imports and kernels
+    choice = play.reranker_choice(reranker)
+    if choice is not None and choice.local:  # never a Hub download at start-up
+        play.reranker(choice)
+    return time.perf_counter() - t0
+
+
+def start_warm_up(play, first_stage: str, reranker: str | None) -> threading.Thread:
+    """Run :func:`warm_up` in a daemon thread (the app serves meanwhile) and return the thread."""
+
+    def run() -> None:
+        try:
+            seconds = warm_up(play, first_stage, reranker)
+            logger.info("warmed up %s and %s in %.1f s", first_stage, reranker, seconds)
+        except Exception:  # noqa: BLE001 - the first search reports the same failure to its user
+            logger.warning("warm-up failed; the first search will load the models itself", exc_info=True)
+
+    thread = threading.Thread(target=run, name="ettin-warm-up", daemon=True)
+    thread.start()
+    return thread

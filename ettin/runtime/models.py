@@ -9,10 +9,18 @@ from typing import Any, Literal
 
 import numpy as np
 
+import threading
+
 from ettin import registry
 from ettin.io import weights_hash
 from ettin.runtime.device import RuntimeSettings, best_settings
 from ettin.runtime.fast import fast_path_supported, score_pairs_fast
+
+LOAD_LOCK = threading.Lock()
+"""Models load one at a time. transformers switches torch's process-wide default dtype while it builds a model in
+another dtype (and switches it back after); two loads at once can leave the wrong default behind for good, each restoring
+what the other set, and every later tensor is then made in it. Rerankers are therefore built in float32 and cast after
+(:func:`cast_encoder`), except for flash attention (CUDA), which must be built in half precision."""
 from ettin.runtime.sources import ModelLoadError, ModelSource, loading_error, resolve_model, with_hub_identity
 
 __all__ = [
@@ -189,6 +197,7 @@ def load_reranker(
     Raises:
         ModelLoadError: invalid id, or the model cannot be loaded (offline and not cached, broken folder, …).
     """
+    import torch
     from sentence_transformers import CrossEncoder
 
     source = spec if isinstance(spec, ModelSource) else resolve_model(
@@ -196,15 +205,20 @@ def load_reranker(
     )
     settings = settings or best_settings()
     kwargs = settings.model_kwargs()
+    cast_after_load = settings.dtype != "float32" and settings.attn_implementation != "flash_attention_2"
+    if cast_after_load:  # built in fp32, so transformers never switches torch's process-wide default dtype
+        kwargs["dtype"] = torch.float32
     try:
         try:
-            model = CrossEncoder(source.name_or_path, device=settings.device, model_kwargs=kwargs, max_length=settings.max_length)
+            with LOAD_LOCK:
+                model = CrossEncoder(source.name_or_path, device=settings.device, model_kwargs=kwargs, max_length=settings.max_length)
         except (ValueError, ImportError) as exc:
             if "attn_implementation" not in str(exc) and "flash" not in str(exc).lower():
                 raise
             kwargs["attn_implementation"] = "eager"
             settings = replace(settings, attn_implementation="eager", reason=f"{settings.reason}; attention fell back to eager")
-            model = CrossEncoder(source.name_or_path, device=settings.device, model_kwargs=kwargs, max_length=settings.max_length)
+            with LOAD_LOCK:
+                model = CrossEncoder(source.name_or_path, device=settings.device, model_kwargs=kwargs, max_length=settings.max_length)
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - every loading failure becomes one clear message
@@ -218,9 +232,23 @@ def load_reranker(
     elif limit is not None and settings.max_length > limit:
         raise ModelLoadError(f"max_length {settings.max_length} exceeds {source.spec}'s limit of {limit} tokens")
     model.eval()
+    if cast_after_load:
+        cast_encoder(model, settings.torch_dtype)
     if settings.dtype != "float32":
         keep_head_fp32(model)
     return Reranker(model, with_hub_identity(source), settings, _count(model))
+
+
+def cast_encoder(model: Any, dtype: Any) -> None:
+    """Cast the encoder's parameters (the first module: all of a plain sequence-classification model) to ``dtype``.
+
+    Buffers keep the dtype the model built them in (rotary frequencies stay float32, as a model built directly in bf16
+    keeps them), and a scoring head after the encoder keeps its exact float32 weights (:func:`keep_head_fp32`) rather
+    than bf16-rounded ones.
+    """
+    first = next(iter(model.children()), model)
+    for param in first.parameters():
+        param.data = param.data.to(dtype)
 
 
 def _to_float32_features(module: Any, args: tuple) -> None:
@@ -302,13 +330,14 @@ def load_embedder(
     settings = settings or best_settings(precision="fp32")  # embeddings stay lossless: stored ones must match
     meta = registry.embedder(source.hub_id) if source.hub_id else None
     try:
-        model = SentenceTransformer(
-            source.name_or_path,
-            device=settings.device,
-            trust_remote_code=source.trust_remote_code,
-            revision=None if source.is_local or meta is None else meta.revision,
-            model_kwargs={"dtype": settings.torch_dtype},
-        )
+        with LOAD_LOCK:
+            model = SentenceTransformer(
+                source.name_or_path,
+                device=settings.device,
+                trust_remote_code=source.trust_remote_code,
+                revision=None if source.is_local or meta is None else meta.revision,
+                model_kwargs={"dtype": settings.torch_dtype},
+            )
     except Exception as exc:  # noqa: BLE001
         raise loading_error(source, exc) from exc
     check_prompts(model, meta, source.spec)

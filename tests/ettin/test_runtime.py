@@ -186,3 +186,32 @@ def test_an_embedder_missing_a_registry_prompt_is_refused_not_silently_unprompte
     with pytest.raises(ModelLoadError, match="no prompt named 'query', 'document'"):
         check_prompts(minilm.model, meta, registry.MINILM_ID)
     check_prompts(minilm.model, registry.embedder(registry.MINILM_ID), registry.MINILM_ID)  # no named prompts: fine
+
+
+def test_bf16_loads_keep_the_default_dtype_and_an_exact_fp32_head(replica_17m):
+    """A bf16 reranker is built in fp32 and cast, so torch's process-wide default dtype never changes (concurrent loads
+    once left it at bf16 for good), and its scoring head keeps the exact fp32 weights instead of bf16-rounded ones."""
+    import threading
+
+    import torch
+
+    loaded = {}
+
+    def load(precision):
+        loaded[precision] = runtime.load_reranker(str(replica_17m), best_settings("cpu", precision, 128))
+
+    threads = [threading.Thread(target=load, args=(p,)) for p in ("bf16", "fp32", "bf16")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert torch.get_default_dtype() == torch.float32
+    bf16, fp32 = loaded["bf16"].model, loaded["fp32"].model
+    if loaded["bf16"].settings.dtype != "bfloat16":
+        pytest.skip("this CPU lacks native bf16")
+    encoder = next(iter(bf16.children()))
+    assert {p.dtype for p in encoder.parameters()} == {torch.bfloat16}
+    head_bf16 = dict(bf16.named_parameters())
+    for name, param in fp32.named_parameters():
+        if not name.startswith("0."):
+            assert head_bf16[name].dtype == torch.float32 and torch.equal(head_bf16[name], param), name

@@ -7,6 +7,7 @@ Layout (one job per module):
 - ``runtime/`` — device and precision choice, model-id validation, loading, the fast scoring path, the model cache;
 - ``corpus`` / ``pipeline`` — BEIR data and retrieve-then-rerank (dense or BM25 first stage, cross-encoder second);
 - ``metrics`` — retrieval metrics (pytrec_eval, as MTEB computes them), the project's only implementation;
+- ``distributed`` — torchrun ranks and ``--shard i/n`` shares, one GPU per local rank, the gloo barrier;
 - shared plumbing: ``cli`` (the verb convention of every ``python -m`` package), ``errors`` (``UserError``), ``cache``
   (the bounded LRU), ``progress`` (tqdm), ``io`` (atomic writes, hashes), ``lazy`` (lazy re-exports), ``paths``,
   ``provenance``.

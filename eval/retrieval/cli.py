@@ -103,6 +103,22 @@ def _results_dir(args: argparse.Namespace) -> Path | None:
     return None if args.no_store else (args.results_dir or DEFAULT_RESULTS_DIR)
 
 
+def _one_process_only(verb_name: str) -> None:
+    """Refuse to run ``verb_name`` as several torchrun ranks (each would redo the whole evaluation).
+
+    Raises:
+        RetrievalError: launched by torchrun with more than one process.
+    """
+    from ettin.distributed import workers_from_env
+
+    workers = workers_from_env()
+    if workers.world_size > 1:
+        raise RetrievalError(
+            f"`python -m eval {verb_name}` runs in one process, but torchrun started {workers.world_size}: start it "
+            "without torchrun (`python -m eval retrieval` is the evaluation that shards over torchrun ranks)"
+        )
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Rows (first stage x reranker) by metric, with timing, as aligned text."""
     header = ["first stage", "reranker", *(label for _, label in _COLUMNS), "stage1 s", "rerank s", "flag"]
@@ -267,6 +283,7 @@ def nanobeir(args: argparse.Namespace) -> int:
     from ettin.provenance import base_provenance
     from ettin.runtime import load_reranker
 
+    _one_process_only("nanobeir")
     with reraise_as(RetrievalError):
         reranker = load_reranker(args.reranker, _settings(args))
         per_dataset, source = _nanobeir_scores(args, reranker.model)
@@ -319,6 +336,7 @@ def mteb(args: argparse.Namespace) -> int:
         from eval.retrieval import mteb as mteb_path
     except ImportError as exc:
         raise RetrievalError(f"the MTEB path is not available: {exc}") from exc
+    _one_process_only("mteb")
     with reraise_as(RetrievalError):
         settings = _settings(args)
         if args.data is not None:

@@ -1,6 +1,8 @@
 """The whole two-stage evaluation: each first stage alone and reranked by each reranker, one metrics unit per pair.
 
-Each unit is written to the results store (:mod:`eval.retrieval.store`) as soon as it is finished.
+Each unit is written to the results store (:mod:`eval.retrieval.store`) as soon as it is finished. Under torchrun the
+reranking is shared by the ranks (:func:`eval.retrieval.rerank.rerank`); rank 0 alone computes the first stages (and
+sends the rankings to the others), computes metrics and writes results.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ettin.corpus import BeirDataset
+from ettin.distributed import RankGroup, Workers
 from ettin.runtime import Embedder, Reranker, RuntimeSettings, best_settings
 from eval.retrieval.first_stage import Stage1Result, run_first_stage
 from eval.retrieval.rerank import RerankStats, candidate_pairs, rerank
@@ -67,6 +70,8 @@ class EvaluationReport:
 
     units: list[UnitResult]
     rerank_stats: dict[str, RerankStats] = field(default_factory=dict)
+    workers: dict[str, Any] | None = None
+    """Under torchrun: the launcher and world size of the run (``None`` for one process)."""
 
     @property
     def pairs_requested(self) -> int:
@@ -81,7 +86,7 @@ class EvaluationReport:
         return sum(s.pairs_cached for s in self.rerank_stats.values())
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "runs": [{**unit.record, "timing": unit.timing} for unit in self.units],
             "cache": {
                 "pairs_requested": self.pairs_requested,
@@ -89,6 +94,12 @@ class EvaluationReport:
                 "pairs_cached": self.pairs_cached,
             },
         }
+        if self.workers is not None:
+            out["workers"] = {
+                **self.workers,
+                "ranks": {name: stats.ranks for name, stats in self.rerank_stats.items()},
+            }
+        return out
 
 
 @dataclass
@@ -100,12 +111,15 @@ class _Units:
     top_k: int
     embedder_settings: RuntimeSettings
     results_dir: str | Path | None
+    workers: dict[str, Any] | None = None
     units: list[UnitResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         from ettin.provenance import base_provenance
 
         self.shared = base_provenance()
+        if self.workers is not None:
+            self.shared["workers"] = self.workers
         self.dataset_prov = {
             "name": self.dataset.name,
             "split": self.dataset.split,
@@ -138,6 +152,7 @@ def evaluate_retrieval(
     results_dir: str | Path | None = None,
     reranker_loader: Callable[[str, RuntimeSettings], Reranker] | None = None,
     embedder_loader: Callable[[str, RuntimeSettings], Embedder] | None = None,
+    group: RankGroup | None = None,
 ) -> EvaluationReport:
     """Evaluate each first stage alone and reranked by each reranker; write each unit to the store as it finishes.
 
@@ -157,6 +172,9 @@ def evaluate_retrieval(
         results_dir: Write each unit's record to this results store (None: do not write).
         reranker_loader: Loads a reranker (default :func:`ettin.runtime.load_reranker`).
         embedder_loader: Loads an embedder (default :func:`ettin.runtime.cached_embedder`).
+        group: The torchrun ranks sharing the reranking (:func:`ettin.distributed.rank_group`; default this process
+            alone). They must share ``score_cache``'s file. Only rank 0 computes metrics, writes to ``results_dir`` and
+            returns units; the other ranks return an empty report.
 
     Raises:
         ValueError: no first stage, or ``top_k`` below 1.
@@ -168,30 +186,39 @@ def evaluate_retrieval(
         raise ValueError("give at least one first stage (e.g. bm25)")
     if not isinstance(top_k, int) or top_k < 1:
         raise ValueError("top_k must be a positive whole number")
+    group = group or RankGroup(Workers())
+    main = group.is_main
     settings = settings or best_settings()
-    embedder_settings = embedder_settings or best_settings(settings.device)
-    units = _Units(dataset, dataset_source, top_k, embedder_settings, results_dir)
+    embedder_settings = embedder_settings or best_settings(settings.device, "fp32")
+    workers = group.workers.describe() if group.workers.torchrun else None
+    units = _Units(dataset, dataset_source, top_k, embedder_settings, results_dir if main else None, workers)
     stage1: list[Stage1Result] = []
-    for spec in dict.fromkeys(s.strip() for s in first_stages):
-        result = run_first_stage(
-            dataset, spec, top_k, settings=embedder_settings, embedder_loader=embedder_loader, show_progress=show_progress
-        )
-        stage1.append(result)
-        units.add(result, result.as_run(), None, {"stage1_s": round(result.seconds, 3)})
-    report = EvaluationReport(units.units)
+    if main:  # the other ranks get rank 0's candidates: every rank reranks the same pairs, on any machine
+        for spec in dict.fromkeys(s.strip() for s in first_stages):
+            result = run_first_stage(
+                dataset, spec, top_k, settings=embedder_settings, embedder_loader=embedder_loader,
+                show_progress=show_progress,
+            )
+            stage1.append(result)
+            units.add(result, result.as_run(), None, {"stage1_s": round(result.seconds, 3)})
+    stage1 = group.broadcast(stage1)
+    report = EvaluationReport(units.units, workers=workers)
     rerankers = list(dict.fromkeys(r.strip() for r in rerankers))
     if not rerankers:
         return report
     load = reranker_loader or load_reranker
-    candidates = candidate_pairs(dataset, stage1, top_k)  # the same for every reranker
+    candidates = candidate_pairs(dataset, stage1, top_k)  # the same for every reranker (and every rank)
     cache = score_cache or ScoreCache()
     try:
         for spec in rerankers:
             rr = load(spec, settings)
             runs, stats = rerank(
-                candidates, rr, cache, batch_size=batch_size, chunk_pairs=chunk_pairs, show_progress=show_progress
+                candidates, rr, cache, batch_size=batch_size, chunk_pairs=chunk_pairs,
+                show_progress=show_progress, group=group,
             )
             report.rerank_stats[rr.name] = stats
+            if not main:
+                continue
             for result in stage1:
                 timing = {"stage1_s": round(result.seconds, 3), "rerank_s_all_first_stages": round(stats.seconds, 3)}
                 units.add(result, runs[result.name], rr, timing)

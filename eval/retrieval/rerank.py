@@ -1,17 +1,22 @@
 """Stage 2 of the two-stage evaluation: reranking every first stage's candidates through the shared score cache.
 
-The union of all first stages' candidate pairs is looked up in the :class:`~eval.retrieval.score_cache.ScoreCache`;
-only missing pairs are scored, in committed batches, so a pair several first stages retrieved is scored once and a killed
-run resumes where it stopped.
+The union of all first stages' candidate pairs is cut into fixed chunks of ``chunk_pairs`` pairs (in a fixed order);
+each chunk's pairs missing from the :class:`~eval.retrieval.score_cache.ScoreCache` are scored and committed in one
+transaction, so a pair several first stages retrieved is scored once and a killed run resumes where it stopped. Under
+torchrun rank ``r`` of ``n`` takes the chunks ``c % n == r``; the chunks do not depend on ``n``, so a run killed with one
+world size resumes with another without scoring a committed pair again. The ranks pool what their caches hold before
+they start and send rank 0 what they scored (gloo collectives), so ranks on several machines may each keep a local
+cache; rank 0 adds everything to its cache and alone builds the reranked runs.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ettin.corpus import BeirDataset
+from ettin.distributed import RankGroup, Workers
 from ettin.progress import progress_bar
 from ettin.runtime import Reranker
 from eval.retrieval.first_stage import Stage1Result
@@ -38,6 +43,9 @@ class RerankStats:
     pairs_cached: int = 0
     pairs_scored: int = 0
     seconds: float = 0.0
+    ranks: list[dict[str, float]] = field(default_factory=list)
+    """Under torchrun: each rank's own ``pairs_cached`` / ``pairs_scored`` / ``seconds`` (the fields above are sums, and
+    the slowest rank's seconds)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,20 @@ def candidate_pairs(dataset: BeirDataset, stage1: Sequence[Stage1Result], top_k:
     return Candidates(pairs, wanted)
 
 
+def _my_chunks(keys: list[PairKey], chunk_pairs: int, workers: Workers) -> list[list[PairKey]]:
+    """The fixed chunks of ``keys`` that belong to this rank (chunk ``c`` to rank ``c % world_size``)."""
+    chunks = [keys[start : start + chunk_pairs] for start in range(0, len(keys), chunk_pairs)]
+    return chunks[workers.rank :: workers.world_size]
+
+
+def _gather_scores(group: RankGroup, scores: dict[PairKey, float]) -> dict[PairKey, float]:
+    """The union of every rank's ``scores`` (each rank's own in a world of one)."""
+    merged: dict[PairKey, float] = {}
+    for part in group.gather(scores):
+        merged.update(part)
+    return merged
+
+
 def rerank(
     candidates: Candidates,
     reranker: Reranker,
@@ -84,32 +106,72 @@ def rerank(
     batch_size: int = 32,
     chunk_pairs: int = 256,
     show_progress: bool = False,
+    group: RankGroup | None = None,
 ) -> tuple[Runs, RerankStats]:
     """Rerank the candidates of every first stage with one reranker; each distinct pair is scored at most once, ever.
 
+    Args:
+        group: The torchrun ranks sharing the work (default: this process alone). The ranks first pool what their score
+            caches hold (one file on one machine, or one per machine), then each scores its chunks' missing pairs,
+            committing them to its cache; rank 0 receives every rank's new scores, adds them to its cache and returns
+            the runs; the other ranks return no runs (``{}``) and the same statistics.
+
     Returns:
         (first stage name -> reranked run ``{qid: {doc_id: score}}``, statistics).
+
+    Raises:
+        RuntimeError: a pair is still unscored once every rank is done.
     """
+    if chunk_pairs < 1:
+        raise ValueError("chunk_pairs must be at least 1")
+    group = group or RankGroup(Workers())
     model_key = reranker_key(reranker)
     max_length, dtype = reranker.settings.max_length, reranker.settings.dtype
     pairs = candidates.pairs
-    stats = RerankStats(pairs_requested=candidates.requested, pairs_unique=len(pairs))
-    scores = cache.get_many(model_key, max_length, dtype, list(pairs))
-    stats.pairs_cached = len(scores)
-    missing = [k for k in pairs if k not in scores]
+    keys = list(pairs)
+    held = cache.get_many(model_key, max_length, dtype, keys)
+    if group.connected:  # what any machine's cache holds (ranks of one machine share one, so its local rank 0 speaks)
+        known = _gather_scores(group, held if group.workers.local_rank == 0 else {}) | held
+    else:
+        known = held
+    mine = _my_chunks(keys, chunk_pairs, group.workers)
+    todo = [part for part in ([k for k in chunk if k not in known] for chunk in mine) if part]
+    own = RerankStats(pairs_cached=sum(k in known for chunk in mine for k in chunk))
+    new: dict[PairKey, float] = {}
     t0 = time.perf_counter()
-    with progress_bar(show=show_progress, total=len(missing), desc=f"rerank ({reranker.name})", unit="pair") as bar:
-        for start in range(0, len(missing), chunk_pairs):
-            part = missing[start : start + chunk_pairs]
-            values = reranker.score_pairs([pairs[k] for k in part], batch_size=batch_size)
-            new = list(zip(part, (float(v) for v in values)))
-            cache.put_many(model_key, max_length, dtype, new)
-            scores.update(new)
-            stats.pairs_scored += len(part)
+    with progress_bar(show=show_progress and group.is_main, total=sum(len(part) for part in todo),
+                      desc=f"rerank ({reranker.name})", unit="pair") as bar:  # fmt: skip
+        for part in todo:
+            values = [float(v) for v in reranker.score_pairs([pairs[k] for k in part], batch_size=batch_size)]
+            cache.put_many(model_key, max_length, dtype, zip(part, values))
+            new.update(zip(part, values))
             bar.update(len(part))
-    stats.seconds = time.perf_counter() - t0
+    own.pairs_scored, own.seconds = len(new), time.perf_counter() - t0
+    # every rank is done once this returns
+    ranks = group.gather({"pairs_cached": own.pairs_cached, "pairs_scored": own.pairs_scored,
+                          "seconds": round(own.seconds, 3)})  # fmt: skip
+    stats = RerankStats(
+        pairs_requested=candidates.requested,
+        pairs_unique=len(pairs),
+        pairs_cached=sum(r["pairs_cached"] for r in ranks),
+        pairs_scored=sum(r["pairs_scored"] for r in ranks),
+        seconds=time.perf_counter() - t0,
+        ranks=ranks if group.connected else [],
+    )
+    scores = {**known, **(_gather_scores(group, new) if group.connected else new)}
+    if not group.is_main:
+        return {}, stats
+    on_disk = {**held, **cache.get_many(model_key, max_length, dtype, [k for k in keys if k not in held])}
+    # rank 0's cache also gets what ranks on other machines held or scored (on one machine they share the file)
+    cache.put_many(model_key, max_length, dtype, ((k, v) for k, v in scores.items() if k not in on_disk))
+    scores.update(on_disk)
+    if len(scores) != len(pairs):
+        raise RuntimeError(
+            f"{len(pairs) - len(scores)} reranked pairs are missing once every rank finished (a --shard process has "
+            "not run yet, or the ranks reranked different candidates)"
+        )
     runs = {
-        name: {qid: {k.doc_id: scores[k] for k in keys} for qid, keys in per_query.items()}
+        name: {qid: {k.doc_id: scores[k] for k in per_keys} for qid, per_keys in per_query.items()}
         for name, per_query in candidates.wanted.items()
     }
     return runs, stats

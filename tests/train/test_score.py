@@ -68,6 +68,31 @@ def test_shards_together_equal_one_run(pairs_file, tmp_path):
     assert again["written"] == 0 and again["already_done"] == 11, "finished work is not redone"
 
 
+def test_manifest_records_each_run_and_when_the_folder_is_complete(pairs_file, tmp_path):
+    out = tmp_path / "scores"
+    first = score_file(pairs_file, out, HashTeacher(), shard=(0, 2), chunk_size=10, show_progress=False)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert not first["complete"] and not manifest["complete"]
+    assert manifest["runs"][0] | {"id": 0, "started": 0, "finished": 0} == {
+        "id": 0, "launcher": "shard", "world_size": 2, "shard": "0/2", "started": 0, "finished": 0,
+        "parts_to_score": 6, "written": 6, "already_done": 0,
+    }
+    assert score_file(pairs_file, out, HashTeacher(), shard=(1, 2), chunk_size=10, show_progress=False)["complete"]
+    score_file(pairs_file, out, HashTeacher(), shard=(0, 2), chunk_size=10, show_progress=False)  # nothing left to do
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["complete"] and [r.get("shard") for r in manifest["runs"]] == ["0/2", "1/2"]
+
+
+def test_shard_flag_under_torchrun_is_refused(monkeypatch, tmp_path, capsys):
+    from train.__main__ import main
+
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["score", "--input", str(tmp_path / "p.parquet"), "--out", str(tmp_path / "o"), "--teacher", "x/y",
+                 "--shard", "0/2"]) == 2  # fmt: skip
+    assert "drop --shard" in capsys.readouterr().err
+
+
 def test_other_runs_folder_is_refused(pairs_file, tmp_path):
     out = tmp_path / "scores"
     score_file(pairs_file, out, HashTeacher(), chunk_size=10, show_progress=False)
@@ -92,7 +117,7 @@ def test_killed_scoring_resumes_without_redoing_parts(tmp_path, tiny_cross_encod
                    pairs)  # fmt: skip
     out = tmp_path / "scores"
     args = ["score", "--input", str(pairs), "--out", str(out), "--teacher", str(tiny_cross_encoder),
-            "--chunk-size", "2", "--quiet"]  # 200 parts of a few milliseconds each
+            "--chunk-size", "2", "--precision", "fp32", "--quiet"]  # 200 parts of a few milliseconds each; fp32 as below
     # killed from outside at a random moment of the run (possibly while a part is being written)
     after = random.Random().randint(1, 60)
     kill_when(args, lambda: len(list(out.glob("part-*.parquet"))) >= after)

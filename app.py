@@ -2,8 +2,9 @@
 reproduce it.
 
 The Hugging Face Spaces entry point. It only composes the tabs: their layout and handlers live in :mod:`demo.tabs`, the
-search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Nothing heavy is imported or loaded
-until a request needs it, so ``python app.py`` serves in seconds. Runs on 127.0.0.1 without a share link unless asked.
+search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Building the app loads no model, so
+``python app.py`` serves in seconds; once it serves, a background thread loads the start-up embedder and reranker
+(:mod:`demo.warmup`) so the first search does not wait for them. Runs on 127.0.0.1 without a share link unless asked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import argparse
 import logging
 import os
 from pathlib import Path
+
+CSS_FILE = Path(__file__).resolve().parent / "demo" / "app.css"  # results rows, score bars, phone layout
 
 
 def build_app(
@@ -38,9 +41,11 @@ def build_app(
 
     from demo import texts
     from demo.board import BoardStore
+    from demo.choices import default_first_stage as default_first_stage_key
     from demo.playground import DEFAULT_MAX_RERANK_SECONDS, Playground
     from demo.rest import add_rerank_route
     from demo.tabs import compare, explore, leaderboard, reproduce, search
+    from demo.warmup import start_warm_up
     from ettin.paths import models_dir as env_models_dir
 
     play = Playground(models_dir or env_models_dir(), max_rerank_seconds or DEFAULT_MAX_RERANK_SECONDS, include_hub)
@@ -50,13 +55,17 @@ def build_app(
         documents = gr.State(None, time_to_live=3600)  # the user's own documents, per browser session, for an hour
         gr.Markdown(texts.INTRO)
         with gr.Tabs():
-            corpus = search.build(play, documents, default_first_stage)
+            corpus = search.build(play, documents, default_first_stage, demo)
             compare.build(play, corpus, default_first_stage)
             reloaded = leaderboard.build(store, demo)
             explore.build(store.results_dir, demo)
             reproduce.build(store, reloaded)
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.ettin_routes = [lambda fastapi_app: add_rerank_route(fastapi_app, play)]  # added by serve(), next to Gradio's
+    demo.ettin_css = CSS_FILE.read_text(encoding="utf-8")  # given to launch() by serve()
+    start_stage = default_first_stage_key(play.first_stages, default_first_stage)
+    start_reranker = play.rerankers[0].key if play.rerankers else None
+    demo.ettin_warm_up = lambda: start_warm_up(play, start_stage, start_reranker)  # started by serve(), not here
     return demo
 
 
@@ -68,9 +77,12 @@ def serve(demo, block: bool = True, **launch_kwargs):
         block: Keep serving until interrupted (``False``: return at once, as tests do).
         **launch_kwargs: For ``gr.Blocks.launch`` (host, port, ``share``, ``max_file_size``, ...).
     """
+    launch_kwargs.setdefault("css", getattr(demo, "ettin_css", None))
     demo.launch(prevent_thread_lock=True, **launch_kwargs)
     for add_route in getattr(demo, "ettin_routes", ()):
         add_route(demo.app)
+    if hasattr(demo, "ettin_warm_up"):  # load the start-up models in the background: the first search is then fast
+        demo.ettin_warm_up()
     if block:
         demo.block_thread()
     return demo

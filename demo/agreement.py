@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-__all__ = ["kendall_tau", "overlap_at_k"]
+__all__ = ["agreement", "kendall_tau", "overlap_at_k"]
 
 
 def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int = 5) -> float:
@@ -46,3 +46,23 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
                 discordant += 1
     denom = ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)) ** 0.5
     return float("nan") if denom == 0 else (concordant - discordant) / denom
+
+
+def agreement(
+    top: Sequence[str], scores: Mapping[str, float], ref_top: Sequence[str], ref_scores: Mapping[str, float], k: int = 5
+) -> tuple[float, float]:
+    """How much one ranking agrees with a reference over the same items: overlap of the top ``k`` and Kendall's tau-b of
+    the scores of the items both scored.
+
+    Args:
+        top: Item ids, best first.
+        scores: Item id -> score.
+        ref_top: The reference's item ids, best first.
+        ref_scores: The reference's item id -> score.
+        k: Depth of the overlap.
+
+    Returns:
+        ``(overlap_at_k, kendall_tau)``, NaN where undefined.
+    """
+    shared = [d for d in top if d in scores and d in ref_scores]
+    return overlap_at_k(top, ref_top, k), kendall_tau([scores[d] for d in shared], [ref_scores[d] for d in shared])

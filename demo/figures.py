@@ -25,14 +25,17 @@ def movement_figure(df: pd.DataFrame, top_n: int = 10) -> go.Figure:
     """Where the reranker took documents from: a slope chart from first-stage rank to final rank.
 
     Args:
-        df: One row per candidate with ``first_stage_rank``, ``final_rank`` and ``title``.
+        df: One row per candidate with ``first_stage_rank``, ``final_rank``, ``title`` and optionally ``reranked``.
         top_n: Documents whose final rank is at most this are drawn.
 
     Returns:
-        One line per document, green when it moved up, red down, grey unchanged; a message figure when empty.
+        One line per document, green when it moved up, red down, grey unchanged; a message figure when empty or when
+        no reranker ran (``reranked`` all false), never flat lines.
     """
     if df.empty:
         return message_figure("No candidates to show.", "Rank movement")
+    if "reranked" in df and not df["reranked"].any():
+        return message_figure("No reranker ran, so nothing moved: pick a reranker to see what it changes.", "Rank movement")
     d = df[df["final_rank"] <= top_n].sort_values("final_rank")
     fig = go.Figure()
     for _, r in d.iterrows():

@@ -1,16 +1,18 @@
-"""The one guard around the app's event handlers: user errors become a clean ``gr.Error``, never a traceback."""
+"""The one guard around the app's event handlers: user errors become a clean ``gr.Error``, never a traceback; and the
+per-session stop flags a long handler checks so that Stop ends its work, not only its display."""
 
 from __future__ import annotations
 
 import functools
 import html
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ettin.errors import UserError
 
-__all__ = ["guard"]
+__all__ = ["StopFlags", "Stopped", "guard"]
 
 logger = logging.getLogger("ettin.app")
 
@@ -18,6 +20,53 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 OUT_OF_MEMORY = "out of memory: choose a smaller model, a smaller K or a smaller corpus"
+
+
+class Stopped(UserError):
+    """The user pressed Stop: the handler gives up at its next check."""
+
+
+class StopFlags:
+    """One stop flag per browser session.
+
+    Gradio's ``cancels=`` ends a sync handler's event (its outputs are dropped) but not the thread running it, so a
+    handler calls :meth:`start` and passes the returned check to its work (e.g. inside the progress callback, called
+    between stages and batches); the Stop button calls :meth:`stop`, and the next check raises :class:`Stopped`.
+    """
+
+    def __init__(self) -> None:
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: str | None) -> Callable[[], None]:
+        """A fresh flag for ``session`` (replacing an older one) and the check that raises once it is set."""
+        flag = threading.Event()
+        with self._lock:
+            self._flags[session or ""] = flag
+
+        def check() -> None:
+            if flag.is_set():
+                raise Stopped("stopped by the user")
+
+        check.flag = flag  # type: ignore[attr-defined] - lets finish() forget only its own flag
+        return check
+
+    def stop(self, session: str | None) -> bool:
+        """Set ``session``'s flag; ``False`` when nothing was running there."""
+        with self._lock:
+            flag = self._flags.pop(session or "", None)
+        if flag is None:
+            return False
+        flag.set()
+        return True
+
+    def finish(self, session: str | None, check: Callable[[], None] | None = None) -> None:
+        """Forget ``session``'s flag once its handler is done (only the flag of ``check``, when given: a newer search of
+        the same session keeps its own)."""
+        with self._lock:
+            current = self._flags.get(session or "")
+            if current is not None and (check is None or getattr(check, "flag", None) is current):
+                del self._flags[session or ""]
 
 
 def _as_text(message: str) -> str:

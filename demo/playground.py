@@ -7,16 +7,20 @@ unloadable model) with a message meant for the user.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from demo.choices import NO_RERANKER, RANDOM_BADGE, RerankerChoice, discover_rerankers, first_stage_choices
+from demo.fair import EmbeddingQueue
 from demo.throughput import ThroughputBook, published_cpu_rate
 from ettin import registry
 from ettin.cache import BoundedCache
@@ -32,12 +36,13 @@ from ettin.pipeline import (
     whole_number,
 )
 from ettin.paths import cache_dir
-from ettin.runtime import ModelLoadError
+from ettin.runtime import INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSettings, best_settings
 
 __all__ = [
     "DEFAULT_MAX_RERANK_SECONDS",
     "MAX_K",
     "MAX_TOP_N",
+    "PRECISIONS",
     "CompareOutcome",
     "CompareRow",
     "JudgedQuery",
@@ -46,6 +51,7 @@ __all__ = [
     "SearchOutcome",
     "judged_metrics",
     "judged_query",
+    "validate_precision",
 ]
 
 MAX_K = 200
@@ -54,8 +60,21 @@ DEFAULT_MAX_RERANK_SECONDS = float(os.environ.get("ETTIN_MAX_RERANK_SECONDS", "6
 BM25_CACHED = 8  # BM25 indexes kept, one per corpus
 APP_EMBEDDINGS_MAX_BYTES = 1 << 30  # corpus embeddings the app keeps on disk
 DENSE_CACHED = 4  # (embedder, corpus) first stages kept
+PRECISIONS = ("auto", "bf16", "fp32")  # what a reranker may be asked to run in (ettin.runtime.best_settings)
 
 ProgressFn = Callable[[float, str], None]
+
+
+def validate_precision(precision: Any) -> str:
+    """``precision`` when it is one of :data:`PRECISIONS`.
+
+    Raises:
+        InputError: anything else, naming the allowed values.
+    """
+    if not isinstance(precision, str) or precision.strip().lower() not in PRECISIONS:
+        shown = repr(precision)[:40]
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {shown}")
+    return precision.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -110,12 +129,16 @@ def judged_metrics(result: SearchResult, judged: JudgedQuery) -> dict[str, dict[
 
 @dataclass
 class SearchOutcome:
-    """One search: the pipeline's result, the reranker used, the setup time and notes for the user."""
+    """One search: the pipeline's result, the reranker used, the setup time and notes for the user.
+
+    ``settings`` are the runtime settings the reranker ran with (device, dtype, max length); ``None`` without one.
+    """
 
     result: SearchResult
     choice: RerankerChoice | None
     setup_s: float
     notes: list[str] = field(default_factory=list)
+    settings: RuntimeSettings | None = None
 
     @property
     def timings(self) -> dict[str, float]:
@@ -125,7 +148,7 @@ class SearchOutcome:
 
 @dataclass
 class CompareRow:
-    """One reranker's ordering of the shared candidates in a comparison, and its time."""
+    """One reranker's ordering of the shared candidates in a comparison, its time and the settings it ran with."""
 
     choice: RerankerChoice
     top: list[str]  # doc ids, best first (all candidates)
@@ -133,6 +156,8 @@ class CompareRow:
     scores: dict[str, float]
     seconds: float
     pairs: int
+    settings: RuntimeSettings | None = None
+    parameters: int | None = None  # the choice's count, else the loaded model's
 
     @property
     def pairs_per_s(self) -> float:
@@ -142,7 +167,14 @@ class CompareRow:
 
 @dataclass
 class CompareOutcome:
-    """Every reranker's ordering of the same first-stage candidates; ``reference`` is the largest that ran."""
+    """Every reranker's ordering of the same first-stage candidates, complete or (while streaming) so far.
+
+    ``reference`` is the reranker agreement is measured against: the largest size selected. When that one is skipped or
+    fails, the largest other size that ran (or will run) takes its place and ``reference_note`` says so; otherwise the
+    note is empty. ``pending`` holds the keys still to run (empty once complete; left unrun when ``stopped``, set by a
+    consumer that closed the stream); ``skipped`` holds ``"key: reason"``; ``choices`` are all the sizes selected,
+    smallest first; ``settings`` the runtime settings asked for in ``precision``.
+    """
 
     query: str
     first_stage: str
@@ -152,6 +184,21 @@ class CompareOutcome:
     reference: str | None
     skipped: list[str]
     setup_s: float
+    pending: list[str] = field(default_factory=list)
+    reference_note: str = ""
+    precision: str = "auto"
+    settings: RuntimeSettings | None = None
+    choices: list[RerankerChoice] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Every selected size ran or was skipped."""
+        return not self.pending
+
+    def reference_row(self) -> CompareRow | None:
+        """The reference's row once it has run."""
+        return next((r for r in self.rows if r.choice.key == self.reference), None)
 
 
 class Playground:
@@ -172,12 +219,13 @@ class Playground:
         self.models_dir = Path(models_dir).expanduser().resolve() if models_dir else None
         self.max_rerank_seconds = max_rerank_seconds
         self.include_hub = include_hub
-        self.throughput = ThroughputBook()
+        self._throughput: dict[str, ThroughputBook] = {}  # one per precision, so bf16 and fp32 rates never mix
         self._bm25: BoundedCache[BM25FirstStage] = BoundedCache(BM25_CACHED)
         # keyed by (embedder, corpus): a hit skips re-hashing the embedder's weights for the embedding-store key
         self._dense: BoundedCache[DenseFirstStage] = BoundedCache(DENSE_CACHED)
         # every user corpus is embedded once and kept on disk, within a bound (least recently used files go first)
         self._embeddings = EmbeddingStore(cache_dir() / "app-embeddings", max_disk_bytes=APP_EMBEDDINGS_MAX_BYTES)
+        self.embedding_queue = EmbeddingQueue()  # one corpus embedding at a time, within its own time budget
         self.refresh()
 
     def refresh(self) -> None:
@@ -228,41 +276,72 @@ class Playground:
         return self._dense.get((key, corpus.fingerprint), lambda: self._embed(key, corpus, progress))
 
     def _embed(self, key: str, corpus: Corpus, progress: ProgressFn | None) -> DenseFirstStage:
+        """The dense first stage over ``corpus``; a corpus not embedded yet waits for the embedding queue's one slot
+        and must finish within its time budget (:class:`demo.fair.EmbeddingQueue`)."""
         from ettin.runtime import cached_embedder
 
         if progress:
             progress(0.0, f"loading {key}")
         embedder = cached_embedder(key, allow_local=False)
+        if self._embeddings.has(embedder, corpus):  # bundled, or embedded before: nothing to queue for
+            return DenseFirstStage(embedder, corpus, store=self._embeddings)
+        with self.embedding_queue.slot(len(corpus), progress) as embed_progress:
+            return DenseFirstStage(embedder, corpus, store=self._embeddings, progress=embed_progress)
 
-        def embed_progress(done: int, total: int) -> None:
-            if progress:
-                progress(done / max(total, 1), f"embedding the corpus with {embedder.name}: {done:,}/{total:,} documents")
+    @staticmethod
+    def reranker_settings(precision: str = "auto") -> RuntimeSettings:
+        """The runtime settings a reranker runs with in the app: ``precision`` on the best device, capped at
+        :data:`~ettin.runtime.INTERACTIVE_MAX_LENGTH` tokens per pair.
 
-        return DenseFirstStage(embedder, corpus, store=self._embeddings, progress=embed_progress)
+        Raises:
+            InputError: a precision not in :data:`PRECISIONS`.
+        """
+        return best_settings(precision=validate_precision(precision), max_length=INTERACTIVE_MAX_LENGTH)
 
-    def reranker(self, choice: RerankerChoice):
-        """The loaded model for ``choice``, timed on 2 pairs the first time so estimates have a rate."""
+    def throughput(self, precision: str = "auto") -> ThroughputBook:
+        """The rates measured here with ``precision`` asked for: one book per precision (auto, bf16, fp32), so an
+        estimate in fp32 is never made, or scaled, from a bf16 measurement. Keyed by what was asked rather than the
+        dtype it resolves to, so an estimate needs no torch import.
+
+        Raises:
+            InputError: a precision not in :data:`PRECISIONS`.
+        """
+        return self._throughput.setdefault(validate_precision(precision), ThroughputBook())
+
+    def record_throughput(self, choice: RerankerChoice, precision: str, pairs: int, seconds: float) -> None:
+        """Fold a measured rerank of ``pairs`` pairs in ``seconds`` into the rate of ``choice`` in ``precision``."""
+        self.throughput(precision).record(choice.key, choice.size, pairs, seconds)
+
+    def reranker(self, choice: RerankerChoice, precision: str = "auto"):
+        """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate.
+
+        Raises:
+            InputError: a precision not in :data:`PRECISIONS`.
+            ModelLoadError: the model cannot be loaded.
+        """
         from ettin.runtime import cached_reranker
 
+        settings = self.reranker_settings(precision)
         roots = [self.models_dir] if self.models_dir else None
-        model = cached_reranker(choice.spec, allow_local=choice.local, local_roots=roots)
-        if self.throughput.rate(choice.key) is None:  # warm-up + first measurement on 2 pairs
+        model = cached_reranker(choice.spec, settings=settings, allow_local=choice.local, local_roots=roots)
+        if self.throughput(precision).rate(choice.key) is None:  # warm-up + first measurement on 2 pairs
             t0 = time.perf_counter()
             model.score_pairs([("warm up", "a short document"), ("warm up", "another short document")])
-            self.throughput.record(choice.key, choice.size, 2, time.perf_counter() - t0)
+            self.record_throughput(choice, precision, 2, time.perf_counter() - t0)
         return model
 
     # ---- estimates ---------------------------------------------------------------------------------------------------
 
-    def estimate_text(self, key: str | None, k: int) -> str:
-        """A one-line estimate of the rerank time for the UI (never raises)."""
+    def estimate_text(self, key: str | None, k: int, precision: str = "auto") -> str:
+        """A one-line estimate of the rerank time for the UI in ``precision`` (never raises)."""
         try:
             choice = self.reranker_choice(key)
-        except ModelLoadError as exc:
+            if choice is not None:
+                seconds, how = self.throughput(precision).estimate(choice, int(k))
+        except (ModelLoadError, InputError) as exc:
             return str(exc)
         if choice is None:
             return "No reranker: first-stage results only."
-        seconds, how = self.throughput.estimate(choice, int(k))
         badge = f" **{RANDOM_BADGE}**." if choice.random_init else ""
         if seconds is None:
             rate = published_cpu_rate(choice.size)
@@ -275,8 +354,14 @@ class Playground:
         bound = " — above the limit, lower K" if seconds > self.max_rerank_seconds else ""
         return f"Estimated rerank time for {int(k)} documents: {seconds:,.1f} s ({how}){bound}.{badge}"
 
-    def _check_budget(self, choice: RerankerChoice, n_pairs: int) -> None:
-        seconds, how = self.throughput.estimate(choice, n_pairs)
+    def check_budget(self, choice: RerankerChoice, n_pairs: int, precision: str = "auto") -> None:
+        """Refuse a rerank of ``n_pairs`` pairs with ``choice`` in ``precision`` estimated above the time limit.
+
+        Raises:
+            InputError: the estimate is above :attr:`max_rerank_seconds` (the message suggests a K that fits), or a bad
+                precision.
+        """
+        seconds, how = self.throughput(precision).estimate(choice, n_pairs)
         if seconds is not None and seconds > self.max_rerank_seconds:
             rate = n_pairs / seconds
             max_k = max(1, int(rate * self.max_rerank_seconds))
@@ -300,15 +385,19 @@ class Playground:
         k: int = 30,
         top_n: int = 10,
         progress: ProgressFn | None = None,
+        precision: str = "auto",
     ) -> SearchOutcome:
-        """Retrieve the top ``k`` with the first stage, rerank them, return the best ``top_n`` with timings.
+        """Retrieve the top ``k`` with the first stage, rerank them in ``precision``, return the best ``top_n`` with
+        timings; the outcome's ``settings`` are those the reranker ran with.
 
         Raises:
-            InputError: bad query or parameters, or a rerank estimated above the time limit.
+            InputError: bad query or parameters (``precision`` not one of :data:`PRECISIONS`), or a rerank estimated
+                above the time limit.
             ModelLoadError: unknown or unloadable model.
         """
         query = validate_query(query)
         k, top_n = self._check_params(k, top_n)
+        precision = validate_precision(precision)
         notes: list[str] = []
         if k > len(corpus):
             notes.append(f"K = {k} is more than the {len(corpus):,} documents: all of them are candidates")
@@ -319,19 +408,24 @@ class Playground:
         if choice is not None:
             if progress:
                 progress(0.0, f"loading {choice.key}")
-            model = self.reranker(choice)
-            self._check_budget(choice, min(k, len(corpus)))
+            model = self.reranker(choice, precision)
+            self.check_budget(choice, min(k, len(corpus)), precision)
         setup_s = time.perf_counter() - t0
         if progress:
             progress(0.0, "searching")
-        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n)
+
+        def rerank_progress(done: int, total: int) -> None:
+            if progress:  # also where a Stop is noticed between slices of the rerank
+                progress(done / total, f"reranking: {done}/{total} documents")
+
+        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, progress=rerank_progress if progress else None)
         if choice is not None and result.candidates:
-            self.throughput.record(choice.key, choice.size, len(result.candidates), result.timings["rerank_s"])
+            self.record_throughput(choice, precision, len(result.candidates), result.timings["rerank_s"])
         if not result.candidates:
             notes.append("the first stage found no candidate documents (BM25 needs at least one shared word)")
         if choice is not None and choice.random_init:
             notes.append(f"{choice.key}: {RANDOM_BADGE}")
-        return SearchOutcome(result, choice, setup_s, notes)
+        return SearchOutcome(result, choice, setup_s, notes, model.settings if model is not None else None)
 
     def compare(
         self,
@@ -341,21 +435,42 @@ class Playground:
         rerankers: Sequence[str] | None = None,
         k: int = 30,
         progress: ProgressFn | None = None,
+        precision: str = "auto",
     ) -> CompareOutcome:
-        """Rerank the same first-stage top ``k`` with several rerankers (default: all offered), timing each.
+        """The complete comparison: the last outcome of :meth:`compare_stream` (same arguments, same errors)."""
+        outcome = None
+        for outcome in self.compare_stream(query, corpus, first_stage, rerankers, k, progress, precision):
+            pass
+        assert outcome is not None  # the stream yields at least once or raises
+        return outcome
 
-        Sizes whose estimated time is above the limit are skipped and listed in ``skipped``. The reference for agreement
-        is the largest (by parameters) reranker that ran.
+    def compare_stream(
+        self,
+        query: str,
+        corpus: Corpus,
+        first_stage: str,
+        rerankers: Sequence[str] | None = None,
+        k: int = 30,
+        progress: ProgressFn | None = None,
+        precision: str = "auto",
+    ) -> Iterator[CompareOutcome]:
+        """Rerank the same first-stage top ``k`` with several rerankers (default: all offered), smallest first, timing
+        each; yield the outcome so far once the candidates are known and again after each size.
+
+        Work happens only while the stream is advanced: closing it (the app's Stop) leaves the remaining sizes unrun.
+        Sizes estimated above the time limit, or that fail to load, are skipped and listed in ``skipped``. Agreement is
+        measured against the largest size selected; when it is skipped the largest other size takes its place and
+        ``reference_note`` says so.
+
+        Raises:
+            InputError: bad query, K or precision, or no rerankers to compare (before the first yield).
+            ModelLoadError: an unknown reranker key or first stage.
         """
         query = validate_query(query)
         k, _ = self._check_params(k, 1)
-        keys = list(rerankers) if rerankers else [c.key for c in self.rerankers]
-        choices = [c for c in (self.reranker_choice(key) for key in keys) if c is not None]
-        if not choices:
-            raise InputError(
-                "no rerankers to compare: build replicas with `python -m ettin replica --size all --out models` "
-                "and start the app with --models-dir models"
-            )
+        precision = validate_precision(precision)
+        choices = self._compare_choices(rerankers)
+        settings = self.reranker_settings(precision)
         t0 = time.perf_counter()
         stage = self.first_stage(first_stage, corpus, progress)
         setup_s = time.perf_counter() - t0
@@ -363,37 +478,81 @@ class Playground:
         idx = idx.tolist()
         cand_ids = [corpus.ids[i] for i in idx]
         pairs = [(query, corpus.document_text(i)) for i in idx]
-        titles = [corpus.title(i) or corpus.texts[i][:80] for i in idx]
+        titles = [_full_title(corpus, i) for i in idx]
+        skipped = {c.key: reason for c in choices if (reason := self._over_budget(c, len(pairs), precision))}
+        planned = [c for c in choices if c.key not in skipped]
+        outcome = CompareOutcome(query, stage.name, k, cand_ids, [], None, [], setup_s, [c.key for c in planned],
+                                 precision=precision, settings=settings, choices=choices)  # fmt: skip
+        yield self._with_reference(outcome, choices, skipped)
         rows: list[CompareRow] = []
-        skipped: list[str] = []
-        for n, choice in enumerate(sorted(choices, key=lambda c: c.parameters or 0), start=1):
+        for n, choice in enumerate(planned, start=1):
             if progress:
-                progress((n - 1) / len(choices), f"{choice.key}: loading and reranking {len(pairs)} documents")
-            row = self._compare_one(choice, pairs, cand_ids, titles)
+                progress((n - 1) / len(planned), f"{choice.key}: loading and reranking {len(pairs)} documents")
+            row = self._compare_one(choice, pairs, cand_ids, titles, precision)
             if isinstance(row, str):
-                skipped.append(f"{choice.key}: {row}")
+                skipped[choice.key] = row
             else:
                 rows.append(row)
-        reference = max(rows, key=lambda r: r.choice.parameters or 0).choice.key if rows else None
-        return CompareOutcome(query, stage.name, k, cand_ids, rows, reference, skipped, setup_s)
+            outcome = dataclasses.replace(outcome, rows=list(rows), pending=[c.key for c in planned[n:]])
+            yield self._with_reference(outcome, choices, skipped)
 
-    def _compare_one(
-        self, choice: RerankerChoice, pairs: list[tuple[str, str]], cand_ids: list[str], titles: list[str]
-    ) -> CompareRow | str:
-        """Rerank the shared candidates with one reranker, or say why it was skipped."""
-        seconds, how = self.throughput.estimate(choice, len(pairs))
+    def _compare_choices(self, rerankers: Sequence[str] | None) -> list[RerankerChoice]:
+        """The offered choices for ``rerankers`` (default: all offered), smallest first, each once."""
+        keys = list(rerankers) if rerankers else [c.key for c in self.rerankers]
+        chosen = {c.key: _with_parameters(c) for c in (self.reranker_choice(key) for key in keys) if c is not None}
+        if not chosen:
+            raise InputError(
+                "no rerankers to compare: build replicas with `python -m ettin replica --size all --out models` "
+                "and start the app with --models-dir models"
+            )
+        return sorted(chosen.values(), key=lambda c: c.parameters or 0)
+
+    @staticmethod
+    def _with_reference(
+        outcome: CompareOutcome, choices: list[RerankerChoice], skipped: dict[str, str]
+    ) -> CompareOutcome:
+        """``outcome`` with its skipped list, the reference (the largest selected, or the largest other size that ran or
+        will run when that one was skipped) and a note when the reference is not the largest selected."""
+        intended = choices[-1].key
+        skipped_list = [f"{key}: {reason}" for key, reason in skipped.items()]
+        if intended not in skipped:
+            return dataclasses.replace(outcome, skipped=skipped_list, reference=intended, reference_note="")
+        alive = {r.choice.key for r in outcome.rows} | set(outcome.pending)
+        fallback = next((c.key for c in reversed(choices) if c.key in alive), None)
+        instead = (f"agreement is measured against **{fallback}**, the largest other size selected, instead" if fallback
+                   else "no size ran, so there is no agreement to measure")  # fmt: skip
+        note = f"The reference **{intended}** (the largest size selected) was skipped: {skipped[intended]}; {instead}."
+        return dataclasses.replace(outcome, skipped=skipped_list, reference=fallback, reference_note=note)
+
+    def _over_budget(self, choice: RerankerChoice, n_pairs: int, precision: str) -> str:
+        """Why ``choice`` is estimated above the time limit for ``n_pairs`` pairs, or ``""``."""
+        seconds, how = self.throughput(precision).estimate(choice, n_pairs)
         if seconds is not None and seconds > self.max_rerank_seconds:
             return f"estimated {seconds:,.0f} s > limit {self.max_rerank_seconds:,.0f} s ({how})"
+        return ""
+
+    def _compare_one(
+        self,
+        choice: RerankerChoice,
+        pairs: list[tuple[str, str]],
+        cand_ids: list[str],
+        titles: list[str],
+        precision: str,
+    ) -> CompareRow | str:
+        """Rerank the shared candidates with one reranker, or say why it was skipped."""
+        reason = self._over_budget(choice, len(pairs), precision)
+        if reason:
+            return reason
         try:
-            model = self.reranker(choice)
-            self._check_budget(choice, len(pairs))
+            model = self.reranker(choice, precision)
+            self.check_budget(choice, len(pairs), precision)
         except (ModelLoadError, InputError) as exc:
             return str(exc)
         t1 = time.perf_counter()
         scores = model.score_pairs(pairs) if pairs else []
         dt = time.perf_counter() - t1
         if pairs:
-            self.throughput.record(choice.key, choice.size, len(pairs), dt)
+            self.record_throughput(choice, precision, len(pairs), dt)
         order = sorted(range(len(pairs)), key=lambda j: (-float(scores[j]), j))
         return CompareRow(
             choice,
@@ -402,4 +561,37 @@ class Playground:
             {cand_ids[j]: float(scores[j]) for j in range(len(pairs))},
             dt,
             len(pairs),
+            model.settings,
+            getattr(model, "parameters", None) or choice.parameters,
         )
+
+
+def _with_parameters(choice: RerankerChoice) -> RerankerChoice:
+    """``choice`` with its parameter count read from its weights' safetensors headers when its metadata has none (a
+    model trained here), so sizes sort by their real size; unchanged when unreadable."""
+    if choice.parameters is not None or not choice.local:
+        return choice
+    root, total = Path(choice.spec), 0
+    try:  # a sentence-transformers folder keeps its head modules' weights in the sub-folders modules.json names
+        modules = [root / m["path"] for m in json.loads((root / "modules.json").read_text()) if m.get("path")]
+    except (OSError, ValueError, TypeError, KeyError):
+        modules = []
+    for path in [p for folder in [root, *modules] for p in sorted(folder.glob("*.safetensors"))]:
+        try:
+            with path.open("rb") as f:
+                header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        except (OSError, ValueError):
+            return choice
+        total += sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
+    return dataclasses.replace(choice, parameters=total) if total else choice
+
+
+def _full_title(corpus: Corpus, i: int, untitled_chars: int = 160) -> str:
+    """Document ``i``'s whole title; for an untitled document, the start of its text (cut at a word, with "…")."""
+    title = corpus.title(i).strip()
+    if title:
+        return title
+    text = " ".join(corpus.texts[i].split())
+    if len(text) <= untitled_chars:
+        return text
+    return text[:untitled_chars].rsplit(" ", 1)[0] + "…"

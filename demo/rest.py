@@ -1,9 +1,11 @@
 """``POST /rerank`` next to the Gradio app: the request and response shapes Cohere, TEI-style and Infinity clients use.
 
 Request: ``{"query": str, "documents": [str | {"text": str, "title"?: str}], "top_n"?: int, "return_documents"?: bool,
-"model"?: str}``. Response: ``{"id", "results": [{"index", "relevance_score", "raw_score", "document"?}], "model",
-"random_init", "usage": {"documents", "seconds"}}``, best first. ``relevance_score`` is the sigmoid of the model's raw
-logit (0–1, what these clients expect); ``raw_score`` is the logit itself, the number the Search tab shows.
+"model"?: str, "precision"?: "auto" | "bf16" | "fp32"}``. Response: ``{"id", "results": [{"index", "relevance_score",
+"raw_score", "document"?}], "model", "random_init", "precision", "dtype", "usage": {"documents", "seconds"}}``, best
+first; ``dtype`` is what the model ran in ("bf16" falls back to float32 on a CPU without native bf16).
+``relevance_score`` is the sigmoid of the model's raw logit (0–1, what these clients expect); ``raw_score`` is the logit
+itself, the number the Search tab shows.
 
 The same models, limits and messages as the UI: bad input is an HTTP 4xx with ``{"message": ...}``; the body is read
 with a size cap; at most :data:`SLOTS` reranks run at once and a request that cannot get a slot within
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request  # at run time: FastAPI reads the endpoint's annotation
 
 from demo.choices import RANDOM_BADGE
+from demo.playground import validate_precision
 from demo.user_corpus import MAX_DOCUMENT_CHARS, MAX_UPLOAD_BYTES
 from ettin.errors import UserError
 from ettin.pipeline import validate_query, whole_number
@@ -38,7 +41,7 @@ __all__ = ["MAX_DOCUMENTS", "RerankRequest", "RestError", "add_rerank_route", "p
 MAX_DOCUMENTS = 200  # as K in the Search tab
 SLOTS = 2
 WAIT_SECONDS = 30.0
-_FIELDS = {"query", "documents", "top_n", "return_documents", "model"}
+_FIELDS = {"query", "documents", "top_n", "return_documents", "model", "precision"}
 
 
 class RestError(UserError, ValueError):
@@ -58,6 +61,7 @@ class RerankRequest:
     top_n: int
     return_documents: bool
     model: str | None
+    precision: str = "auto"
 
 
 def _document(value: Any, i: int) -> str:
@@ -116,7 +120,11 @@ def parse_request(body: bytes) -> RerankRequest:
     model = data.get("model")
     if model is not None and not isinstance(model, str):
         raise RestError("model must be a string: one of the app's reranker keys")
-    return RerankRequest(query, texts, min(top_n, len(texts)), return_documents, model)
+    try:
+        precision = validate_precision(data.get("precision", "auto"))
+    except UserError as exc:
+        raise RestError(str(exc)) from None
+    return RerankRequest(query, texts, min(top_n, len(texts)), return_documents, model, precision)
 
 
 def _choice(play: Playground, key: str | None):
@@ -142,14 +150,14 @@ def rerank(play: Playground, request: RerankRequest) -> dict[str, Any]:
     """
     choice = _choice(play, request.model)
     try:
-        model = play.reranker(choice)
-        play._check_budget(choice, len(request.documents))
+        model = play.reranker(choice, request.precision)
+        play.check_budget(choice, len(request.documents), request.precision)
     except UserError as exc:
         raise RestError(str(exc), status=422) from None
     t0 = time.perf_counter()
     scores = [float(s) for s in model.score_pairs([(request.query, d) for d in request.documents])]
     seconds = time.perf_counter() - t0
-    play.throughput.record(choice.key, choice.size, len(scores), seconds)
+    play.record_throughput(choice, request.precision, len(scores), seconds)
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[: request.top_n]
     results = []
     for i in order:
@@ -158,6 +166,7 @@ def rerank(play: Playground, request: RerankRequest) -> dict[str, Any]:
             row["document"] = {"text": request.documents[i]}
         results.append(row)
     body = {"id": str(uuid.uuid4()), "results": results, "model": choice.key, "random_init": choice.random_init,
+            "precision": request.precision, "dtype": model.settings.dtype,
             "usage": {"documents": len(scores), "seconds": round(seconds, 4)}}  # fmt: skip
     if choice.random_init:
         body["warning"] = RANDOM_BADGE

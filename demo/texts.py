@@ -4,12 +4,16 @@ from __future__ import annotations
 
 __all__ = [
     "COMPARE_HELP",
+    "FIRST_RUN",
+    "FULL_SCIFACT",
     "INTRO",
     "MINE",
     "NO_MODELS_NOTE",
     "REPRODUCE",
     "SAMPLE",
     "SAMPLE_NOTE",
+    "SCORE_HELP",
+    "STOPPED",
     "TITLE",
     "UPLOAD_HELP",
 ]
@@ -17,12 +21,28 @@ __all__ = [
 TITLE = "Ettin Rerankers"
 SAMPLE = "Bundled SciFact sample"  # the corpus choices, as the UI and the API send them
 MINE = "My documents"
+FULL_SCIFACT = "Full SciFact (5,183 abstracts)"
 
 INTRO = """# Ettin Rerankers
 Retrieve with an embedder (or BM25), rerank with an **Ettin cross-encoder**, and see what the reranker changed and what it
 cost. *Compare* runs every size on one query; *Leaderboard* shows the blog's published numbers next to regenerated ones,
 with intervals; *Explore* shows a regenerated result query by query. A REST `POST /rerank` serves the same models.
 """
+
+# formatted with folder (where the replica goes)
+FIRST_RUN = """### No reranker here yet
+The models folder is empty or missing and no Hub model is cached, so this app can only show first-stage results.
+**Build the 17m replica** (about 10 s, into `{folder}`): the real Ettin 17m architecture with **random weights**, so its
+speed is real and its scores are meaningless. For a trained reranker run `python -m train scifact` (offline; distils a small
+reranker on SciFact into `models/student-scifact`, about 25 min on 2 cores), then restart with `--models-dir models`.
+"""
+
+SCORE_HELP = (
+    "Scores are the reranker's raw logits (higher = more relevant; only their order matters). "
+    "*0–1* is sigmoid(logit): a squashed score, not a calibrated probability."
+)
+
+STOPPED = "**Stopped**: the search was cancelled and its work ends at its next step; the results above are from before."
 
 NO_MODELS_NOTE = (
     "No local models folder: start with `--models-dir models` (build replicas with "
@@ -42,9 +62,9 @@ UPLOAD_HELP = (
 )
 
 COMPARE_HELP = (
-    "One query, every reranker you pick, the same first-stage candidates. Agreement with the largest size "
-    "that ran: overlap of the top 5 and Kendall's tau over all candidates. Sizes estimated above the time "
-    "limit are skipped."
+    "One query, every reranker you pick, the same first-stage candidates, streamed size by size (smallest first; Stop "
+    "ends after the running size). Agreement with the largest size selected (a note says so if it is skipped): overlap "
+    "of the top 5 and Kendall's tau over all candidates. Sizes estimated above the time limit are skipped."
 )
 
 # formatted with title, url, date, n_quality, n_speed, refused, commands (demo.tabs.reproduce) and regenerated

@@ -1,62 +1,175 @@
-"""The Compare sizes tab: one query, every chosen reranker over the same candidates, time and agreement per size."""
+"""The Compare sizes tab: one query, every chosen reranker over the same candidates, streamed size by size with time and
+agreement per size, and a Stop button."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
 
 import gradio as gr
 
 from demo import texts
 from demo.choices import RANDOM_BADGE, default_first_stage
-from demo.frames import compare_frame
-from demo.guard import guard
-from demo.playground import MAX_K, CompareOutcome, Playground
-from demo.tabs.search import CorpusInputs, corpus_for
+from demo.compare_figures import compare_figure, compare_table
+from demo.guard import StopFlags, Stopped, guard
+from demo.playground import MAX_K, PRECISIONS, CompareOutcome, Playground
+from demo.tabs.search import CorpusInputs, corpus_choices, corpus_for
+from demo.user_corpus import example_queries
 
-__all__ = ["build", "status_text"]
+__all__ = ["NO_RERANKERS_NOTE", "STOPPING_NOTE", "build", "guarded_stream", "reranker_state", "status_text"]
+
+NO_RERANKERS_NOTE = (
+    "⚠️ **No rerankers to compare yet.** Build a model on the Search tab first (or start the app with "
+    "`--models-dir models` after `python -m ettin replica --size all --out models`); this tab picks it up when you "
+    "come back."
+)
+STOPPING_NOTE = "**Stop** pressed: the size that was running finishes, no other size starts."
+_DONE = object()
+TABLE_WIDTHS = ["17%", "7%", "9%", "7%", "6%", "6%", "6%", "6%", "36%"]  # the top-5 titles get the most room
+
+
+def _precision_text(outcome: CompareOutcome) -> str:
+    settings = outcome.settings
+    if settings is None:
+        return f"Precision **{outcome.precision}**"
+    cap = f", at most {settings.max_length} tokens per pair" if settings.max_length else ""
+    return f"Precision **{outcome.precision}** → {settings.dtype} on {settings.device} ({settings.reason}){cap}"
 
 
 def status_text(outcome: CompareOutcome) -> str:
-    """The Markdown above the comparison: what ran, the agreement reference, replica warning, skipped sizes."""
+    """The Markdown above the comparison: progress, precision, the agreement reference (and why it changed), replica
+    warning and skipped sizes."""
+    n_done = len(outcome.rows) + len(outcome.skipped)
+    if outcome.complete:
+        progress = f"{len(outcome.rows)} of {len(outcome.choices)} size(s) ran."
+    elif outcome.stopped:
+        not_run = ", ".join(outcome.pending)
+        progress = f"**Stopped** after {n_done} of {len(outcome.choices)} size(s); not run: {not_run}."
+    else:
+        progress = f"{n_done} of {len(outcome.choices)} size(s) finished; running **{outcome.pending[0]}**…"
     lines = [
-        f"Top {len(outcome.candidates)} of **{outcome.first_stage}** reranked by {len(outcome.rows)} model(s); agreement "
-        f"is measured against the largest that ran: **{outcome.reference or '—'}**. Throughput is measured live on this "
-        "machine."
+        f"Top {len(outcome.candidates)} of **{outcome.first_stage}** reranked by each size, smallest first. {progress} "
+        f"Agreement is measured against **{outcome.reference or '—'}**"
+        + ("" if outcome.reference_note else " (the largest size selected)")
+        + ". Throughput is measured live on this machine.",
+        "",
+        _precision_text(outcome) + ".",
     ]
-    if any(r.choice.random_init for r in outcome.rows):
-        lines.append(f"⚠️ Replicas carry **{RANDOM_BADGE}**: their agreement numbers only show that random models disagree.")
+    if outcome.reference_note:
+        lines += ["", f"⚠️ {outcome.reference_note}"]
+    if any(c.random_init for c in outcome.choices):
+        lines += ["", f"⚠️ Replicas carry **{RANDOM_BADGE}**: their agreement numbers only show that random models "
+                      "disagree."]  # fmt: skip
     lines += [f"- skipped {s}" for s in outcome.skipped]
     return "\n".join(lines)
 
 
+def guarded_stream(stream: Iterator[Any]) -> Iterator[Any]:
+    """``stream``'s items, with every refusal turned into one clean line by :func:`~demo.guard.guard` (which by itself
+    cannot see errors a generator raises while it is advanced)."""
+
+    @guard
+    def compare_step() -> Any:
+        return next(stream, _DONE)
+
+    while (item := compare_step()) is not _DONE:
+        yield item
+
+
+def reranker_state(play: Playground, selected: list[str] | None) -> tuple[list[tuple[str, str]], list[str], str]:
+    """The rerankers offered now as (label, key), the selection (the user's, where still offered, else the local
+    models) and the note that says why Compare is disabled (empty when it is not)."""
+    offered = [(c.label, c.key) for c in play.rerankers]
+    keys = {key for _, key in offered}
+    kept = [key for key in selected or [] if key in keys]
+    local = [c.key for c in play.rerankers if not c.key.startswith("cross-encoder/")]
+    default = local or [c.key for c in play.rerankers[:1]]
+    return offered, kept or default, "" if offered else NO_RERANKERS_NOTE
+
+
 def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None) -> None:
-    """Lay out the Compare sizes tab and wire its button (the corpus is the one chosen on the Search tab).
+    """Lay out the Compare sizes tab and wire Compare (streamed, size by size), Stop and the refresh on tab select.
 
     Args:
         play: The playground that runs the comparison.
-        corpus: The Search tab's corpus components.
+        corpus: The Search tab's corpus components: the session's documents are shared, and a corpus chosen there is
+            chosen here too (this tab has its own chooser).
         first_stage: First stage selected at start.
     """
 
-    @guard
-    def compare(query, mode, user_corpus, embedder, rerankers, k, progress=gr.Progress()):
-        out = play.compare(query, corpus_for(mode, user_corpus), embedder, rerankers or None, int(k),
-                           progress=lambda frac, desc: progress(frac, desc=desc))
-        return status_text(out), compare_frame(out)
+    stops = StopFlags()
 
-    with gr.Tab("Compare sizes", id="compare"):
+    def compare(query, mode, user_corpus, embedder, rerankers, k, precision, request: gr.Request = None,
+                progress=gr.Progress()):  # fmt: skip
+        session = request.session_hash if request is not None else None
+        check = stops.start(session)
+        streaming = False
+
+        def report(frac: float, desc: str) -> None:
+            if not streaming:
+                check()  # Stop pressed while the first stage embeds the corpus: give up there (later: between sizes)
+            progress(frac, desc=desc)
+
+        try:
+            stream = play.compare_stream(query, corpus_for(mode, user_corpus), embedder, rerankers or None, int(k),
+                                         progress=report, precision=precision)  # fmt: skip
+            for outcome in guarded_stream(stream):
+                streaming = True
+                try:
+                    check()
+                except Stopped:  # pressed while this size ran: show it, run no other
+                    stream.close()
+                    outcome = dataclasses.replace(outcome, stopped=not outcome.complete)
+                yield status_text(outcome), compare_table(outcome), compare_figure(outcome)
+                if outcome.stopped:
+                    return
+        finally:
+            stops.finish(session)
+
+    def stop(request: gr.Request = None) -> str:
+        running = stops.stop(request.session_hash if request is not None else None)
+        return STOPPING_NOTE if running else "Nothing was running."
+
+    def refresh_rerankers(selected):
+        offered, value, note = reranker_state(play, selected)
+        return gr.update(choices=offered, value=value), gr.update(interactive=bool(offered)), note
+
+    offered, selected, note = reranker_state(play, None)
+    choices = corpus_choices()
+    with gr.Tab("Compare sizes", id="compare") as tab:
         gr.Markdown(texts.COMPARE_HELP)
+        models_note = gr.Markdown(note, elem_id="compare-models-note")
         with gr.Row():
-            query = gr.Textbox(label="Query", lines=2, scale=2)
+            with gr.Column(scale=2):
+                query = gr.Textbox(label="Query", lines=2, elem_id="compare-query")
+                gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
             with gr.Column(scale=1):
+                mode = gr.Radio(choices, value=texts.SAMPLE, label="Corpus", elem_id="compare-corpus")
                 embedder = gr.Dropdown([(c.label, c.key) for c in play.first_stages],
                                        value=default_first_stage(play.first_stages, first_stage), label="First stage")
-                k = gr.Slider(1, MAX_K, value=20, step=1, label="K")
-        rerankers = gr.CheckboxGroup(
-            [(c.label, c.key) for c in play.rerankers],
-            value=[c.key for c in play.rerankers if not c.key.startswith("cross-encoder/")],
-            label="Rerankers (corpus: as chosen on the Search tab)",
-        )
-        button = gr.Button("Compare", variant="primary")
-        status = gr.Markdown()
-        table = gr.Dataframe(label="Per reranker", wrap=True, interactive=False)
-    button.click(compare, [query, corpus.mode, corpus.documents, embedder, rerankers, k], [status, table],
-                 api_name="compare", concurrency_limit=1)
+                k = gr.Slider(1, MAX_K, value=20, step=1, label="K (documents reranked by every size)")
+                precision = gr.Radio(list(PRECISIONS), value="auto", label="Precision",
+                                     info="auto: bf16 where the hardware computes it natively, else fp32")
+        rerankers = gr.CheckboxGroup(label="Rerankers", elem_id="compare-rerankers", choices=offered, value=selected)
+        with gr.Row():
+            button = gr.Button("Compare", variant="primary", elem_id="compare-btn", scale=3, interactive=bool(offered))
+            stop_btn = gr.Button("Stop", variant="stop", elem_id="compare-stop", scale=1)
+        stopped = gr.Markdown(elem_id="compare-stopped")  # the Stop button's note, and where the progress bar shows
+        status = gr.Markdown(elem_id="compare-status")
+        chart = gr.Plot(label="Rerank time and agreement per size", elem_id="compare-plot")
+        table = gr.Dataframe(label="Per size", wrap=True, interactive=False, elem_id="compare-table",
+                             datatype=["str"] * 4 + ["number"] * 4 + ["markdown"], column_widths=TABLE_WIDTHS)
+
+    tab.select(refresh_rerankers, [rerankers], [rerankers, button, models_note], api_name=False, show_progress="hidden")
+    corpus.mode.change(lambda chosen: gr.update(value=chosen) if chosen in choices else gr.update(), corpus.mode, mode,
+                       api_name=False, show_progress="hidden")
+    inputs = [query, mode, corpus.documents, embedder, rerankers, k, precision]
+    for trigger, api_name in ((button.click, "compare"), (query.submit, False)):
+        cleared = trigger(lambda: "", None, stopped, api_name=False, show_progress="hidden", queue=False)
+        cleared.then(compare, inputs, [status, table, chart], api_name=api_name, concurrency_limit=1,
+                     concurrency_id="compare", show_progress_on=[stopped])  # fmt: skip
+    # not cancels=: the running size finishes (a thread cannot be interrupted), then the stream ends with a final
+    # "stopped" update instead of an error badge, and no other size starts
+    stop_btn.click(stop, None, stopped, api_name=False, queue=False)
+

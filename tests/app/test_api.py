@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,15 +20,18 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BADGE = "random weights — scores meaningless"
 
 
-def search(client, query=QUERY, mode=SAMPLE, embedder="bm25", reranker="17m", k=20, top_n=10):
-    return client.predict(query, mode, embedder, reranker, k, top_n, api_name="/search")
+def search(client, query=QUERY, mode=SAMPLE, embedder="bm25", reranker="17m", k=20, top_n=10, precision="auto",
+           normalise=False):  # fmt: skip
+    """status, results (HTML), table, code, timings, plot."""
+    return client.predict(query, mode, embedder, reranker, k, top_n, precision, normalise, api_name="/search")
 
 
 def test_search_over_the_sample_with_bm25_and_the_replica(client):
-    status, table, timings, plot = search(client)
-    assert BADGE in status and "reranked by **17m**" in status
+    status, view, table, code, timings, plot = search(client, precision="fp32", normalise=True)
+    assert BADGE in status and "reranked by **17m** in **float32**" in status
+    assert "replica of [cross-encoder/ettin-reranker-17m-v1](https://huggingface.co/cross-encoder/ettin-reranker-17m-v1)" in status
     headers, rows = table["headers"], table["data"]
-    assert headers[:4] == ["rank", "first_stage_rank", "movement", "rerank_score"]
+    assert headers[:5] == ["rank", "was", "moved", "score", "0–1"] and "title" in headers and "snippet" in headers
     assert [r[0] for r in rows] == list(range(1, 11))
     scores = [r[3] for r in rows]
     assert scores == sorted(scores, reverse=True)
@@ -36,19 +40,25 @@ def test_search_over_the_sample_with_bm25_and_the_replica(client):
         assert r[2] == ("=" if moved == 0 else (f"↑ {moved}" if moved > 0 else f"↓ {-moved}"))
     column = {name: i for i, name in enumerate(headers)}
     judged = sample_relevance()[QUERY]
-    marks = {r[column["doc_id"]]: r[column["relevant"]] for r in rows}
+    marks = {r[column["id"]]: r[column["relevant"]] for r in rows}
     assert judged & set(marks), "BM25's top 10 holds a document SciFact judges relevant to this claim"
     assert marks == {doc: ("yes" if doc in judged else "") for doc in marks}
+    assert view.count("<details") == 10 and view.count("✓ relevant") == len(judged & set(marks))
+    assert re.search(r'CrossEncoder\("[^"/]+/17m"', code) and ".rank(query, documents, top_k=10" in code  # no machine path
+    assert "torch.float32" in code and QUERY in code
     stages = [r[0] for r in timings["data"]]
     assert stages[0].startswith("setup") and "rerank" in stages
     assert plot["type"] == "plotly" and json.loads(plot["plot"])["data"]
 
 
-def test_search_without_reranker_keeps_first_stage_order(client):
-    _, table, timings, _ = search(client, reranker="none", top_n=5)
+def test_search_without_reranker_keeps_first_stage_order_and_hides_what_is_empty(client):
+    _, view, table, code, timings, plot = search(client, reranker="none", top_n=5)
     rows = table["data"]
     assert [r[1] for r in rows] == [1, 2, 3, 4, 5] and {r[2] for r in rows} == {"–"}
+    assert "score" not in table["headers"] and "0–1" not in table["headers"]
+    assert view.count("<details") == 5 and 'class="moved' not in view and code.startswith("# no reranker ran")
     assert dict(timings["data"])["rerank"] == 0.0
+    assert not json.loads(plot["plot"])["data"]  # a message, never flat lines
 
 
 def test_user_documents_are_per_session_and_searchable_with_minilm(app_url):
@@ -57,12 +67,13 @@ def test_user_documents_are_per_session_and_searchable_with_minilm(app_url):
     docs = "Vitamin B12 deficiency raises homocysteine.\nCats sleep a lot.\nAspirin inhibits PGE2.\nCats sleep a lot.\n"
     message, mode = alice.predict(docs, None, api_name="/load_documents")  # the State output is not sent
     assert "3 documents loaded" in message and "1 duplicate document removed" in message and mode == MINE
-    status, table, _, _ = search(alice, "vitamin b12", mode=MINE, embedder=MINILM, k=50, top_n=3)
+    status, _, table, _, _, _ = search(alice, "vitamin b12", mode=MINE, embedder=MINILM, k=50, top_n=3)
     assert "more than the 3 documents" in status
     rows = table["data"]
     column = {name: i for i, name in enumerate(table["headers"])}
-    assert len(rows) == 3 and sorted(r[column["first_stage_rank"]] for r in rows) == [1, 2, 3]
-    top = next(r for r in rows if r[column["first_stage_rank"]] == 1)
+    assert len(rows) == 3 and sorted(r[column["was"]] for r in rows) == [1, 2, 3]
+    assert "title" not in column  # pasted documents have no titles
+    top = next(r for r in rows if r[column["was"]] == 1)
     assert top[column["snippet"]].startswith("Vitamin B12 deficiency"), "MiniLM puts the matching document first"
     with pytest.raises(AppError, match="no documents of yours are loaded"):
         search(bob, mode=MINE)
@@ -79,6 +90,7 @@ def test_user_documents_are_per_session_and_searchable_with_minilm(app_url):
         ({"reranker": "cross-encoder/ettin-reranker-1b-v1"}, "unknown reranker|not in the list|choices"),
         ({"k": 5000}, "between 1 and 200|maximum|greater|less"),
         ({"top_n": 0}, "between 1 and 50|minimum|greater|less"),
+        ({"precision": "fp16"}, "precision must be one of|not in the list|choices"),
     ],
 )
 def test_bad_search_input_is_a_clean_error(client, kwargs, message):
@@ -136,21 +148,21 @@ def test_nothing_to_load_is_a_clean_error(client):
 
 
 def test_estimate(client):
-    text = client.predict("17m", 100, api_name="/estimate")
+    text = client.predict("17m", 100, "auto", api_name="/estimate")
     assert "100 documents" in text and BADGE in text
     with pytest.raises(AppError, match="not in the list of choices"):
-        client.predict("nope", 10, api_name="/estimate")
-    assert client.predict("none", 10, api_name="/estimate").startswith("No reranker")
+        client.predict("nope", 10, "auto", api_name="/estimate")
+    assert client.predict("none", 10, "fp32", api_name="/estimate").startswith("No reranker")
 
 
 def test_compare(client):
-    status, table = client.predict("vitamin homocysteine", SAMPLE, "bm25", ["17m"], 10, api_name="/compare")
-    assert "against the largest that ran: **17m**" in status and BADGE in status
+    status, table, _ = client.predict("vitamin homocysteine", SAMPLE, "bm25", ["17m"], 10, "auto", api_name="/compare")
+    assert "Agreement is measured against **17m**" in status and BADGE in status
     headers = table["headers"]
     row = dict(zip(headers, table["data"][0]))
     assert row["overlap@5"] == 1.0 and row["kendall_tau"] == 1.0 and row["pairs_per_s"] > 0
     with pytest.raises(AppError, match="query is empty"):
-        client.predict("", SAMPLE, "bm25", ["17m"], 10, api_name="/compare")
+        client.predict("", SAMPLE, "bm25", ["17m"], 10, "auto", api_name="/compare")
 
 
 def test_leaderboard_filters_notes_and_refusal(client):
@@ -202,7 +214,7 @@ def test_bad_requests_do_not_affect_other_users(app_url):
         bad_jobs = [pool.submit(bad_call, q) for q in ("", "x" * 100_000, " ")]
         good_jobs = [pool.submit(search, good, "aspirin prostaglandin", SAMPLE, "bm25", "17m", 10, 5) for _ in range(3)]
         for job in good_jobs:
-            assert [r[0] for r in job.result(timeout=120)[1]["data"]] == [1, 2, 3, 4, 5]
+            assert [r[0] for r in job.result(timeout=120)[2]["data"]] == [1, 2, 3, 4, 5]
         assert all("no error" != job.result(timeout=120) for job in bad_jobs)
 
 

@@ -193,3 +193,74 @@ def test_export_applies_the_filters_to_the_ablation_too(tmp_path):
     files = store.export(None, 300, None, None)  # only models above 300M parameters
     ablation = _json.loads(Path(next(f for f in files if f.endswith("ettin_ablation.json"))).read_text())
     assert everything > len(ablation) > 0 and all(row["params"] >= 300e6 for row in ablation)
+
+
+def test_stop_flags_end_the_work_of_the_session_that_pressed_stop():
+    from demo.guard import StopFlags, Stopped
+
+    flags = StopFlags()
+    check_a, check_b = flags.start("a"), flags.start("b")
+    assert flags.stop("a") is True
+    with pytest.raises(Stopped):
+        check_a()
+    check_b()  # another session's search goes on
+    assert flags.stop("a") is False  # nothing running there any more
+    newer = flags.start("b")  # a second search of the same session replaces the first's flag
+    flags.finish("b", check_b)  # the first one ending does not forget the newer one's
+    assert flags.stop("b") is True
+    with pytest.raises(Stopped):
+        newer()
+    flags.finish("b", newer)
+    assert flags.stop("b") is False
+
+    # a stopped search gives up at the playground's next progress call, before any reranking
+    from demo.playground import Playground
+
+    play = Playground(None, include_hub=False)
+    check = flags.start("c")
+    flags.stop("c")
+    with pytest.raises(Stopped):
+        play.search("pears", Corpus.from_texts(["pears", "apples"]), "bm25", None, 2, 2, progress=lambda f, d: check())
+
+
+def test_estimates_start_from_a_prior_then_use_the_rate_measured_at_the_nearest_k(tmp_path):
+    from demo.choices import RerankerChoice
+    from demo.tabs.search import estimate_markdown
+    from demo.throughput import ThroughputBook
+
+    book = ThroughputBook()
+    small = RerankerChoice("17m", "17m", "y", "17m", True, 1)
+    seconds, how = book.prior(small, 100, cores=2)
+    assert seconds == pytest.approx(100 / (267.4 * 2 / 16)) and "2 cores" in how
+    book.record("17m", "17m", 2, 1.0)  # a slow warm-up: 2 pairs/s
+    book.record("17m", "17m", 100, 1.0)  # 100 pairs/s at K = 100
+    assert book.estimate(small, 90)[0] == pytest.approx(0.9) and "at 100 pairs" in book.estimate(small, 90)[1]
+    assert book.estimate(small, 3)[0] == pytest.approx(1.5)  # near the warm-up's size, its rate
+
+    (tmp_path / "17m").mkdir()
+    (tmp_path / "17m" / "config.json").write_text("{}")
+    (tmp_path / "17m" / "ettin_metadata.json").write_text('{"random_init": true, "size": "17m"}')
+    from demo.playground import Playground
+
+    play = Playground(tmp_path, include_hub=False)
+    before = estimate_markdown(play, "17m", 30)
+    assert "a prior: the blog's 267.4 pairs/s" in before and "first search also loads the model" in before
+    play.record_throughput(play.reranker_choice("17m"), "auto", 30, 3.0)
+    after = estimate_markdown(play, "17m", 30)
+    assert "**3.0 s**" in after and "measured here: 10.0 pairs/s at 30 pairs" in after and "loads the model" not in after
+    assert estimate_markdown(play, "none", 30).startswith("No reranker")
+    assert "unknown reranker" in estimate_markdown(play, "nope", 30)
+
+
+def test_the_corpus_choices_include_full_scifact_when_the_app_ships_it():
+    import demo.user_corpus
+    from demo import texts
+    from demo.tabs.search import corpus_choices, corpus_for
+
+    assert corpus_for(texts.SAMPLE, None) is demo.user_corpus.sample_corpus()
+    with pytest.raises(CorpusInputError, match="no documents of yours"):
+        corpus_for(texts.MINE, None)
+    if not hasattr(demo.user_corpus, "scifact_corpus"):
+        pytest.skip("demo.user_corpus.scifact_corpus is not there yet")
+    assert texts.FULL_SCIFACT in corpus_choices()
+    assert len(corpus_for(texts.FULL_SCIFACT, None)) == 5183

@@ -91,3 +91,54 @@ def test_a_slot_busy_for_the_whole_budget_gives_a_clear_refusal():
             pass
     release.set()
     t.join(10)
+
+
+class BlockingEmbedder:
+    """Stands in for an embedder whose corpus embedding takes as long as the test wants."""
+
+    name = "blocking/embedder"
+    settings = type("Settings", (), {"dtype": "float32"})()
+    model = type("Model", (), {"max_seq_length": 16})()
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def provenance(self) -> dict:
+        return {"weights_sha256": "test"}
+
+    def _prompt_kwargs(self, role: str) -> dict:
+        return {}
+
+    def encode(self, texts, role, batch_size=64):
+        import numpy as np
+
+        if role == "document":
+            self.started.set()
+            assert self.release.wait(30), "never released"
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+
+def test_a_bm25_search_answers_while_another_session_embeds_its_corpus(monkeypatch, tmp_path):
+    import ettin.runtime
+    from demo.playground import Playground
+    from demo.user_corpus import sample_corpus
+    from ettin.corpus import Corpus
+
+    monkeypatch.setenv("ETTIN_CACHE", str(tmp_path / "cache"))
+    embedder = BlockingEmbedder()
+    monkeypatch.setattr(ettin.runtime, "cached_embedder", lambda key, **kw: embedder)
+    play = Playground(None, include_hub=False)
+    dense = next(c.key for c in play.first_stages if c.key != "bm25")
+    upload = Corpus.from_texts([f"an uploaded document number {i}" for i in range(300)])
+    embedding = threading.Thread(target=play.first_stage, args=(dense, upload))
+    embedding.start()
+    assert embedder.started.wait(30)
+    searched = []
+    bm25 = threading.Thread(target=lambda: searched.append(play.search("vitamin D", sample_corpus(), "bm25", None, 5, 3)))
+    bm25.start()
+    bm25.join(60)
+    assert searched and len(searched[0].result.hits) == 3, "the BM25 search waited for the embedding"
+    assert embedding.is_alive(), "the embedding was still running while BM25 answered"
+    embedder.release.set()
+    embedding.join(30)
+    assert play.first_stage(dense, upload).embeddings.shape == (300, 4)

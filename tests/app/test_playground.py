@@ -13,12 +13,13 @@ from scipy.stats import kendalltau
 
 from demo.agreement import kendall_tau, overlap_at_k
 from demo.choices import NO_RERANKER, RANDOM_BADGE, RerankerChoice, discover_rerankers
-from demo.frames import compare_frame, movement_frame, results_frame, timings_frame
-from demo.playground import Playground
+from demo.compare_figures import compare_table
+from demo.frames import movement_frame, results_frame, timings_frame
+from demo.playground import PRECISIONS, Playground
 from demo.throughput import ThroughputBook
 from ettin.corpus import Corpus
 from ettin.pipeline import InputError
-from ettin.runtime import ModelLoadError
+from ettin.runtime import INTERACTIVE_MAX_LENGTH, ModelLoadError, best_settings
 
 
 def test_overlap_at_k():
@@ -92,10 +93,10 @@ def test_estimates_scale_a_measured_size_by_published_cpu_ratios():
 def test_time_limit_refuses_with_a_suggested_k(tmp_path):
     _fake_model(tmp_path / "1b", "1b")
     play = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
-    play.throughput.record("1b", "1b", 10, 10.0)  # 1 pair/s
     choice = play.reranker_choice("1b")
+    play.record_throughput(choice, "auto", 10, 10.0)  # 1 pair/s
     with pytest.raises(InputError, match="lower K to 10"):
-        play._check_budget(choice, 50)
+        play.check_budget(choice, 50)
     assert "above the limit" in play.estimate_text("1b", 50)
     fresh = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
     text = fresh.estimate_text("1b", 21)
@@ -144,12 +145,15 @@ def test_search_and_compare_with_a_replica(replica_17m):
     for _, row in table.iterrows():
         moved = row["first_stage_rank"] - row["rank"]
         assert row["movement"] == ("=" if moved == 0 else (f"↑ {moved}" if moved > 0 else f"↓ {-moved}"))
-    assert play.throughput.rate("17m") > 0
+    assert play.throughput().rate("17m") > 0
+    assert out.settings.max_length == INTERACTIVE_MAX_LENGTH and out.settings.dtype == best_settings().dtype
     cmp = play.compare("topic 1", corpus, "bm25", ["17m"], k=12)
-    assert cmp.reference == "17m" and len(cmp.rows) == 1
-    frame = compare_frame(cmp)
+    assert cmp.reference == "17m" and len(cmp.rows) == 1 and cmp.complete and not cmp.reference_note
+    frame = compare_table(cmp)
     assert frame.loc[0, "overlap@5"] == 1.0 and frame.loc[0, "kendall_tau"] == pytest.approx(1.0)
-    assert RANDOM_BADGE in frame.loc[0, "reranker"]
+    assert RANDOM_BADGE in frame.loc[0, "reranker"] and frame.loc[0, "parameters"] == "16.9M"
+    assert frame.loc[0, "status"] == "done (reference)" and frame.loc[0, "dtype"] == cmp.rows[0].settings.dtype
+    assert play.search("topic 1", corpus, "bm25", None, k=3, top_n=3).settings is None  # no reranker, no settings
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +180,7 @@ def test_compare_two_different_models_measures_agreement_against_the_larger(two_
     assert not out.skipped, out.skipped
     assert out.reference == "32m" and [r.choice.key for r in out.rows] == ["17m", "32m"]
     small, large = out.rows
-    frame = compare_frame(out).set_index("reranker")
+    frame = compare_table(out).set_index("reranker")
     row17 = frame.loc[f"17m ({RANDOM_BADGE})"]
     shared = out.candidates
     assert row17["overlap@5"] == pytest.approx(round(overlap_at_k(small.top, large.top, 5), 3))
@@ -186,13 +190,17 @@ def test_compare_two_different_models_measures_agreement_against_the_larger(two_
     assert frame.loc[f"32m ({RANDOM_BADGE})", "kendall_tau"] == pytest.approx(1.0)
 
 
-def test_compare_skips_a_model_estimated_over_the_limit_and_keeps_the_largest_that_ran(two_sizes_and_a_broken_folder):
+def test_compare_skipping_the_largest_size_says_the_reference_changed(two_sizes_and_a_broken_folder):
     play = Playground(two_sizes_and_a_broken_folder, max_rerank_seconds=5.0, include_hub=False)
-    play.throughput.record("17m", "17m", pairs=100, seconds=1.0)  # measured: 100 pairs/s
-    play.throughput.record("32m", "32m", pairs=1, seconds=100.0)  # measured: 0.01 pairs/s
+    play.record_throughput(play.reranker_choice("17m"), "auto", pairs=100, seconds=1.0)  # measured: 100 pairs/s
+    play.record_throughput(play.reranker_choice("32m"), "auto", pairs=1, seconds=100.0)  # measured: 0.01 pairs/s
     out = play.compare("topic 2", _compare_corpus(), "bm25", ["17m", "32m"], k=16)
     assert [r.choice.key for r in out.rows] == ["17m"] and out.reference == "17m", out.skipped
     assert len(out.skipped) == 1 and out.skipped[0].startswith("32m: estimated") and "limit 5 s" in out.skipped[0]
+    assert "reference **32m** (the largest size selected) was skipped: estimated" in out.reference_note
+    assert "measured against **17m**" in out.reference_note
+    statuses = compare_table(out)["status"].tolist()
+    assert statuses == ["done (reference)", out.skipped[0].replace("32m: ", "skipped: ")]
 
 
 def test_compare_reports_a_model_that_fails_to_load_and_runs_the_others(two_sizes_and_a_broken_folder):
@@ -207,3 +215,25 @@ def test_compare_with_no_rerankers_is_a_clean_error(tmp_path):
     assert play.rerankers == []
     with pytest.raises(InputError, match="no rerankers to compare.*python -m ettin replica"):
         play.compare("topic", _compare_corpus(), "bm25", None, k=5)
+
+
+def test_precision_is_validated_and_keys_its_own_throughput(tmp_path):
+    _fake_model(tmp_path / "17m")
+    play = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
+    corpus = Corpus.from_texts(["a b", "c d"])
+    choice = play.reranker_choice("17m")
+    for bad in ("fp16", "", None, 16):
+        for call in (lambda: play.search("a", corpus, "bm25", None, 2, 2, precision=bad),
+                     lambda: play.compare("a", corpus, "bm25", ["17m"], 2, precision=bad),
+                     lambda: play.reranker(choice, precision=bad),
+                     lambda: play.check_budget(choice, 5, precision=bad)):  # fmt: skip
+            with pytest.raises(InputError, match="precision must be one of auto, bf16, fp32"):
+                call()
+    assert PRECISIONS == ("auto", "bf16", "fp32")
+    play.record_throughput(choice, "bf16", 10, 100.0)  # 0.1 pairs/s in bf16
+    assert play.throughput("bf16").rate("17m") == 0.1 and play.throughput("fp32").rate("17m") is None
+    with pytest.raises(InputError, match="lower K to 1"):
+        play.check_budget(choice, 50, "bf16")
+    play.check_budget(choice, 50, "fp32")  # fp32 not measured: no estimate from (nor scaled from) the bf16 rate
+    assert "not measured" in play.estimate_text("17m", 50, "fp32")
+    assert "above the limit" in play.estimate_text("17m", 50, "bf16")

@@ -48,6 +48,17 @@ def test_defaults_and_document_objects(http):
     body = http.post("/rerank", json={"query": QUERY, "documents": [{"text": "a", "title": "T"}, "b"]}).json()
     assert len(body["results"]) == 2 and "document" not in body["results"][0]
     assert sorted(r["index"] for r in body["results"]) == [0, 1]
+    assert body["precision"] == "auto" and body["dtype"] == Playground.reranker_settings("auto").dtype
+
+
+def test_precision_fp32_runs_the_model_in_float32(http, play):
+    body = http.post("/rerank", json={"query": QUERY, "documents": DOCS, "precision": "fp32"}).json()
+    assert body["precision"] == "fp32" and body["dtype"] == "float32"
+    direct = play.reranker(play.reranker_choice("17m"), "fp32")
+    assert direct.settings.dtype == "float32"
+    expected = [float(s) for s in direct.score_pairs([(QUERY, d) for d in DOCS])]
+    assert sorted(r["raw_score"] for r in body["results"]) == pytest.approx(sorted(expected), abs=1e-6)
+    assert play.throughput("fp32").rate("17m") > 0
 
 
 BAD = [
@@ -80,6 +91,8 @@ BAD = [
     (json.dumps({"query": QUERY, "documents": DOCS, "model": "../../etc/passwd"}), 404, "unknown reranker"),
     (json.dumps({"query": QUERY, "documents": DOCS, "model": 17}), 400, "model must be a string"),
     (json.dumps({"query": QUERY, "documents": DOCS, "model": "none"}), 400, "give a reranker key"),
+    (json.dumps({"query": QUERY, "documents": DOCS, "precision": "fp16"}), 400, "precision must be one of auto, bf16"),
+    (json.dumps({"query": QUERY, "documents": DOCS, "precision": 32}), 400, "one of auto, bf16, fp32, not 32"),
 ]
 
 

@@ -111,3 +111,45 @@ def test_bad_k():
     stage = BM25FirstStage(Corpus.from_texts(["a document"]))
     with pytest.raises(InputError):
         retrieve_and_rerank("document", stage, None, k=0)
+
+
+class CountingReranker:
+    """Scores a pair by its document's length; counts the calls."""
+
+    name = "counting"
+    random_init = False
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def score_pairs(self, pairs, batch_size=32):
+        self.calls.append(len(pairs))
+        return np.array([float(len(d)) for _, d in pairs], dtype=np.float32)
+
+
+def _words_corpus(n: int) -> Corpus:
+    return Corpus.from_texts([f"shared word {'x' * i}" for i in range(n)])
+
+
+def test_rerank_progress_reports_each_slice_with_the_same_ranking():
+    stage = BM25FirstStage(_words_corpus(70))
+    whole = retrieve_and_rerank("shared word", stage, CountingReranker(), k=70, top_n=70)
+    reranker, seen = CountingReranker(), []
+    sliced = retrieve_and_rerank("shared word", stage, reranker, k=70, top_n=70, progress=lambda d, t: seen.append((d, t)),
+                                 progress_every=32)  # fmt: skip
+    assert reranker.calls == [32, 32, 6] and seen == [(32, 70), (64, 70), (70, 70)]
+    assert [h.doc_id for h in sliced.hits] == [h.doc_id for h in whole.hits]
+    assert [h.rerank_score for h in sliced.hits] == [h.rerank_score for h in whole.hits]
+
+
+def test_an_exception_from_progress_ends_the_rerank_at_that_slice():
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(done, total):
+        raise Stop
+
+    reranker = CountingReranker()
+    with pytest.raises(Stop):
+        retrieve_and_rerank("shared word", BM25FirstStage(_words_corpus(70)), reranker, k=70, progress=stop_after_first)
+    assert reranker.calls == [32], "no pair after the Stop was scored"

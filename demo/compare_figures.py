@@ -1,0 +1,141 @@
+"""The Compare tab's table and chart, pure ``CompareOutcome -> DataFrame / Figure``: per size, its rerank time, live
+throughput and agreement with the reference, filled in size by size while a comparison streams."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from demo.agreement import agreement
+from demo.choices import RANDOM_BADGE
+from eval.leaderboard import format_params
+from eval.leaderboard.figures import message_figure, safe
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from demo.playground import CompareOutcome
+
+__all__ = ["OVERLAP_DEPTH", "compare_figure", "compare_table", "size_status"]
+
+OVERLAP_DEPTH = 5  # agreement's overlap is of the top 5
+TIME_COLOR = "#1f77b4"
+OVERLAP_COLOR = "#ff7f0e"
+TAU_COLOR = "#2ca02c"
+
+
+def size_status(outcome: CompareOutcome, key: str) -> str:
+    """Where one selected size stands: ``done`` (``reference`` added for the reference), ``running…``, ``waiting``,
+    ``not run (stopped)`` or ``skipped: <reason>``."""
+    skipped = {s.partition(": ")[0]: s.partition(": ")[2] for s in outcome.skipped}
+    if key in skipped:
+        return f"skipped: {skipped[key]}"
+    if key in outcome.pending:
+        if outcome.stopped:
+            return "not run (stopped)"
+        return "running…" if key == outcome.pending[0] else "waiting"
+    return "done (reference)" if key == outcome.reference else "done"
+
+
+def _agreements(outcome: CompareOutcome) -> dict[str, tuple[float, float]]:
+    """Reranker key -> (overlap@5, Kendall tau) against the reference, once the reference has run."""
+    ref = outcome.reference_row()
+    if ref is None:
+        return {}
+    return {r.choice.key: agreement(r.top, r.scores, ref.top, ref.scores, OVERLAP_DEPTH) for r in outcome.rows}
+
+
+def compare_table(outcome: CompareOutcome) -> pd.DataFrame:
+    """One row per selected size, smallest first: parameters (``17.6M``), status, dtype, rerank time, live pairs/s,
+    overlap@5 and Kendall tau against the reference (empty until it has run) and the full titles of its top 5."""
+    import pandas as pd
+
+    rows = {r.choice.key: r for r in outcome.rows}
+    agree = _agreements(outcome)
+    records = []
+    for choice in outcome.choices or [r.choice for r in outcome.rows]:
+        row = rows.get(choice.key)
+        overlap, tau = agree.get(choice.key, (math.nan, math.nan))
+        records.append(
+            {
+                "reranker": choice.key + (f" ({RANDOM_BADGE})" if choice.random_init else ""),
+                "parameters": format_params(row.parameters if row is not None else choice.parameters),
+                "status": size_status(outcome, choice.key),
+                "dtype": row.settings.dtype if row is not None and row.settings is not None else "",
+                "rerank_s": round(row.seconds, 3) if row else math.nan,
+                "pairs_per_s": round(row.pairs_per_s, 1) if row else math.nan,
+                f"overlap@{OVERLAP_DEPTH}": round(overlap, 3),
+                "kendall_tau": round(tau, 3),
+                f"top-{OVERLAP_DEPTH}": _numbered(row.titles[:OVERLAP_DEPTH]) if row else "",
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _numbered(titles: list[str]) -> str:
+    """``1. title`` lines (Markdown line breaks: the table shows this column as Markdown), ``*``, ``_`` and ``<``
+    escaped so a title is shown as written."""
+    escaped = [t.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;") for t in titles]
+    return "<br>".join(f"{i}. {t}" for i, t in enumerate(escaped, 1))
+
+
+def _agreement_pending(outcome: CompareOutcome, measured: bool) -> str:
+    if measured:
+        return ""
+    return " (stopped before it ran)" if outcome.stopped else " (when it has run)"
+
+
+def _axis_label(outcome: CompareOutcome, choice) -> str:
+    row = next((r for r in outcome.rows if r.choice.key == choice.key), None)
+    params = format_params(row.parameters if row is not None else choice.parameters)
+    return f"{choice.key}<br>{params}" if params else choice.key
+
+
+@safe
+def compare_figure(outcome: CompareOutcome) -> go.Figure:
+    """Rerank time per size (bars) next to agreement with the reference (overlap@5 and Kendall tau), every selected size
+    on the x axis from the start so the chart fills in as sizes finish; a message figure before any has."""
+    choices = outcome.choices or [r.choice for r in outcome.rows]
+    if not outcome.rows:
+        waiting = ", ".join(outcome.pending) or "none"
+        return message_figure(f"Waiting for the first size to finish (to run: {waiting}).", "Rerank time and agreement")
+    labels = {c.key: _axis_label(outcome, c) for c in choices}
+    order = [labels[c.key] for c in choices]
+    agree = _agreements(outcome)
+    fig = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.12,
+        subplot_titles=(f"Rerank time for {len(outcome.candidates)} documents (s)",
+                        f"Agreement with {outcome.reference or '—'}" + _agreement_pending(outcome, bool(agree))),
+    )  # fmt: skip
+    # every selected size is on both axes from the start (a size not run yet has no bar and no point)
+    rows = {r.choice.key: r for r in outcome.rows}
+    keys = [c.key for c in choices]
+    fig.add_trace(
+        go.Bar(
+            x=order, y=[rows[k].seconds if k in rows else None for k in keys], marker_color=TIME_COLOR,
+            name="rerank time", text=[f"{rows[k].seconds:.2f} s" if k in rows else "" for k in keys],
+            textposition="outside", hoverinfo="text",
+            hovertext=[f"{k}: {rows[k].seconds:.3f} s, {rows[k].pairs_per_s:,.1f} pairs/s" if k in rows
+                       else f"{k}: not run" for k in keys],
+        ),
+        row=1, col=1,
+    )  # fmt: skip
+    for name, index, color in ((f"overlap@{OVERLAP_DEPTH}", 0, OVERLAP_COLOR), ("Kendall tau", 1, TAU_COLOR)):
+        fig.add_trace(
+            go.Scatter(
+                x=order, y=[agree[k][index] if k in agree else None for k in keys], mode="lines+markers", name=name,
+                marker={"size": 10, "color": color}, line={"color": color}, connectgaps=True,
+            ),
+            row=1, col=2,
+        )  # fmt: skip
+    for col in (1, 2):
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=order, row=1, col=col)
+    top = max(r.seconds for r in outcome.rows)
+    fig.update_yaxes(title_text="seconds", range=[0, top * 1.25 if top > 0 else 1], row=1, col=1)
+    fig.update_yaxes(title_text="agreement", range=[-1.05, 1.1], row=1, col=2)
+    fig.update_layout(template="plotly_white", height=380, margin={"l": 60, "r": 20, "t": 60, "b": 60},
+                      legend={"orientation": "h", "y": -0.25})  # fmt: skip
+    return fig

@@ -1,0 +1,72 @@
+"""First run without models: build the 17m replica into the models folder so the app has a reranker to show.
+
+No Gradio here: the Search tab shows the panel and calls :func:`build_first_reranker`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ettin.errors import UserError
+from ettin.paths import cache_dir
+
+__all__ = ["FIRST_SIZE", "FirstRunError", "build_first_reranker", "needs_first_run", "target_folder"]
+
+FIRST_SIZE = "17m"
+_BUILDING = threading.Lock()  # one build at a time, whoever clicks
+
+
+class FirstRunError(UserError):
+    """The replica cannot be built where the app keeps models."""
+
+
+def needs_first_run(play) -> bool:
+    """``True`` when the playground offers no reranker at all (no models folder, no cached Hub model)."""
+    return not play.rerankers
+
+
+def target_folder(play) -> Path:
+    """Where the replica goes: the app's models folder, or ``models`` under the cache folder when it has none."""
+    return Path(play.models_dir) if play.models_dir else cache_dir() / "models"
+
+
+def build_first_reranker(play, progress=None):
+    """Build the 17m replica (random weights, real architecture) into :func:`target_folder` and offer it.
+
+    Sets ``play.models_dir`` to that folder when the app had none, then rediscovers the rerankers
+    (``play.refresh()``). A replica already there is reused.
+
+    Args:
+        play: The app's :class:`~demo.playground.Playground`.
+        progress: Called with (fraction, description) before the build and when it is done.
+
+    Returns:
+        The new :class:`~demo.choices.RerankerChoice`.
+
+    Raises:
+        FirstRunError: the folder cannot be written.
+    """
+    from ettin.replica import build_replica
+
+    folder = target_folder(play)
+    with _BUILDING:
+        if progress:
+            progress(0.05, f"building the {FIRST_SIZE} replica in {folder.name}/{FIRST_SIZE} (about 10 s)")
+        try:
+            build_replica(FIRST_SIZE, folder / FIRST_SIZE, seed=0)
+        except (PermissionError, FileExistsError, OSError) as exc:
+            raise FirstRunError(
+                f"cannot build the replica in {folder.name}/{FIRST_SIZE}: {exc.__class__.__name__}: {exc.strerror or exc}"
+                "; start the app with --models-dir pointing to a folder you can write"
+            ) from None
+        if play.models_dir is None:
+            play.models_dir = folder.resolve()
+        play.refresh()
+    if progress:
+        progress(1.0, "done")
+    choice = next((c for c in play.rerankers if c.key == FIRST_SIZE), None)
+    if choice is None:  # the models folder holds one model itself, not sub-folders
+        raise FirstRunError(f"built {folder.name}/{FIRST_SIZE}, but the models folder is a model itself: start the app "
+                            f"with --models-dir pointing to its parent")
+    return choice

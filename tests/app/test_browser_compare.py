@@ -1,0 +1,75 @@
+"""A real browser (fixture ``browser`` in conftest) runs Compare over three sizes: the first size's result shows while
+the next still runs (streaming), and Stop ends the comparison after the running size, the last one never loaded."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from demo.playground import Playground
+from demo.server import free_port
+
+pytestmark = pytest.mark.slow
+
+SLOW_SECONDS = 4.0  # the middle size takes this long to load, so the browser sees the partial result and can press Stop
+
+
+@pytest.fixture(scope="module")
+def compare_app(tmp_path_factory, replica_17m, app_results):
+    """The app over three copies of the 17m replica (``a``, ``b``, ``c``); loading ``b`` is slowed down and every load
+    recorded."""
+    import app
+
+    root = tmp_path_factory.mktemp("models-browser-compare")
+    for name in ("a", "b", "c"):
+        shutil.copytree(replica_17m, root / name)
+    loaded: list[str] = []
+    real = Playground.reranker
+
+    def recorded(self, choice, precision="auto"):
+        loaded.append(choice.key)
+        if choice.key == "b":
+            time.sleep(SLOW_SECONDS)
+        return real(self, choice, precision)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Playground, "reranker", recorded)
+        demo = app.build_app(models_dir=root, results_dir=app_results, include_hub=False, default_first_stage="bm25")
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        yield f"http://127.0.0.1:{port}", loaded
+        demo.close()
+
+
+def _status(page) -> str:
+    return page.locator("#compare-status").inner_text()
+
+
+def test_compare_streams_size_by_size_and_stop_runs_no_further_size(browser, compare_app, tmp_path):
+    url, loaded = compare_app
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name="Compare sizes").click()
+    page.locator("#compare-query textarea").fill("vitamin B12 homocysteine")
+    page.locator("#compare-btn").click()
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#compare-status'); return s && s.innerText.includes('1 of 3'); }",
+        timeout=120_000,
+    )
+    status = _status(page)
+    assert "running b" in status and "Agreement is measured against c (the largest size selected)" in status
+    assert "Precision auto" in status
+    table = page.locator("#compare-table").inner_text()
+    assert "done" in table and "running…" in table and "waiting" in table  # a: done, b: running, c: waiting
+    page.wait_for_selector("#compare-plot .js-plotly-plot .main-svg", timeout=30_000)
+    assert "Rerank time for 20 documents" in page.locator("#compare-plot").inner_text()
+    page.screenshot(path=str(tmp_path / "partial.png"))  # for a look when it fails
+    page.locator("#compare-stop").click()
+    page.wait_for_function(
+        "() => document.querySelector('#compare-status').innerText.includes('Stopped after 2 of 3')", timeout=60_000
+    )
+    assert "not run: c" in _status(page) and "Stop pressed" in page.locator("#compare-stopped").inner_text()
+    assert "not run (stopped)" in page.locator("#compare-table").inner_text()
+    assert loaded == ["a", "b"]  # c never started

@@ -1,0 +1,35 @@
+"""First run without models: the panel shows, the replica goes into the models folder (or the cache when there is
+none), and a folder that cannot hold it is a clear error. The build itself runs in tests/app/test_browser_search.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from demo import firstrun, texts
+from demo.playground import Playground
+
+
+def test_no_reranker_means_first_run_and_the_replica_goes_to_the_models_folder_or_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETTIN_CACHE", str(tmp_path / "cache"))
+    empty = Playground(tmp_path / "models", include_hub=False)
+    assert firstrun.needs_first_run(empty) and firstrun.target_folder(empty) == tmp_path / "models"
+    nowhere = Playground(None, include_hub=False)
+    assert firstrun.needs_first_run(nowhere) and firstrun.target_folder(nowhere) == tmp_path / "cache" / "models"
+    panel = texts.FIRST_RUN.format(folder="models/17m")
+    assert "python -m train scifact" in panel and "random weights" in panel and "models/17m" in panel
+
+
+def test_a_models_folder_that_cannot_hold_the_replica_is_a_clear_error(tmp_path):
+    blocked = tmp_path / "models"
+    blocked.write_text("a file where the models folder should be")
+    play = Playground(blocked, include_hub=False)
+    with pytest.raises(firstrun.FirstRunError, match="cannot build the replica in models/17m.*--models-dir"):
+        firstrun.build_first_reranker(play)
+    assert play.rerankers == []
+
+
+def test_an_existing_replica_is_reused_and_offered(replica_17m):
+    play = Playground(replica_17m.parent, include_hub=False)
+    play.rerankers = []  # as if the folder had been empty when the app started
+    choice = firstrun.build_first_reranker(play)
+    assert choice.key == "17m" and choice.random_init and [c.key for c in play.rerankers] == ["17m"]

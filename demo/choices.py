@@ -79,8 +79,25 @@ def _local_choice(folder: Path) -> RerankerChoice:
     size = meta.get("size") or _size_of(meta.get("replica_of"))
     params = meta.get("parameters") or (registry.RERANKERS[size].total_parameters if size else None)
     what = f"Ettin {size} replica" if random_init and size else ("local model" if not size else f"Ettin {size}")
+    trained_here = meta.get("trained_here")
+    if isinstance(trained_here, dict) and trained_here.get("dataset") and not random_init:
+        what = _trained_here_label(trained_here)
     label = f"{folder.name} — {what}" + (f" ({RANDOM_BADGE})" if random_init else "")
     return RerankerChoice(folder.name, label, str(folder), size, random_init, params)
+
+
+_DATASET_NAMES = {"scifact": "SciFact", "nfcorpus": "NFCorpus", "fiqa": "FiQA", "scidocs": "SCIDOCS", "arguana": "ArguAna"}
+
+
+def _trained_here_label(trained_here: dict) -> str:
+    """``trained here on SciFact train`` (+ its test NDCG@10 when the run measured it), from the ``trained_here`` record
+    that ``python -m train fit --labels`` writes into the model folder's ``ettin_metadata.json``."""
+    dataset = str(trained_here["dataset"])
+    what = f"trained here on {_DATASET_NAMES.get(dataset.lower(), dataset)} {trained_here.get('split') or ''}".rstrip()
+    score = trained_here.get("test_ndcg@10")
+    if isinstance(score, (int, float)) and trained_here.get("test_split"):
+        what += f" ({trained_here['test_split']} NDCG@10 {score:.3f})"
+    return what
 
 
 def _hub_choice(meta: registry.RerankerMeta, snapshot: Path | None) -> RerankerChoice:

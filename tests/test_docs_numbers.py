@@ -111,3 +111,10 @@ def test_readme_scifact_intervals_and_tests_equal_the_leaderboard_computed_from_
     assert f"scores {student.ndcg10:.4f} [{student.ndcg10_low:.4f}, {student.ndcg10_high:.4f}]" in readme
     assert f"{-student.gain:.4f} *below* BM25 alone [{student.gain_low:+.4f}, {student.gain_high:+.4f}]".replace("-", "−") in readme
     assert f"p (Holm) = {student.gain_p_holm:.4f}" in readme and f"(ranks {student['rank']})" in readme
+
+
+def test_readme_label_fine_tune_figures_equal_its_report():
+    ndcg = _json(RESULTS / "train" / "scifact-labels-run.json")["ndcg@10_scifact_test"]
+    readme = _text("README.md")
+    assert f"{ndcg['start_model']:.4f} → **{ndcg['fine_tuned']:.4f}** after 400 steps" in readme
+    assert f"still *below* the first stage's {ndcg['first_stage']:.4f}" in readme

@@ -4,6 +4,7 @@ pytrec_eval, BEIR's way: relevant documents the first stage missed count as miss
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
     from ettin.corpus import BeirDataset
 
-__all__ = ["Scorer", "rerank_run", "first_stage_run", "cross_encoder_scorer", "evaluate_scorers"]
+__all__ = ["Scorer", "rerank_run", "first_stage_run", "cross_encoder_scorer", "evaluate_scorers", "split_candidates"]
 
 Scorer = Callable[[Sequence[tuple[str, str]]], np.ndarray]
 
@@ -65,3 +66,23 @@ def evaluate_scorers(dataset: BeirDataset, candidates: pa.Table, scorers: dict[s
         run, _ = rerank_run(candidates, scorer)
         out[name] = evaluate_run(dataset.qrels, run)[MAIN_METRIC]
     return out
+
+
+def split_candidates(
+    dataset: BeirDataset, first_stages: Sequence[str], depth: int, cache_file: Path, show_progress: bool = True
+) -> tuple[pa.Table, str]:
+    """The evaluation candidates of a split (the first stages interleaved, top ``depth``; built once into ``cache_file``).
+
+    ``python -m train scifact`` and ``python -m train fit --labels --test-split`` both evaluate on these, so the same
+    first stages and depth give the same candidates.
+
+    Returns:
+        ``(candidates, SHA-256 of the cache file)``.
+    """
+    from ettin.io import sha256_file
+    from train.data import build_candidates
+    from train.tables import read_table, write_parquet_atomic
+
+    if not cache_file.is_file():
+        write_parquet_atomic(build_candidates(dataset, list(first_stages), depth=depth, show_progress=show_progress), cache_file)
+    return read_table(cache_file), sha256_file(cache_file)

@@ -21,7 +21,7 @@ from typing import Any
 
 from ettin.cli import add_dataclass_arguments, dataclass_from_args, flag, verb
 from train.cli import print_json, quiet_argument
-from train.tables import TrainDataError, fingerprint, read_query_ids, read_table, require_columns
+from train.tables import TrainDataError, fingerprint, read_dataset, read_query_ids
 
 __all__ = [
     "TRAIN_CONFIG",
@@ -31,7 +31,9 @@ __all__ = [
     "add_fit_arguments",
     "world",
     "resolve_recipe",
+    "TRAIN_COLUMNS",
     "load_training_table",
+    "sample_rows",
     "is_cross_encoder_folder",
     "build_student",
     "build_evaluator",
@@ -43,6 +45,7 @@ __all__ = [
 TRAIN_CONFIG = "train_config.json"
 TRAINED_METADATA = "ettin_metadata.json"
 BATCH_LOG_DIR = "rank_batches"
+TRAIN_COLUMNS = ("query", "document", "score")
 
 
 def _steps_type(text: str) -> float:
@@ -61,8 +64,47 @@ class FitConfig:
     ``None`` means "the recipe's value" (registry or published constants, see :func:`resolve_recipe`).
     """
 
-    train: str = field(metadata=flag("training rows: Parquet/JSONL with query, document, score"))
     out: str = field(metadata=flag("output folder (model, checkpoints/, train_config.json)"))
+    train: str | None = field(
+        default=None,
+        metadata=flag("training rows: Parquet/JSONL with query, document, score (memory-mapped; give this or --labels)"),
+    )
+    labels: str | None = field(
+        default=None,
+        metadata=flag(
+            "fine-tune from relevance labels instead: 'scifact' (bundled) or a BEIR folder; its --split qrels give the "
+            "positives, the --first-stages the hard negatives"
+        ),
+    )
+    split: str = field(default="train", metadata=flag("with --labels: the qrels split trained on"))
+    first_stages: str = field(
+        default="sentence-transformers/all-MiniLM-L6-v2,bm25",
+        metadata=flag("with --labels: comma-separated first stages that mine negatives (interleaved by rank)"),
+    )
+    negatives: int = field(default=7, metadata=flag("with --labels: hard negatives per query"))
+    mine_depth: int = field(default=30, metadata=flag("with --labels: negatives are drawn from the first stages' top N"))
+    mine_skip: int = field(default=0, metadata=flag("with --labels: skip the first N ranks (against unjudged positives)"))
+    loss: str = field(
+        default="auto",
+        metadata=flag(
+            "auto (mse with --train, bce with --labels), mse, or with --labels bce (BinaryCrossEntropyLoss), listnet "
+            "(ListNetLoss) or lambdaloss (LambdaLoss)",
+            choices=("auto", "mse", "bce", "listnet", "lambdaloss"),
+        ),
+    )
+    distill_from: str | None = field(
+        default=None, metadata=flag("with --labels: a teacher (CrossEncoder or cosine:EMBEDDER) mixed into the targets")
+    )
+    distill_weight: float = field(default=0.5, metadata=flag("with --distill-from: the teacher's share of each target"))
+    holdout: int = field(
+        default=0, metadata=flag("with --labels: hold out N queries (seeded) as the in-training dev set")
+    )
+    test_split: str | None = field(
+        default=None,
+        metadata=flag("with --labels: after training, rerank this split's first-stage candidates and report NDCG@10"),
+    )
+    test_depth: int = field(default=20, metadata=flag("with --test-split: candidates per query (default 20)"))
+    dry_run: bool = field(default=False, metadata=flag("load and check the training data, print its size, do not train"))
     size: str = field(default="17m", metadata=flag("Ettin size whose recipe (lr, batch, backbone) is used"))
     backbone: str | None = field(
         default=None,
@@ -117,16 +159,23 @@ class FitConfig:
         default=None, metadata=flag("dataloader workers (default: recipe on GPU, 0 on CPU)")
     )
     resume: bool = field(default=False, metadata=flag("continue from the last checkpoint in <out>/checkpoints"))
-    max_rows: int | None = field(default=None, metadata=flag("use only the first N training rows"))
+    max_rows: int | None = field(default=None, metadata=flag("use N training rows (a seeded random sample)"))
     eval_rows: int = field(
         default=0,
         metadata=flag("hold out N training rows (seeded) as the trainer's eval_dataset, as the post (eval loss; default 0)"),
     )
 
 
+_INPUT_FLAGS = ("train", "labels")  # exactly one is required: a mutually exclusive group
+
+
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``fit`` flags: one per :class:`FitConfig` field (those without a default are required), plus ``--quiet``."""
-    add_dataclass_arguments(parser, FitConfig)
+    """The ``fit`` flags: one per :class:`FitConfig` field (those without a default are required; exactly one of
+    ``--train``/``--labels``), plus ``--quiet``."""
+    add_dataclass_arguments(parser, FitConfig, exclude=_INPUT_FLAGS)
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    for name in _INPUT_FLAGS:
+        inputs.add_argument(f"--{name}", dest=name, default=None, help=FitConfig.__dataclass_fields__[name].metadata["help"])
     quiet_argument(parser)
 
 
@@ -134,6 +183,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 def fit_command(args: argparse.Namespace) -> int:
     """``python -m train fit``: train, then print the run's summary (rank 0 only)."""
     summary = fit(dataclass_from_args(FitConfig, args), show_progress=not args.quiet)
+    if summary.get("dry_run"):
+        print_json(summary)
+        return 0
     if summary:
         print_json({k: summary[k] for k in ("global_step", "train_loss", "best_checkpoint", "best_metric", "final_eval")})
         print(f"saved the student to {args.out}")
@@ -204,23 +256,35 @@ def _steps(value: float) -> float | int:
     return value if 0 < value < 1 else int(value)
 
 
-def load_training_table(path: str, max_rows: int | None = None):
-    """The ``query, document, score`` rows of a training file (other columns are dropped).
+def load_training_table(path: str, max_rows: int | None = None, seed: int = 12, columns: Sequence[str] = TRAIN_COLUMNS):
+    """The ``columns`` of a training file or folder as a memory-mapped ``datasets.Dataset`` (other columns are never read).
+
+    See :func:`train.tables.read_dataset`: memory stays flat however many rows there are. ``max_rows`` keeps a seeded
+    random sample of that many rows (in file order), never the first rows.
 
     Raises:
-        TrainDataError: unreadable file, missing columns, no rows.
+        TrainDataError: unreadable file, missing columns, no rows, ``max_rows`` below 1.
     """
-    import pyarrow as pa
+    import datasets
 
-    table = read_table(path)
-    require_columns(table, ("query", "document", "score"), str(path))
-    table = table.select(["query", "document", "score"])
-    table = table.set_column(2, "score", table.column("score").cast(pa.float32()))
+    dataset = read_dataset(path, columns)
+    if "score" in columns and dataset.features["score"] != datasets.Value("float32"):
+        dataset = dataset.cast_column("score", datasets.Value("float32"))
     if max_rows is not None:
-        table = table.slice(0, max_rows)
-    if table.num_rows == 0:
+        if max_rows < 1:
+            raise TrainDataError("--max-rows must be at least 1")
+        if dataset.num_rows > max_rows:
+            dataset = dataset.select(sample_rows(dataset.num_rows, max_rows, seed))
+    if dataset.num_rows == 0:
         raise TrainDataError(f"{path}: no training rows")
-    return table
+    return dataset
+
+
+def sample_rows(num_rows: int, size: int, seed: int) -> list[int]:
+    """A seeded random sample of ``size`` of ``num_rows`` row positions, in ascending order."""
+    import numpy as np
+
+    return np.sort(np.random.default_rng(seed).choice(num_rows, size=size, replace=False)).tolist()
 
 
 def is_cross_encoder_folder(path: str) -> bool:
@@ -435,7 +499,7 @@ def _seeded_student(cfg: FitConfig, recipe: dict[str, Any], model_kwargs: dict[s
         _drop_unused_pooler(student)
     student.model_card_data.local_files_only = True
     student.model_card_data.model_name = f"Ettin-recipe student ({recipe['size']} recipe) on {recipe['backbone']}"
-    student.model_card_data.train_datasets = [{"name": Path(cfg.train).name}]
+    student.model_card_data.train_datasets = [{"name": Path(cfg.train).name if cfg.train else f"{cfg.labels} ({cfg.split} qrels)"}]
     return student
 
 
@@ -485,44 +549,51 @@ def _training_arguments(
 def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train a student; returns the run summary (also saved as ``train_config.json`` in ``cfg.out``).
 
+    With ``cfg.train`` the student is distilled from the rows' teacher scores (``MSELoss``); with ``cfg.labels`` it is
+    fine-tuned from a BEIR split's relevance labels with mined hard negatives (:mod:`train.labels`).
+
     Args:
         cfg: The run's settings.
         show_progress: Show the trainer's progress bar (rank 0 only).
         callbacks: Extra ``transformers.TrainerCallback`` objects added to the trainer (e.g. a test's kill switch).
 
     Returns:
-        The summary on rank 0; an empty dict on the other ranks.
+        The summary on rank 0; an empty dict on the other ranks (with ``cfg.dry_run``: the loaded data's summary).
 
     Raises:
         TrainDataError: bad input (unknown size, unreadable data, missing columns, indivisible batch, unloadable backbone,
-            an existing output without ``--resume``).
+            an existing output without ``--resume``, neither or both of ``--train`` and ``--labels``).
     """
-    import datasets
-    from sentence_transformers.cross_encoder.losses import MSELoss
-
     from ettin.io import write_json_atomic
-    from train.data import holdout_rows
 
+    loss_name = _loss_name(cfg)
     recipe = resolve_recipe(cfg)
+    recipe["loss"] = loss_name if cfg.labels else recipe["loss"]
     rank, world_size = world()
     out = Path(cfg.out)
+    if cfg.dry_run:
+        return _dry_run(cfg, recipe, loss_name, out, show_progress)
     resume_from, previous = _check_output(cfg, recipe, out)
     skipped = set_aside_incomplete(out / "checkpoints", rank) if cfg.resume else []
-    table, eval_table = holdout_rows(load_training_table(cfg.train, cfg.max_rows), cfg.eval_rows, recipe["seed"])
-    data_fp = fingerprint(cfg.train)
+    labels = _label_data(cfg, recipe, loss_name, out, show_progress) if cfg.labels else None
+    train_path = str(labels.train_file) if labels else cfg.train
+    rows = _load_rows(cfg, recipe, train_path, loss_name)
+    rows, eval_rows = _holdout_dataset(rows, cfg.eval_rows, recipe["seed"])
+    data_fp = fingerprint(train_path)
     use_bf16, model_kwargs = _precision(cfg)
     student = _seeded_student(cfg, recipe, model_kwargs, world_size)
-    evaluator = build_evaluator(cfg)
+    evaluator = build_evaluator(_evaluator_config(cfg, labels))
+    loss, loss_description = _make_loss(student, loss_name, labels)
     args = _training_arguments(
         recipe, out / "checkpoints", evaluator, use_bf16=use_bf16, show_progress=show_progress, rank=rank, world_size=world_size,
-        eval_loss=eval_table is not None,
+        eval_loss=eval_rows is not None,
     )
     trainer = _recording_trainer_class()(
         model=student,
         args=args,
-        train_dataset=datasets.Dataset(table),
-        eval_dataset=datasets.Dataset(eval_table) if eval_table is not None else None,
-        loss=MSELoss(student),
+        train_dataset=rows,
+        eval_dataset=eval_rows,
+        loss=loss,
         evaluator=evaluator,
         callbacks=list(callbacks) or None,
     )
@@ -530,7 +601,7 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
     if rank == 0 and resume_from is None:
         write_json_atomic(
             out / _RUN_STARTED,
-            {"config": cfg.__dict__, "recipe": recipe, "data_sha256": data_fp, "rows": table.num_rows},
+            {"config": cfg.__dict__, "recipe": recipe, "data_sha256": data_fp, "rows": rows.num_rows},
         )
     if resume_from is not None and _checkpoint_step(resume_from) >= (recipe["max_steps"] or 0) > 0:
         result = _finish_from_last_checkpoint(trainer, resume_from)  # killed after its last save: nothing to train
@@ -546,7 +617,8 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
     summary = {
         "config": cfg.__dict__,
         "recipe": recipe,
-        "data": {"path": cfg.train, "sha256": data_fp, "rows": table.num_rows},
+        "data": {"path": train_path, "sha256": data_fp, "rows": rows.num_rows},
+        "loss": loss_description,
         "resumed_from": resume_from.name if resume_from else None,
         "skipped_incomplete_checkpoints": skipped,
         "previous_runs": _previous_runs(previous),
@@ -556,10 +628,120 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
         "bf16": use_bf16,
         "attn_implementation": model_kwargs.get("attn_implementation", "default"),
         "max_length": student.max_seq_length,
-        "eval_rows": 0 if eval_table is None else eval_table.num_rows,
+        "eval_rows": 0 if eval_rows is None else eval_rows.num_rows,
     }
-    _write_outputs(out, summary, recipe["backbone"], data_fp)
+    if labels is not None:
+        summary["labels"] = labels.info
+        if cfg.test_split:
+            summary["test_eval"] = _test_evaluation(cfg, recipe, labels, student, show_progress)
+    _write_outputs(out, summary, recipe["backbone"], data_fp, labels=labels.info if labels else None)
     return summary
+
+
+def _loss_name(cfg: FitConfig) -> str:
+    """The loss of the run (``auto``: ``mse`` for teacher-scored rows, ``bce`` for labels), after checking the inputs.
+
+    Raises:
+        TrainDataError: neither or both of ``--train``/``--labels``, or a loss that does not fit the input.
+    """
+    if bool(cfg.train) == bool(cfg.labels):
+        raise TrainDataError("give either --train (teacher-scored rows) or --labels (a BEIR folder or 'scifact')")
+    if cfg.labels:
+        name = "bce" if cfg.loss == "auto" else cfg.loss
+        if name == "mse":
+            raise TrainDataError("--loss mse needs teacher scores (--train); with --labels use bce or listnet")
+        return name
+    if cfg.loss not in ("auto", "mse"):
+        raise TrainDataError(f"--loss {cfg.loss} needs relevance labels (--labels); teacher-scored rows train with mse")
+    if cfg.test_split or cfg.distill_from:
+        raise TrainDataError("--test-split and --distill-from go with --labels")
+    return "mse"
+
+
+def _label_data(cfg: FitConfig, recipe: dict[str, Any], loss_name: str, out: Path, show_progress: bool):
+    """Mine (or reuse) the label run's training rows (:func:`train.labels.prepare_label_data`)."""
+    from train.labels import MiningConfig, prepare_label_data
+
+    stages = tuple(s.strip() for s in cfg.first_stages.split(",") if s.strip())
+    mining = MiningConfig(stages, negatives=cfg.negatives, depth=cfg.mine_depth, skip=cfg.mine_skip, seed=recipe["seed"])
+    return prepare_label_data(
+        cfg.labels, cfg.split, out, mining, loss_name, holdout=cfg.holdout, distill_from=cfg.distill_from,
+        distill_weight=cfg.distill_weight, show_progress=show_progress,
+    )  # fmt: skip
+
+
+def _load_rows(cfg: FitConfig, recipe: dict[str, Any], path: str, loss_name: str):
+    """The trainer's rows, memory-mapped: teacher-scored pairs, label pairs (bce) or one list per query (listwise)."""
+    columns = TRAIN_COLUMNS if loss_name == "mse" else ("query", "document", "label") if loss_name == "bce" else ("query", "docs", "labels")
+    return load_training_table(path, cfg.max_rows, seed=recipe["seed"], columns=columns)
+
+
+def _holdout_dataset(rows: Any, n: int, seed: int) -> tuple[Any, Any]:
+    """``(training rows, n held-out rows)`` of a ``datasets.Dataset`` (the draw of :func:`train.data.holdout_mask`)."""
+    import numpy as np
+
+    from train.data import holdout_mask
+
+    if n == 0:
+        return rows, None
+    held = holdout_mask(rows.num_rows, n, seed)
+    return rows.select(np.flatnonzero(~held)), rows.select(np.flatnonzero(held))
+
+
+def _evaluator_config(cfg: FitConfig, labels: Any) -> FitConfig:
+    """A label run with ``--holdout`` and no ``--eval-data`` evaluates on its held-out queries of the labelled split."""
+    from dataclasses import replace
+
+    if labels is None or labels.dev_query_ids is None or cfg.eval_data not in ("", "none"):
+        return cfg
+    return replace(cfg, eval_data=cfg.labels, eval_split=cfg.split, eval_query_ids=str(labels.dev_query_ids))
+
+
+def _make_loss(student: Any, loss_name: str, labels: Any) -> tuple[Any, str]:
+    """The sentence-transformers loss and its description."""
+    if loss_name == "mse":
+        from sentence_transformers.cross_encoder.losses import MSELoss
+
+        return MSELoss(student), "MSELoss (raw teacher scores)"
+    from train.labels import make_label_loss
+
+    return make_label_loss(student, loss_name, labels.mined)
+
+
+def _test_evaluation(cfg: FitConfig, recipe: dict[str, Any], labels: Any, student: Any, show_progress: bool) -> dict[str, Any]:
+    """NDCG@10 on ``cfg.test_split``: the first stage, the starting model and the trained one reranking the same
+    candidates (the first stages of the mining, interleaved, top ``cfg.test_depth``; see :func:`train.evaluate.split_candidates`)."""
+    import transformers
+
+    from train.data import load_beir_spec
+    from train.evaluate import cross_encoder_scorer, evaluate_scorers, split_candidates
+
+    test = load_beir_spec(cfg.labels, cfg.test_split)
+    stages = list(labels.info["mining"]["first_stages"])
+    cands, cands_sha = split_candidates(test, stages, cfg.test_depth, Path(cfg.out) / f"{cfg.test_split}_candidates_{cfg.test_depth}.parquet", show_progress)
+    transformers.set_seed(recipe["seed"])
+    base = build_student(recipe["backbone"], recipe["size"], cfg.max_length)
+    scores = evaluate_scorers(
+        test, cands, {"base": cross_encoder_scorer(base, show_progress=show_progress),
+                      "trained": cross_encoder_scorer(student, show_progress=show_progress)},
+    )  # fmt: skip
+    return {
+        "split": cfg.test_split, "queries": len(test.queries), "pairs": cands.num_rows, "depth": cfg.test_depth,
+        "first_stages": stages, "candidates_sha256": cands_sha, "ndcg@10": scores,
+        "beats_first_stage": scores["trained"] > scores["first_stage"],
+    }  # fmt: skip
+
+
+def _dry_run(cfg: FitConfig, recipe: dict[str, Any], loss_name: str, out: Path, show_progress: bool) -> dict[str, Any]:
+    """Load (and for ``--labels``, mine) the training rows the run would use, and describe them; no model is built."""
+    labels = _label_data(cfg, recipe, loss_name, out, show_progress) if cfg.labels else None
+    path = str(labels.train_file) if labels else cfg.train
+    rows = _load_rows(cfg, recipe, path, loss_name)
+    rows, eval_rows = _holdout_dataset(rows, cfg.eval_rows, recipe["seed"])
+    return {
+        "dry_run": True, "rows": rows.num_rows, "eval_rows": 0 if eval_rows is None else eval_rows.num_rows,
+        "columns": rows.column_names, "memory_mapped": bool(rows.cache_files), "loss": loss_name,
+    }  # fmt: skip
 
 
 def _previous_runs(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -601,7 +783,9 @@ def _trainer_outcome(trainer: Any, result: Any) -> dict[str, Any]:
     }
 
 
-def _write_outputs(out: Path, summary: dict[str, Any], backbone: str, data_fp: str) -> None:
+def _write_outputs(
+    out: Path, summary: dict[str, Any], backbone: str, data_fp: str, labels: dict[str, Any] | None = None
+) -> None:
     """``train_config.json`` (the summary, with provenance) and ``ettin_metadata.json`` next to the saved model."""
     from ettin.io import write_json_atomic
     from ettin.provenance import base_provenance
@@ -614,12 +798,30 @@ def _write_outputs(out: Path, summary: dict[str, Any], backbone: str, data_fp: s
         {
             "random_init": False,
             "trained": True,
-            "recipe": "ettin distillation (python -m train fit)",
+            "recipe": "fine-tuned from relevance labels (python -m train fit --labels)"
+            if labels
+            else "ettin distillation (python -m train fit)",
             "backbone": backbone,
             "backbone_random_init": backbone == "replica" or bool((model_label(backbone) or {}).get("random_init")),
             "data_sha256": data_fp,
+            **({"trained_here": _trained_here(summary, labels)} if labels else {}),
         },
     )
+
+
+def _trained_here(summary: dict[str, Any], labels: dict[str, Any]) -> dict[str, Any]:
+    """What the app shows about a label run: the dataset and split trained on, and the test evaluation when there is one."""
+    test = summary.get("test_eval") or {}
+    return {
+        "dataset": labels["dataset"],
+        "split": labels["split"],
+        "method": "relevance labels + mined hard negatives",
+        "loss": summary.get("loss"),
+        "test_split": test.get("split"),
+        "test_ndcg@10": (test.get("ndcg@10") or {}).get("trained"),
+        "test_first_stage_ndcg@10": (test.get("ndcg@10") or {}).get("first_stage"),
+        "beats_first_stage": test.get("beats_first_stage"),
+    }
 
 
 def _drop_unused_pooler(model) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ettin.cli import verb
 from train.cli import print_json, quiet_argument
-from train.tables import TrainDataError, read_query_ids, read_table, write_manifest, write_parquet_atomic
+from train.tables import TrainDataError, read_query_ids, write_manifest, write_parquet_atomic
 
 if TYPE_CHECKING:
     from ettin.corpus import BeirDataset
@@ -147,16 +147,12 @@ def _evaluate(args: argparse.Namespace, work: Path, out: Path, backbone: str, te
     from sentence_transformers import CrossEncoder
 
     from ettin.corpus import scifact
-    from train.data import build_candidates
-    from train.evaluate import cross_encoder_scorer, evaluate_scorers
+    from train.evaluate import cross_encoder_scorer, evaluate_scorers, split_candidates
     from train.fit import build_student
 
     _log(f"evaluation on SciFact test: MiniLM + BM25, {args.eval_depth} candidates per query")
     test = scifact("test")
-    test_candidates = work / f"test_candidates_{args.eval_depth}.parquet"
-    if not test_candidates.is_file():
-        write_parquet_atomic(build_candidates(test, [MINILM, "bm25"], depth=args.eval_depth, show_progress=show), test_candidates)
-    cands = read_table(test_candidates)
+    cands, _ = split_candidates(test, [MINILM, "bm25"], args.eval_depth, work / f"test_candidates_{args.eval_depth}.parquet", show)
     transformers.set_seed(SEED)
     untrained = build_student(backbone, "17m", args.max_length)  # the same seeded head init as the training run
     trained = CrossEncoder(str(out), max_length=args.max_length)

@@ -21,6 +21,7 @@ __all__ = [
     "TrainDataError",
     "data_files",
     "read_table",
+    "read_dataset",
     "find_column",
     "require_columns",
     "write_parquet_atomic",
@@ -28,6 +29,8 @@ __all__ = [
     "write_manifest",
     "read_query_ids",
 ]
+
+WRITER_BATCH_ROWS = 50_000  # rows per record batch of the memory-mapped copy
 
 # Accepted spellings of the three training columns (first match wins).
 QUERY_COLUMNS = ("query", "question", "anchor", "sentence1", "text_a")
@@ -92,6 +95,83 @@ def read_table(path: str | Path) -> pa.Table:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise TrainDataError(f"{path}: the files do not share one schema: {str(exc)[:300]}") from None
+
+
+def read_dataset(path: str | Path, columns: Sequence[str] | None = None, cache_dir: str | Path | None = None):
+    """Read Parquet or JSON Lines files (or a folder of them) as one memory-mapped ``datasets.Dataset``.
+
+    ``datasets`` converts the files batch by batch (a Parquet row group at a time) into its Arrow cache and memory-maps
+    the result, so memory stays flat however many rows there are; only ``columns`` are read when given. The cache is
+    ``$ETTIN_CACHE/datasets`` unless ``cache_dir`` says otherwise; an unchanged file is converted once.
+
+    Raises:
+        TrainDataError: missing path, unknown extension or a mix of kinds, unreadable or malformed file, missing columns.
+    """
+    import datasets
+
+    files = data_files(path)
+    kinds = {_kind(f) for f in files}
+    if None in kinds:
+        raise TrainDataError(f"{path}: unknown format (expected .parquet or .jsonl files)")
+    if len(kinds) > 1:
+        raise TrainDataError(f"{path}: mixes Parquet and JSONL files; keep one kind per folder")
+    kind = kinds.pop()
+    for file in files:
+        _check_file(file, kind, columns, str(path))
+    if cache_dir is None:
+        from ettin.paths import cache_dir as ettin_cache
+
+        cache_dir = ettin_cache() / "datasets"
+    try:
+        dataset = datasets.load_dataset(
+            kind if kind == "parquet" else "json",
+            data_files=[str(f) for f in files],
+            split="train",
+            cache_dir=str(cache_dir),
+            # Few large record batches: opening the memory map reads every batch's header, which faults in pages
+            # around each one; with datasets' default of 1,000 rows that grows with the table.
+            writer_batch_size=WRITER_BATCH_ROWS,
+            **(_parquet_options(columns) if kind == "parquet" else {}),
+        )
+    except (datasets.exceptions.DatasetGenerationError, ValueError, OSError, TypeError) as exc:
+        cause = exc.__cause__ or exc
+        raise TrainDataError(
+            f"{Path(path).name}: cannot read as {kind}: {type(cause).__name__}: {str(cause).splitlines()[0][:300] if str(cause) else ''}"
+        ) from None
+    return dataset.select_columns(list(columns)) if columns else dataset
+
+
+def _parquet_options(columns: Sequence[str] | None) -> dict[str, Any]:
+    """The ``datasets`` Parquet reader's options: only ``columns``, and no pre-buffering (Arrow's default reads ahead
+    every row group of a file at once, which holds the whole file in memory)."""
+    import pyarrow.dataset as ds
+
+    options: dict[str, Any] = {"fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
+    if columns:
+        options["columns"] = list(columns)
+    return options
+
+
+def _check_file(file: Path, kind: str, columns: Sequence[str] | None, where: str) -> None:
+    """Fail early, naming the file, on an unreadable header or missing ``columns`` (Parquet schema / first JSON line)."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if kind == "parquet":
+            names = pq.read_schema(file).names
+        else:
+            opener = gzip.open if file.name.lower().endswith(".gz") else open
+            with opener(file, "rt", encoding="utf-8") as f:
+                first = f.readline()
+            names = list(json.loads(first)) if first.strip() else []
+    except (pa.ArrowInvalid, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise TrainDataError(f"{file.name}: cannot read as {kind}: {str(exc).splitlines()[0][:300]}") from None
+    missing = [c for c in columns or () if c not in names]
+    if missing:
+        raise TrainDataError(f"{where}: missing column(s) {', '.join(missing)} (found {', '.join(names)})")
 
 
 def find_column(table: pa.Table, candidates: Sequence[str], what: str, source: str) -> str:

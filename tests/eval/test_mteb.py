@@ -31,7 +31,8 @@ def test_mteb_two_stage_cli_offline_with_a_replica(scifact_test, replica_17m, re
     folder = write_beir(subset(scifact_test, n_queries=4, n_documents=80, name="mini"), tmp_path / "mini")
     out = tmp_path / "mteb.json"
     argv = ["mteb", "--data", str(folder), "--embedders", "bm25", "--rerankers", str(replica_17m), "--top-k", "5",
-            "--work-dir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "store"), "--output", str(out)]
+            "--work-dir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "store"), "--output", str(out),
+            "--precision", "fp32"]  # compared below with the fp32 fixture
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "RANDOM-INIT" in printed and "their quality numbers are meaningless" in printed  # as `retrieval` warns

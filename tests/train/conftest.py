@@ -120,3 +120,35 @@ def _kill_when(args: list[str], ready: Callable[[], bool], delay_s: float = 0.0,
 def kill_when():
     """``kill_when(args, ready, delay_s=0)``: run ``python -m train ...`` and SIGKILL it from outside once ``ready()``."""
     return _kill_when
+
+
+@pytest.fixture(scope="session")
+def tiny_beir(tmp_path_factory) -> Path:
+    """A BEIR folder cut from SciFact: 8 train and 3 test queries, their judged documents and 60 others (short texts)."""
+    import json
+
+    import numpy as np
+
+    from ettin.corpus import scifact
+
+    train, test = scifact("train"), scifact("test")
+    train_q, test_q = sorted(train.queries)[:8], sorted(test.queries)[:3]
+    judged = {d for q in train_q for d in train.qrels[q]} | {d for q in test_q for d in test.qrels[q]}
+    corpus = train.corpus
+    others = [corpus.ids[i] for i in np.random.default_rng(0).choice(len(corpus), size=80, replace=False)]
+    doc_ids = sorted(judged | set([d for d in others if d not in judged][:60]))
+    index = {d: i for i, d in enumerate(corpus.ids)}
+    out = tmp_path_factory.mktemp("tiny-beir") / "tinyfact"
+    (out / "qrels").mkdir(parents=True)
+    with open(out / "corpus.jsonl", "w", encoding="utf-8") as f:
+        for d in doc_ids:
+            f.write(json.dumps({"_id": d, "title": corpus.title(index[d]), "text": corpus.document_text(index[d])[:400]}) + "\n")
+    with open(out / "queries.jsonl", "w", encoding="utf-8") as f:
+        for q in train_q:
+            f.write(json.dumps({"_id": q, "text": train.queries[q]}) + "\n")
+        for q in test_q:
+            f.write(json.dumps({"_id": q, "text": test.queries[q]}) + "\n")
+    for split, ds, qids in (("train", train, train_q), ("test", test, test_q)):
+        lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q in qids for d, g in ds.qrels[q].items()]
+        (out / "qrels" / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out

@@ -10,7 +10,7 @@ client its own browser session:
 3. warm search over the whole SciFact corpus (5,183 abstracts) at each ``--k``: one search to load it, then one per
    query over ``--queries`` SciFact test claims, one at a time; p50/p95 of the client-side wall time;
 4. fair sharing (``--fair-docs`` > 0): two sessions each upload a corpus of that many documents and search it with the
-   embedder (so both need their corpus embedded) while a third session runs BM25 searches over the sample: the third's
+   embedder (so both need their corpus embedded: the app runs with an empty ``$ETTIN_CACHE`` of its own) while a third session runs BM25 searches over the sample: the third's
    latencies, and how the two uploads ended;
 5. concurrency: ``--concurrent`` clients search the sample at once; all must succeed; p50/p95 and the server's resident
    memory (sampled every 0.2 s) before, at peak and after.
@@ -189,7 +189,8 @@ def measure(args: argparse.Namespace) -> dict:
 
     load_at_start = os.getloadavg()
     queries = _queries(args.queries + 1)
-    with running_app(["--models-dir", args.models_dir]) as app:
+    fresh_cache = tempfile.TemporaryDirectory(prefix="ettin-load-cache-")  # no corpus embedded by an earlier run
+    with fresh_cache, running_app(["--models-dir", args.models_dir], env={"ETTIN_CACHE": fresh_cache.name}) as app:
         sampler = MemorySampler(app.process.pid)
         rss_start = sampler.rss()
         client = Client(app.url, verbose=False)

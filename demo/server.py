@@ -46,14 +46,17 @@ def _wait_for_http_200(url: str, t0: float, timeout: float) -> float | None:
 
 
 @contextmanager
-def running_app(app_args: Sequence[str], timeout: float = 120) -> Iterator[RunningApp]:
+def running_app(app_args: Sequence[str], timeout: float = 120, env: dict[str, str] | None = None) -> Iterator[RunningApp]:
     """Start ``python app.py --port N *app_args`` offline (unless ``HF_HUB_OFFLINE`` says otherwise), stop it after.
+
+    ``env`` adds to (or overrides) this process's environment for the app.
 
     Raises:
         RuntimeError: the app did not answer within ``timeout`` seconds.
     """
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+           **(env or {})}
     cmd = [sys.executable, "app.py", "--port", str(port), *app_args]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -8,7 +8,7 @@ padded on the right with no prompt (the Ettin rerankers, BERT-style cross-encode
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,8 +86,10 @@ def score_pairs_fast(
     batch_size: int = 32,
     max_tokens: int | None = None,
     show_progress_bar: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Score pairs with one tokenisation, exact-length sorting and direct forward passes (see ``Reranker.score_pairs``)."""
+    """Score pairs with one tokenisation, exact-length sorting and direct forward passes (see ``Reranker.score_pairs``);
+    ``on_batch(pairs done, pairs in all)`` after each forward pass."""
     import torch
     from ettin.progress import progress_bar
 
@@ -102,6 +104,7 @@ def score_pairs_fast(
     device = model.device
     out = np.empty(len(ids), dtype=np.float32)
     batches = plan_batches(lengths, batch_size, max_tokens)
+    done = 0
     was_training = model.training
     model.eval()
     try:
@@ -128,6 +131,9 @@ def score_pairs_fast(
                 if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
                     scores = scores.float()
                 out[idx] = scores.reshape(len(idx), -1)[:, 0].float().cpu().numpy()
+                done += len(idx)
+                if on_batch is not None:
+                    on_batch(done, len(ids))
     finally:
         if was_training:
             model.train()

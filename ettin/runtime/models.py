@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -76,6 +76,7 @@ class Reranker:
         *,
         max_tokens: int | None = None,
         fast: bool = True,
+        on_batch: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """Raw scores (logits, never passed through the model's activation) for (query, document) pairs, in input order.
 
@@ -92,6 +93,8 @@ class Reranker:
             max_tokens: Most padded tokens per forward pass (``None``: only ``batch_size`` limits a batch).
             show_progress_bar: Show a tqdm bar over batches.
             fast: ``False`` calls ``CrossEncoder.predict`` (the reference path).
+            on_batch: Called with (pairs done, pairs in all) after each forward pass of the fast path, once at the end
+                of ``predict``; an exception it raises (a user's Stop) ends the scoring there.
         """
         import torch
 
@@ -102,14 +105,15 @@ class Reranker:
         if max_tokens is not None and max_tokens < 1:
             raise ValueError("max_tokens must be a positive whole number")
         if fast and fast_path_supported(self.model):
-            return score_pairs_fast(
-                self.model, pairs, batch_size=batch_size, max_tokens=max_tokens, show_progress_bar=show_progress_bar
-            )
+            return score_pairs_fast(self.model, pairs, batch_size=batch_size, max_tokens=max_tokens,
+                                    show_progress_bar=show_progress_bar, on_batch=on_batch)  # fmt: skip
         with torch.inference_mode():
             scores = self.model.predict(
                 list(pairs), batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_numpy=True,
                 activation_fn=torch.nn.Identity(),
             )
+        if on_batch is not None:
+            on_batch(len(pairs), len(pairs))
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 
     def score(self, query: str, documents: Sequence[str], batch_size: int = 32) -> np.ndarray:

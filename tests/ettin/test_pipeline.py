@@ -113,43 +113,33 @@ def test_bad_k():
         retrieve_and_rerank("document", stage, None, k=0)
 
 
-class CountingReranker:
-    """Scores a pair by its document's length; counts the calls."""
-
-    name = "counting"
-    random_init = False
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def score_pairs(self, pairs, batch_size=32):
-        self.calls.append(len(pairs))
-        return np.array([float(len(d)) for _, d in pairs], dtype=np.float32)
-
-
 def _words_corpus(n: int) -> Corpus:
-    return Corpus.from_texts([f"shared word {'x' * i}" for i in range(n)])
+    return Corpus.from_texts([f"shared word {'more text ' * i}" for i in range(n)])
 
 
-def test_rerank_progress_reports_each_slice_with_the_same_ranking():
+def test_rerank_progress_reports_each_forward_pass_with_the_same_ranking(reranker_17m):
     stage = BM25FirstStage(_words_corpus(70))
-    whole = retrieve_and_rerank("shared word", stage, CountingReranker(), k=70, top_n=70)
-    reranker, seen = CountingReranker(), []
-    sliced = retrieve_and_rerank("shared word", stage, reranker, k=70, top_n=70, progress=lambda d, t: seen.append((d, t)),
-                                 progress_every=32)  # fmt: skip
-    assert reranker.calls == [32, 32, 6] and seen == [(32, 70), (64, 70), (70, 70)]
-    assert [h.doc_id for h in sliced.hits] == [h.doc_id for h in whole.hits]
-    assert [h.rerank_score for h in sliced.hits] == [h.rerank_score for h in whole.hits]
+    whole = retrieve_and_rerank("shared word", stage, reranker_17m, k=70, top_n=70)
+    seen = []
+    reported = retrieve_and_rerank("shared word", stage, reranker_17m, k=70, top_n=70, batch_size=16,
+                                   progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert [t for _, t in seen] == [70] * 5 and [d for d, _ in seen] == [16, 32, 48, 64, 70]
+    assert [h.doc_id for h in reported.hits] == [h.doc_id for h in whole.hits]
+    np.testing.assert_allclose([h.rerank_score for h in reported.hits], [h.rerank_score for h in whole.hits], atol=1e-5)
 
 
-def test_an_exception_from_progress_ends_the_rerank_at_that_slice():
+def test_an_exception_from_progress_ends_the_rerank_after_that_forward_pass(reranker_17m, monkeypatch):
     class Stop(Exception):
         pass
 
-    def stop_after_first(done, total):
+    passes = []
+    model = reranker_17m.model
+    original = type(model).forward
+    monkeypatch.setattr(type(model), "forward", lambda self, *a, **k: passes.append(1) or original(self, *a, **k))
+
+    def stop(done, total):
         raise Stop
 
-    reranker = CountingReranker()
     with pytest.raises(Stop):
-        retrieve_and_rerank("shared word", BM25FirstStage(_words_corpus(70)), reranker, k=70, progress=stop_after_first)
-    assert reranker.calls == [32], "no pair after the Stop was scored"
+        retrieve_and_rerank("shared word", BM25FirstStage(_words_corpus(70)), reranker_17m, k=70, batch_size=16, progress=stop)
+    assert len(passes) == 1, "no batch after the Stop was scored"

@@ -3,8 +3,8 @@ reproduce it.
 
 The Hugging Face Spaces entry point. It only composes the tabs: their layout and handlers live in :mod:`demo.tabs`, the
 search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Building the app loads no model, so
-``python app.py`` serves in seconds; once it serves, a background thread loads the start-up embedder and reranker
-(:mod:`demo.warmup`) so the first search does not wait for them. Runs on 127.0.0.1 without a share link unless asked.
+``python app.py`` loads only the start-up embedder and reranker (:mod:`demo.warmup`) before it serves, so its first
+search does not wait for them (``--serve-before-warm-up``: serve at once, load them in the background). Runs on 127.0.0.1 without a share link unless asked.
 """
 
 from __future__ import annotations
@@ -69,20 +69,30 @@ def build_app(
     return demo
 
 
-def serve(demo, block: bool = True, **launch_kwargs):
+WARM_UP_WAIT_S = 180
+"""The longest ``python app.py`` waits for the warm-up before it serves (a Hub download may take longer: it then serves and
+the warm-up goes on in the background)."""
+
+
+def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs):
     """Launch ``demo`` (made by :func:`build_app`) and add its REST routes (``POST /rerank``) to the server.
 
     Args:
         demo: The app.
         block: Keep serving until interrupted (``False``: return at once, as tests do).
+        warm_up_first: Load the start-up embedder and reranker before serving (``python app.py`` does: its first
+            visitor never waits for them); otherwise they load in the background once it serves.
         **launch_kwargs: For ``gr.Blocks.launch`` (host, port, ``share``, ``max_file_size``, ...).
     """
+    warm_up = getattr(demo, "ettin_warm_up", None)
+    if warm_up is not None and warm_up_first:
+        warm_up().join(WARM_UP_WAIT_S)
     launch_kwargs.setdefault("css", getattr(demo, "ettin_css", None))
     demo.launch(prevent_thread_lock=True, **launch_kwargs)
     for add_route in getattr(demo, "ettin_routes", ()):
         add_route(demo.app)
-    if hasattr(demo, "ettin_warm_up"):  # load the start-up models in the background: the first search is then fast
-        demo.ettin_warm_up()
+    if warm_up is not None and not warm_up_first:
+        warm_up()
     if block:
         demo.block_thread()
     return demo
@@ -98,10 +108,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-rerank-seconds", type=float, default=None, help="refuse reranks estimated above this")
     parser.add_argument("--first-stage", default=None, help="first stage selected at start (e.g. bm25)")
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    parser.add_argument("--serve-before-warm-up", action="store_true",
+                        help="answer at once and load the start-up models in the background (default: load them first, "
+                        "so the first search does not wait)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     demo = build_app(args.models_dir, args.results_dir, args.max_rerank_seconds, default_first_stage=args.first_stage)
-    serve(demo, server_name=args.host, server_port=args.port, share=args.share, max_file_size="2mb")
+    serve(demo, warm_up_first=not args.serve_before_warm_up, server_name=args.host, server_port=args.port, share=args.share,
+          max_file_size="2mb")  # fmt: skip
 
 
 if __name__ == "__main__":

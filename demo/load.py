@@ -6,7 +6,8 @@ Starts ``python app.py`` as a subprocess on a free port of 127.0.0.1 and drives 
 client its own browser session:
 
 1. cold start: seconds from process start to the first HTTP 200 on ``/``;
-2. first search: the bundled sample, right after that first 200 (what the first visitor waits);
+2. first search: the bundled sample, right after that first 200 (what the first visitor waits; ``python app.py`` loads
+   the start-up models before it serves, so the cold start includes them);
 3. warm search over the whole SciFact corpus (5,183 abstracts) at each ``--k``: one search to load it, then one per
    query over ``--queries`` SciFact test claims, one at a time; p50/p95 of the client-side wall time;
 4. fair sharing (``--fair-docs`` > 0): two sessions each upload a corpus of that many documents and search it with the

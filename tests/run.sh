@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (and CI's): installs what the tests need, then runs every test (slow ones included),
-# offline. The real-browser tests are required here: a missing chromium fails the run instead of skipping them
+# offline, but for the `full` tier (whole-corpus reproductions, minutes each): `bash tests/run.sh --full` adds it. The real-browser tests are required here: a missing chromium fails the run instead of skipping them
 # (a plain `pytest` elsewhere still skips them, printing why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +19,9 @@ fi
 python -m pip install -q -r requirements-test.txt
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 export ETTIN_REQUIRE_BROWSER=1
-python -m pytest -m "slow or not slow" "$@"
+tier="(slow or not slow) and not full"
+if [ "${1:-}" = "--full" ]; then
+  tier="slow or not slow or full"
+  shift
+fi
+python -m pytest -m "$tier" "$@"

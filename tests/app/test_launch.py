@@ -62,3 +62,28 @@ def test_building_the_app_loads_no_model(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_python_app_py_warms_up_before_it_serves_unless_told_not_to(monkeypatch):
+    import threading
+
+    import app
+
+    order = []
+
+    class WarmingDemo(_FakeDemo):
+        def launch(self, **kwargs):
+            order.append("launch")
+
+    def warm_up():
+        thread = threading.Thread(target=lambda: order.append("warmed up"))
+        thread.start()
+        return thread
+
+    for argv, expected in (([], ["warmed up", "launch"]), (["--serve-before-warm-up"], ["launch", "warmed up"])):
+        demo, order[:] = WarmingDemo(), []
+        demo.ettin_warm_up = warm_up
+        monkeypatch.setattr(app, "build_app", lambda *a, **k: demo)
+        app.main(argv)
+        threading.Event().wait(0.2)  # the background warm-up's thread
+        assert order == expected, argv

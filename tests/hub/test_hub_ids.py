@@ -147,6 +147,31 @@ def test_train_fit_starts_from_the_encoder_by_id(run_offline, tmp_path):
     assert summary["eval_rows"] == 4 and len(summary["eval_loss_history"]) >= 1, "the eval split reached the trainer"
 
 
+def test_mteb_scifact_by_name_with_bm25(run_offline, tmp_path):
+    """mteb's SciFact task by name (data from the bundled folder), cheap enough for every run: BM25's pinned NDCG@10."""
+    out = tmp_path / "mteb.json"
+    run_offline(["-m", "eval", "mteb", "--tasks", "SciFact", "--embedders", "bm25", "--no-store",
+                 "--work-dir", str(tmp_path / "work"), "--output", str(out)], timeout=600)
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["metrics"]["ndcg_at_10"] == pytest.approx(0.686300261, abs=1e-6)
+    assert "by name" in run["provenance"]["dataset"]["source"]
+
+
+def test_mteb_runs_minilm_by_id_through_mtebs_loader(run_offline, tmp_path):
+    from ettin.corpus import scifact
+    from eval.retrieval.data import subset, write_beir
+
+    folder = write_beir(subset(scifact("test"), n_queries=3, n_documents=40, name="mini"), tmp_path / "mini")
+    out = tmp_path / "mteb.json"
+    run_offline(["-m", "eval", "mteb", "--data", str(folder), "--embedders", registry.MINILM_ID, "--no-store",
+                 "--work-dir", str(tmp_path / "work"), "--output", str(out)])
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["provenance"]["first_stage"]["loader"] == "mteb.get_model"
+    assert run["provenance"]["first_stage"]["revision"] == registry.embedder(registry.MINILM_ID).revision
+    assert run["random_init"] is False and 0 < run["metrics"]["ndcg_at_10"] <= 1
+
+
+@pytest.mark.full
 def test_mteb_scifact_by_name_with_minilm_by_id(run_offline, tmp_path):
     """mteb's SciFact task by name (data from the bundled folder: datasets cannot read the Hub cache offline) with
     all-MiniLM-L6-v2 by id through ``mteb.get_model``: the MTEB results repository's NDCG@10, 0.64508."""

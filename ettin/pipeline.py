@@ -356,7 +356,7 @@ def retrieve_and_rerank(
     if reranker is not None and candidates:
         t0 = time.perf_counter()
         pairs = [(query, corpus.document_text(i)) for i in idx.tolist()]
-        scores = reranker.score_pairs(pairs, batch_size=batch_size, **({"on_batch": progress} if progress else {}))
+        scores = reranker.score_pairs(pairs, batch_size=batch_size, on_batch=progress)
         rerank_s = time.perf_counter() - t0
         order = sorted(range(len(candidates)), key=lambda j: (-float(scores[j]), j))
         for new_rank, j in enumerate(order, start=1):

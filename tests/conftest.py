@@ -52,3 +52,26 @@ def reranker_17m(replica_17m):
     from ettin.runtime import best_settings, load_reranker
 
     return load_reranker(str(replica_17m), best_settings("cpu", "fp32"))
+
+
+def kill_torchrun_rank(launchers, rank: int) -> None:
+    """SIGKILL the torchrun worker of ``rank`` among the launchers' children (found by its RANK variable), from outside."""
+    import signal
+
+    import psutil
+
+    for launcher in launchers:
+        for child in psutil.Process(launcher.pid).children(recursive=True):
+            try:
+                if child.environ().get("RANK") == str(rank):
+                    child.send_signal(signal.SIGKILL)
+                    return
+            except psutil.Error:
+                continue
+    pytest.fail(f"no worker of rank {rank} found")
+
+
+@pytest.fixture()
+def kill_rank():
+    """:func:`kill_torchrun_rank`, for the torchrun tests of ``train score`` and ``eval retrieval``."""
+    return kill_torchrun_rank

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from ettin.distributed import RankGroup, Workers
@@ -110,18 +108,6 @@ def _env(cache: Path) -> dict[str, str]:
             "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
 
 
-def _kill_rank(launcher: subprocess.Popen, rank: int) -> None:
-    """SIGKILL the worker process of ``rank`` among the launcher's children (found by its RANK variable)."""
-    for child in psutil.Process(launcher.pid).children(recursive=True):
-        try:
-            if child.environ().get("RANK") == str(rank):
-                child.send_signal(signal.SIGKILL)
-                return
-        except psutil.Error:
-            continue
-    pytest.fail(f"no worker of rank {rank} found")
-
-
 def _scores(db: Path) -> list[tuple]:
     if not db.is_file():
         return []
@@ -136,7 +122,7 @@ def _scores(db: Path) -> list[tuple]:
 
 @pytest.mark.slow
 def test_torchrun_evaluation_matches_one_process_and_resumes_a_killed_rank_with_another_world_size(
-    scifact_test, replica_17m, tmp_path
+    kill_rank, scifact_test, replica_17m, tmp_path
 ):
     from ettin.corpus import load_beir
     from ettin.runtime import best_settings
@@ -164,7 +150,7 @@ def test_torchrun_evaluation_matches_one_process_and_resumes_a_killed_rank_with_
             if run.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the run ended (or timed out) before a rank could be killed: {run.stderr.read()[-3000:]}")
             time.sleep(0.005)
-        _kill_rank(run, 1)
+        kill_rank([run], 1)
         run.communicate(timeout=120)
     finally:
         if run.poll() is None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -34,25 +32,12 @@ def _env() -> dict[str, str]:
             "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
 
 
-def _kill_rank(launchers: list[subprocess.Popen], rank: int) -> None:
-    """SIGKILL the worker of ``rank`` among the launchers' children (found by its RANK variable), from outside."""
-    for launcher in launchers:
-        for child in psutil.Process(launcher.pid).children(recursive=True):
-            try:
-                if child.environ().get("RANK") == str(rank):
-                    child.send_signal(signal.SIGKILL)
-                    return
-            except psutil.Error:
-                continue
-    pytest.fail(f"no worker of rank {rank} found")
-
-
 def _parts(out: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(out.glob("part-*.parquet"))}
 
 
 @pytest.mark.slow
-def test_two_node_rendezvous_killed_rank_resumed_by_three_ranks_equals_one_process(tmp_path, tiny_cross_encoder):
+def test_two_node_rendezvous_killed_rank_resumed_by_three_ranks_equals_one_process(tmp_path, tiny_cross_encoder, kill_rank):
     pairs = tmp_path / "pairs.parquet"
     pq.write_table(pa.table({"query": [f"query {i % 7}" for i in range(2 * PARTS)],
                              "document": [f"doc {i} " * (i % 5 + 1) for i in range(2 * PARTS)]}), pairs)  # fmt: skip
@@ -76,7 +61,7 @@ def test_two_node_rendezvous_killed_rank_resumed_by_three_ranks_equals_one_proce
             if any(n.poll() is not None for n in nodes) or time.monotonic() > deadline:
                 pytest.fail(f"the run ended (or timed out) before a rank could be killed: {nodes[0].stderr.read()[-3000:]}")
             time.sleep(0.002)
-        _kill_rank(nodes, 1)
+        kill_rank(nodes, 1)
         outputs = [n.communicate(timeout=120) for n in nodes]
     finally:
         for n in nodes:

@@ -55,7 +55,7 @@ def build_first_reranker(play, progress=None):
             progress(0.05, f"building the {FIRST_SIZE} replica in {folder.name}/{FIRST_SIZE} (about 10 s)")
         try:
             build_replica(FIRST_SIZE, folder / FIRST_SIZE, seed=0)
-        except (PermissionError, FileExistsError, OSError) as exc:
+        except OSError as exc:  # no permission, a folder that is not a replica, a full disk
             raise FirstRunError(
                 f"cannot build the replica in {folder.name}/{FIRST_SIZE}: {exc.__class__.__name__}: {exc.strerror or exc}"
                 "; start the app with --models-dir pointing to a folder you can write"

@@ -3,7 +3,6 @@ documents; with a first-run panel when there is no reranker, a Stop button, live
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,16 +182,6 @@ def status_text(outcome: SearchOutcome, n_documents: int, relevant: set[str] | N
     return "\n".join(lines)
 
 
-def _throughput_book(play: Playground, choice: RerankerChoice, precision: str):
-    """The playground's throughput book for ``precision`` and the choice as keyed there (one book per dtype, or one
-    book keyed ``<key>@<dtype>``, as the playground keeps them)."""
-    if callable(play.throughput):
-        return play.throughput(precision), choice
-    if hasattr(play, "rate_key"):
-        return play.throughput, dataclasses.replace(choice, key=play.rate_key(choice, precision))
-    return play.throughput, choice
-
-
 def estimate_markdown(play: Playground, key: str | None, k: int, precision: str = "auto") -> str:
     """A one-line estimate of the rerank time: measured here for this model, precision and (nearest) K; before that,
     scaled from another measured size; before any measurement, a prior from the blog's CPU rate and this machine's
@@ -203,13 +192,13 @@ def estimate_markdown(play: Playground, key: str | None, k: int, precision: str 
         choice = play.reranker_choice(key)
         if choice is None:
             return "No reranker: first-stage results only."
-        book, rated = _throughput_book(play, choice, precision)
+        book = play.throughput(precision)
     except UserError as exc:
         return str(exc)
     k = int(k)
     badge = f" **{RANDOM_BADGE}**." if choice.random_init else ""
-    loaded = book.rate(rated.key) is not None
-    seconds, how = book.estimate(rated, k)
+    loaded = book.rate(choice.key) is not None
+    seconds, how = book.estimate(choice, k)
     if seconds is None:
         seconds, how = book.prior(choice, k)
     load = "" if loaded else " The first search also loads the model (a few seconds more)."

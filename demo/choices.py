@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ettin import registry
+from ettin.io import safetensors_parameters
 from ettin.runtime import hub_offline, hub_snapshot
 
 __all__ = [
@@ -78,6 +79,7 @@ def _local_choice(folder: Path) -> RerankerChoice:
     random_init = bool(meta.get("random_init"))
     size = meta.get("size") or _size_of(meta.get("replica_of"))
     params = meta.get("parameters") or (registry.RERANKERS[size].total_parameters if size else None)
+    params = params or safetensors_parameters(folder)  # a model trained here: counted from its weights' headers
     what = f"Ettin {size} replica" if random_init and size else ("local model" if not size else f"Ettin {size}")
     trained_here = meta.get("trained_here")
     if isinstance(trained_here, dict) and trained_here.get("dataset") and not random_init:

@@ -48,6 +48,13 @@ def _agreements(outcome: CompareOutcome) -> dict[str, tuple[float, float]]:
     return {r.choice.key: agreement(r.top, r.scores, ref.top, ref.scores, OVERLAP_DEPTH) for r in outcome.rows}
 
 
+def _dtype_text(row) -> str:
+    """The dtype a size ran in, with ", compiled" when its compiled encoder ran the whole rerank."""
+    if row is None or row.settings is None:
+        return ""
+    return row.settings.dtype + (", compiled" if row.compiled == "ready" else "")
+
+
 def compare_table(outcome: CompareOutcome) -> pd.DataFrame:
     """One row per selected size, smallest first: parameters (``17.6M``), status, dtype, rerank time, live pairs/s,
     overlap@5 and Kendall tau against the reference (empty until it has run) and the full titles of its top 5."""
@@ -64,7 +71,7 @@ def compare_table(outcome: CompareOutcome) -> pd.DataFrame:
                 "reranker": choice.key + (f" ({RANDOM_BADGE})" if choice.random_init else ""),
                 "parameters": format_params(row.parameters if row is not None else choice.parameters),
                 "status": size_status(outcome, choice.key),
-                "dtype": row.settings.dtype if row is not None and row.settings is not None else "",
+                "dtype": _dtype_text(row),
                 "rerank_s": round(row.seconds, 3) if row else math.nan,
                 "pairs_per_s": round(row.pairs_per_s, 1) if row else math.nan,
                 f"overlap@{OVERLAP_DEPTH}": round(overlap, 3),

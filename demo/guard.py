@@ -7,12 +7,12 @@ import functools
 import html
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ettin.errors import UserError
 
-__all__ = ["StopFlags", "Stopped", "guard"]
+__all__ = ["StopFlags", "Stopped", "guard", "guarded_stream"]
 
 logger = logging.getLogger("ettin.app")
 
@@ -108,3 +108,18 @@ def guard(fn: F) -> F:
             raise gr.Error(_as_text(f"unexpected error ({type(exc).__name__}): {str(exc)[:200]}")) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+_DONE = object()
+
+
+def guarded_stream(stream: Iterator[Any]) -> Iterator[Any]:
+    """``stream``'s items, with every refusal turned into one clean line by :func:`guard` (which by itself cannot see
+    the errors a generator raises while it is advanced)."""
+
+    @guard
+    def step() -> Any:
+        return next(stream, _DONE)
+
+    while (item := step()) is not _DONE:
+        yield item

@@ -8,10 +8,9 @@ unloadable model) with a message meant for the user.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,8 +39,10 @@ from ettin.runtime import INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSetting
 
 __all__ = [
     "DEFAULT_MAX_RERANK_SECONDS",
+    "INTERACTIVE_BATCH",
     "MAX_K",
     "MAX_TOP_N",
+    "COMPILE_MODES",
     "PRECISIONS",
     "CompareOutcome",
     "CompareRow",
@@ -49,6 +50,7 @@ __all__ = [
     "Playground",
     "ProgressFn",
     "SearchOutcome",
+    "compile_mode",
     "judged_metrics",
     "judged_query",
     "validate_precision",
@@ -61,6 +63,8 @@ BM25_CACHED = 8  # BM25 indexes kept, one per corpus
 APP_EMBEDDINGS_MAX_BYTES = 1 << 30  # corpus embeddings the app keeps on disk
 DENSE_CACHED = 4  # (embedder, corpus) first stages kept
 PRECISIONS = ("auto", "bf16", "fp32")  # what a reranker may be asked to run in (ettin.runtime.best_settings)
+COMPILE_MODES = ("auto", "on", "off")  # auto: compile where the device has a compiler for torch.compile
+INTERACTIVE_BATCH = 16  # pairs per forward pass of a search, a comparison or a /rerank call (see retrieve_and_rerank)
 
 ProgressFn = Callable[[float, str], None]
 
@@ -75,6 +79,23 @@ def validate_precision(precision: Any) -> str:
         shown = repr(precision)[:40]
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {shown}")
     return precision.strip().lower()
+
+
+def compile_mode(value: str | None = None) -> str:
+    """The compile mode asked for (``value``, else ``$ETTIN_COMPILE``, else ``auto``), checked.
+
+    Raises:
+        InputError: a value not in :data:`COMPILE_MODES`, naming the allowed ones.
+    """
+    mode = (value if value is not None else os.environ.get("ETTIN_COMPILE", "auto")).strip().lower()
+    if mode not in COMPILE_MODES:
+        raise InputError(f"compile must be one of {', '.join(COMPILE_MODES)} (--compile or $ETTIN_COMPILE), not {mode[:40]!r}")
+    return mode
+
+
+def _warm_up_pairs(n: int = INTERACTIVE_BATCH) -> list[tuple[str, str]]:
+    """Pairs of different lengths (so batches are padded, as a search's are) that compile a reranker's shapes."""
+    return [("warm up query", "a document about cells and proteins " * (4 + 6 * i)) for i in range(n)]
 
 
 @dataclass(frozen=True)
@@ -132,6 +153,7 @@ class SearchOutcome:
     """One search: the pipeline's result, the reranker used, the setup time and notes for the user.
 
     ``settings`` are the runtime settings the reranker ran with (device, dtype, max length); ``None`` without one.
+    ``compiled`` is the state of its compiled encoder (``compiling``, ``ready``, ``failed``; ``None``: not compiled).
     """
 
     result: SearchResult
@@ -139,6 +161,7 @@ class SearchOutcome:
     setup_s: float
     notes: list[str] = field(default_factory=list)
     settings: RuntimeSettings | None = None
+    compiled: str | None = None
 
     @property
     def timings(self) -> dict[str, float]:
@@ -158,6 +181,7 @@ class CompareRow:
     pairs: int
     settings: RuntimeSettings | None = None
     parameters: int | None = None  # the choice's count, else the loaded model's
+    compiled: str | None = None  # its compiled encoder's state when the rerank started (None: not compiled)
 
     @property
     def pairs_per_s(self) -> float:
@@ -208,6 +232,12 @@ class Playground:
         models_dir: Folder of local rerankers (sub-folders); ``None`` for none.
         max_rerank_seconds: Refuse a rerank whose estimated time is above this.
         include_hub: Offer registry Hub ids (default: when not ``HF_HUB_OFFLINE``).
+        compile: ``on``, ``off`` or ``auto`` (default ``$ETTIN_COMPILE``, else auto): compile each loaded reranker's
+            encoder in the background (:func:`ettin.runtime.compile_in_background`); auto does where the device has
+            a compiler for ``torch.compile``.
+
+    Raises:
+        InputError: a compile mode not in :data:`COMPILE_MODES`.
     """
 
     def __init__(
@@ -215,10 +245,13 @@ class Playground:
         models_dir: str | Path | None = None,
         max_rerank_seconds: float = DEFAULT_MAX_RERANK_SECONDS,
         include_hub: bool | None = None,
+        compile: str | None = None,
     ) -> None:
         self.models_dir = Path(models_dir).expanduser().resolve() if models_dir else None
         self.max_rerank_seconds = max_rerank_seconds
         self.include_hub = include_hub
+        self.compile = compile_mode(compile)
+        self.compile_threads: list[threading.Thread] = []  # started compilations, joined by the start-up warm-up
         self._throughput: dict[str, ThroughputBook] = {}  # one per precision, so bf16 and fp32 rates never mix
         self._bm25: BoundedCache[BM25FirstStage] = BoundedCache(BM25_CACHED)
         # keyed by (embedder, corpus): a hit skips re-hashing the embedder's weights for the embedding-store key
@@ -312,8 +345,10 @@ class Playground:
         """Fold a measured rerank of ``pairs`` pairs in ``seconds`` into the rate of ``choice`` in ``precision``."""
         self.throughput(precision).record(choice.key, choice.size, pairs, seconds)
 
-    def reranker(self, choice: RerankerChoice, precision: str = "auto"):
-        """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate.
+    def reranker(self, choice: RerankerChoice, precision: str = "auto", compile: bool = True):
+        """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate,
+        and compiled in the background when this playground compiles and ``compile`` is true (a comparison passes
+        false: a compilation running beside it would skew the times it compares).
 
         Raises:
             InputError: a precision not in :data:`PRECISIONS`.
@@ -328,7 +363,19 @@ class Playground:
             t0 = time.perf_counter()
             model.score_pairs([("warm up", "a short document"), ("warm up", "another short document")])
             self.record_throughput(choice, precision, 2, time.perf_counter() - t0)
+        if compile:
+            self._start_compiling(model)
         return model
+
+    def _start_compiling(self, model) -> None:
+        """Compile ``model``'s encoder in the background when this playground compiles (once per loaded model)."""
+        from ettin.runtime import compile_in_background, compiler_missing_reason
+
+        if self.compile == "off" or (self.compile == "auto" and compiler_missing_reason(model.settings.device)):
+            return
+        _, thread = compile_in_background(model, _warm_up_pairs(), batch_size=INTERACTIVE_BATCH)
+        if thread is not None:
+            self.compile_threads.append(thread)
 
     # ---- estimates ---------------------------------------------------------------------------------------------------
 
@@ -418,14 +465,16 @@ class Playground:
             if progress:  # also where a Stop is noticed between slices of the rerank
                 progress(done / total, f"reranking: {done}/{total} documents")
 
-        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, progress=rerank_progress if progress else None)
+        compiled = _compiled_state(model)  # before the rerank: "ready" means all of it ran compiled
+        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, batch_size=INTERACTIVE_BATCH,
+                                     progress=rerank_progress if progress else None)  # fmt: skip
         if choice is not None and result.candidates:
             self.record_throughput(choice, precision, len(result.candidates), result.timings["rerank_s"])
         if not result.candidates:
             notes.append("the first stage found no candidate documents (BM25 needs at least one shared word)")
         if choice is not None and choice.random_init:
             notes.append(f"{choice.key}: {RANDOM_BADGE}")
-        return SearchOutcome(result, choice, setup_s, notes, model.settings if model is not None else None)
+        return SearchOutcome(result, choice, setup_s, notes, model.settings if model is not None else None, compiled)
 
     def compare(
         self,
@@ -499,7 +548,7 @@ class Playground:
     def _compare_choices(self, rerankers: Sequence[str] | None) -> list[RerankerChoice]:
         """The offered choices for ``rerankers`` (default: all offered), smallest first, each once."""
         keys = list(rerankers) if rerankers else [c.key for c in self.rerankers]
-        chosen = {c.key: _with_parameters(c) for c in (self.reranker_choice(key) for key in keys) if c is not None}
+        chosen = {c.key: c for c in (self.reranker_choice(key) for key in keys) if c is not None}
         if not chosen:
             raise InputError(
                 "no rerankers to compare: build replicas with `python -m ettin replica --size all --out models` "
@@ -544,12 +593,13 @@ class Playground:
         if reason:
             return reason
         try:
-            model = self.reranker(choice, precision)
+            model = self.reranker(choice, precision, compile=False)
             self.check_budget(choice, len(pairs), precision)
         except (ModelLoadError, InputError) as exc:
             return str(exc)
+        compiled = _compiled_state(model)
         t1 = time.perf_counter()
-        scores = model.score_pairs(pairs) if pairs else []
+        scores = model.score_pairs(pairs, batch_size=INTERACTIVE_BATCH) if pairs else []
         dt = time.perf_counter() - t1
         if pairs:
             self.record_throughput(choice, precision, len(pairs), dt)
@@ -563,27 +613,16 @@ class Playground:
             len(pairs),
             model.settings,
             getattr(model, "parameters", None) or choice.parameters,
+            compiled,
         )
 
 
-def _with_parameters(choice: RerankerChoice) -> RerankerChoice:
-    """``choice`` with its parameter count read from its weights' safetensors headers when its metadata has none (a
-    model trained here), so sizes sort by their real size; unchanged when unreadable."""
-    if choice.parameters is not None or not choice.local:
-        return choice
-    root, total = Path(choice.spec), 0
-    try:  # a sentence-transformers folder keeps its head modules' weights in the sub-folders modules.json names
-        modules = [root / m["path"] for m in json.loads((root / "modules.json").read_text()) if m.get("path")]
-    except (OSError, ValueError, TypeError, KeyError):
-        modules = []
-    for path in [p for folder in [root, *modules] for p in sorted(folder.glob("*.safetensors"))]:
-        try:
-            with path.open("rb") as f:
-                header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-        except (OSError, ValueError):
-            return choice
-        total += sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
-    return dataclasses.replace(choice, parameters=total) if total else choice
+def _compiled_state(model) -> str | None:
+    """The state of ``model``'s compiled encoder, ``None`` when it has none (or no model)."""
+    from ettin.runtime import compiled_forward
+
+    forward = compiled_forward(model.model) if model is not None else None
+    return forward.state if forward is not None else None
 
 
 def _full_title(corpus: Corpus, i: int, untitled_chars: int = 160) -> str:

@@ -30,11 +30,10 @@ with intervals; *Explore* shows a regenerated result query by query. A REST `POS
 """
 
 # formatted with folder (where the replica goes)
-FIRST_RUN = """### No reranker here yet
-The models folder is empty or missing and no Hub model is cached, so this app can only show first-stage results.
-**Build the 17m replica** (about 10 s, into `{folder}`): the real Ettin 17m architecture with **random weights**, so its
-speed is real and its scores are meaningless. For a trained reranker run `python -m train scifact` (offline; distils a small
-reranker on SciFact into `models/student-scifact`, about 25 min on 2 cores), then restart with `--models-dir models`.
+FIRST_RUN = """**No reranker here yet**, so searches show first-stage results only.
+Build the 17m replica (about 10 s, into `{folder}`): the real Ettin 17m architecture with **random weights**, real speed
+and meaningless scores. For a trained one, run `python -m train scifact` (distils a small reranker on SciFact offline,
+about 25 min on 2 cores) and restart with `--models-dir models`.
 """
 
 SCORE_HELP = (

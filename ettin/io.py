@@ -58,3 +58,30 @@ def weights_hash(model_dir: str | os.PathLike) -> str | None:
         h.update(str(p.relative_to(root)).encode())
         h.update(sha256_file(p).encode())
     return h.hexdigest()
+
+
+SAFETENSORS_MAX_HEADER = 100_000_000  # the format's own limit on a header's bytes
+
+
+def safetensors_parameters(model_dir: str | os.PathLike) -> int | None:
+    """Parameters in a local sentence-transformers folder's ``*.safetensors`` files (the top folder and the module
+    sub-folders ``modules.json`` names), read from the file headers alone; ``None`` when there are none or one is
+    unreadable."""
+    import math
+
+    root, total = Path(model_dir), 0
+    try:
+        modules = [root / m["path"] for m in json.loads((root / "modules.json").read_text()) if m.get("path")]
+    except (OSError, ValueError, TypeError, KeyError):
+        modules = []
+    for path in [p for folder in [root, *modules] for p in sorted(folder.glob("*.safetensors"))]:
+        try:
+            with path.open("rb") as f:
+                size = int.from_bytes(f.read(8), "little")
+                if size > SAFETENSORS_MAX_HEADER:
+                    return None
+                header = json.loads(f.read(size))
+            total += sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+    return total or None

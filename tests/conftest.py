@@ -9,6 +9,8 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the app compiles rerankers in the background (tens of seconds of both cores each); tests of that set it themselves
+os.environ["ETTIN_COMPILE"] = "off"
 
 from pathlib import Path  # noqa: E402
 

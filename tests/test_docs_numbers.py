@@ -14,6 +14,7 @@ SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261127-185311.json"
 ACCURACY_FILE = RESULTS / "speed" / "accuracy" / "student-scifact_20261127-184431.json"
 PROOF_RUN_FILE = RESULTS / "train" / "scifact-proof-run.json"
 APP_LOAD_FILE = RESULTS / "app" / "load_20261130-idle.json"
+COMPILED_SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261130-162842.json"
 
 
 def _json(path: Path) -> dict:
@@ -82,6 +83,24 @@ def test_proof_run_figures_in_the_docs_come_from_the_committed_report(doc, start
     assert f"{report['student_over_teacher'] * 100:.1f} % of the teacher" in section
     assert f"load average {report['machine_load_1_5_15min']['start'][0]:.2f}" in section
     assert report["settings"]["max_steps"] == 1000 and "1,000 steps" in section
+
+
+def test_readme_compiled_speed_table_equals_its_speed_file():
+    data, readme = _json(COMPILED_SPEED_FILE), _text("README.md")
+    prov = data["provenance"]
+    assert prov["command"] in readme
+    assert f"load average {prov['load_average_start'][0]:.2f} at the start and {prov['load_average_end'][0]:.2f} at the end" in readme
+    assert f"{prov['protocol']['n_pairs']} SciFact pairs (mean {prov['protocol']['token_lengths']['mean']:.1f} tokens)" in readme
+    rows = {(r["runtime"], r["config"]): r for r in data["rows"]}
+    compile_s = data["models"][0]["searches"]["bf16-sdpa-compiled"]["compile_s"]
+    for (runtime, config), label in {("baseline", "fp32-sdpa"): "baseline `predict`, fp32, batch 32",
+                                     ("ettin", "fp32-sdpa"): "lossless fp32", ("ettin", "bf16-sdpa"): "bf16",
+                                     ("ettin", "bf16-sdpa-compiled"): f"bf16, compiled ({compile_s:.1f} s to compile)"}.items():
+        r = rows[runtime, config]
+        diff = f"{r['max_abs_diff_vs_baseline']:.1e}" if r["max_abs_diff_vs_baseline"] else "0"
+        assert f"| {label} | {r['pairs_per_s']:.1f} | {r['ratio_to_baseline']:.2f}x | {diff} |" in readme, label
+    gain = rows["ettin", "bf16-sdpa-compiled"]["pairs_per_s"] / rows["ettin", "bf16-sdpa"]["pairs_per_s"]
+    assert f"compiling is {gain:.2f}x over eager bf16" in readme
 
 
 def test_app_doc_latency_table_equals_the_app_load_file():

@@ -4,20 +4,18 @@ agreement per size, and a Stop button."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from typing import Any
 
 import gradio as gr
 
 from demo import texts
 from demo.choices import RANDOM_BADGE, default_first_stage
 from demo.compare_figures import compare_figure, compare_table
-from demo.guard import StopFlags, Stopped, guard
+from demo.guard import StopFlags, Stopped, guard, guarded_stream
 from demo.playground import MAX_K, PRECISIONS, CompareOutcome, Playground
 from demo.tabs.search import CorpusInputs, corpus_choices, corpus_for
 from demo.user_corpus import example_queries
 
-__all__ = ["NO_RERANKERS_NOTE", "STOPPING_NOTE", "build", "guarded_stream", "reranker_state", "status_text"]
+__all__ = ["NO_RERANKERS_NOTE", "STOPPING_NOTE", "build", "reranker_state", "status_text"]
 
 NO_RERANKERS_NOTE = (
     "⚠️ **No rerankers to compare yet.** Build a model on the Search tab first (or start the app with "
@@ -25,7 +23,6 @@ NO_RERANKERS_NOTE = (
     "come back."
 )
 STOPPING_NOTE = "**Stop** pressed: the size that was running finishes, no other size starts."
-_DONE = object()
 TABLE_WIDTHS = ["17%", "7%", "9%", "7%", "6%", "6%", "6%", "6%", "36%"]  # the top-5 titles get the most room
 
 
@@ -63,18 +60,6 @@ def status_text(outcome: CompareOutcome) -> str:
                       "disagree."]  # fmt: skip
     lines += [f"- skipped {s}" for s in outcome.skipped]
     return "\n".join(lines)
-
-
-def guarded_stream(stream: Iterator[Any]) -> Iterator[Any]:
-    """``stream``'s items, with every refusal turned into one clean line by :func:`~demo.guard.guard` (which by itself
-    cannot see errors a generator raises while it is advanced)."""
-
-    @guard
-    def compare_step() -> Any:
-        return next(stream, _DONE)
-
-    while (item := compare_step()) is not _DONE:
-        yield item
 
 
 def reranker_state(play: Playground, selected: list[str] | None) -> tuple[list[tuple[str, str]], list[str], str]:

@@ -152,12 +152,19 @@ def model_name_for_code(choice: RerankerChoice, models_dir: Path | None) -> str:
     return f"{models_dir.name}/{choice.key}" if models_dir else choice.key
 
 
+COMPILED_TEXT = {
+    "ready": ", compiled",
+    "compiling": " (compiling in the background: faster searches once it is done)",
+    "failed": " (compiling failed: runs uncompiled)",
+}
+
+
 def _precision_text(outcome: SearchOutcome) -> str:
     settings = getattr(outcome, "settings", None)
     if settings is None:
         return ""
     why = f", {settings.reason}" if settings.reason else ""
-    return f" in **{settings.dtype}** on {settings.device}{why}"
+    return f" in **{settings.dtype}** on {settings.device}{why}{COMPILED_TEXT.get(getattr(outcome, 'compiled', None), '')}"
 
 
 def status_text(outcome: SearchOutcome, n_documents: int, relevant: set[str] | None, judged: str = "") -> str:
@@ -209,9 +216,10 @@ def estimate_markdown(play: Playground, key: str | None, k: int, precision: str 
 
 
 def _models_note(play: Playground) -> str:
+    """Where the rerankers come from, as a sentence; empty while the first-run panel says it."""
     if play.models_dir:
-        return f"Rerankers from the models folder `{play.models_dir.name}`"
-    return texts.NO_MODELS_NOTE
+        return f"Rerankers from the models folder `{play.models_dir.name}`. "
+    return "" if firstrun.needs_first_run(play) else f"{texts.NO_MODELS_NOTE}. "
 
 
 def _reranker_choices(play: Playground) -> list[tuple[str, str]]:
@@ -290,11 +298,6 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
     stage_choices = [(c.label, c.key) for c in play.first_stages]
     default_reranker = play.rerankers[0].key if play.rerankers else NO_RERANKER
     with gr.Tab("Search", id="search"):
-        with gr.Column(visible=firstrun.needs_first_run(play), elem_id="first-run", variant="panel") as first_run:
-            gr.Markdown(texts.FIRST_RUN.format(folder=f"{firstrun.target_folder(play).name}/{firstrun.FIRST_SIZE}"))
-            first_run_btn = gr.Button(f"Build the {firstrun.FIRST_SIZE} replica (about 10 s)", variant="primary",
-                                      elem_id="first-run-btn")  # fmt: skip
-        first_run_status = gr.Markdown(elem_id="first-run-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 query = gr.Textbox(label="Query", placeholder="Ask a question or paste a claim…", lines=2, max_lines=6)
@@ -302,11 +305,16 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
                     search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=3, min_width=120)
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn", scale=1, min_width=70)
                 estimate_md = gr.Markdown(estimate_markdown(play, default_reranker, 30), elem_id="estimate")
-                gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
             with gr.Column(scale=1, min_width=260):
                 corpus_mode = gr.Radio(corpus_choices(), value=texts.SAMPLE, label="Corpus")
                 embedder = gr.Dropdown(stage_choices, value=default_first_stage(play.first_stages, first_stage),
                                        label="First stage (embedder or BM25)")
+                # next to the reranker it fills, and below the query: on a phone, Search stays on the first screen
+                with gr.Column(visible=firstrun.needs_first_run(play), elem_id="first-run", variant="panel") as first_run:
+                    gr.Markdown(texts.FIRST_RUN.format(folder=f"{firstrun.target_folder(play).name}/{firstrun.FIRST_SIZE}"))
+                    first_run_btn = gr.Button(f"Build the {firstrun.FIRST_SIZE} replica (about 10 s)", variant="primary",
+                                              elem_id="first-run-btn")  # fmt: skip
+                first_run_status = gr.Markdown(elem_id="first-run-status")
                 reranker = gr.Dropdown(_reranker_choices(play), value=default_reranker, label="Reranker",
                                        elem_id="reranker")  # fmt: skip
                 precision = gr.Radio(PRECISION_CHOICES, value="auto", label="Precision", elem_id="precision",
@@ -315,7 +323,8 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
             k = gr.Slider(1, MAX_K, value=30, step=1, label="K: first-stage depth (documents reranked)", elem_id="k-slider")
             top_n = gr.Slider(1, MAX_TOP_N, value=10, step=1, label="Results to show")
             normalise = gr.Checkbox(False, label="Also show scores as 0–1 (sigmoid of the raw score)", elem_id="normalise")
-        gr.Markdown(f"<small>{_models_note(play)}. {texts.SAMPLE_NOTE}</small>", elem_classes="note")
+        gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
+        gr.Markdown(f"<small>{_models_note(play)}{texts.SAMPLE_NOTE}</small>", elem_classes="note")
         with gr.Accordion("Use your own documents", open=False):
             gr.Markdown(texts.UPLOAD_HELP.format(max_documents=MAX_DOCUMENTS, max_mb=MAX_UPLOAD_BYTES // 2**20))
             pasted = gr.Textbox(label="Documents, one per line", lines=6, max_lines=12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -9,19 +10,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-import threading
-
 from ettin import registry
 from ettin.io import weights_hash
 from ettin.runtime.device import RuntimeSettings, best_settings
 from ettin.runtime.fast import fast_path_supported, score_pairs_fast
+from ettin.runtime.sources import ModelLoadError, ModelSource, loading_error, resolve_model, with_hub_identity
 
 LOAD_LOCK = threading.Lock()
 """Models load one at a time. transformers switches torch's process-wide default dtype while it builds a model in
 another dtype (and switches it back after); two loads at once can leave the wrong default behind for good, each restoring
 what the other set, and every later tensor is then made in it. Rerankers are therefore built in float32 and cast after
 (:func:`cast_encoder`), except for flash attention (CUDA), which must be built in half precision."""
-from ettin.runtime.sources import ModelLoadError, ModelSource, loading_error, resolve_model, with_hub_identity
 
 __all__ = [
     "Embedder",

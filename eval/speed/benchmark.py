@@ -44,8 +44,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     "bf16-sdpa": {"dtype": "bfloat16", "attn": "sdpa", "unpad": "no"},
     "bf16-fa2-padded": {"dtype": "bfloat16", "attn": "flash_attention_2", "unpad": "no"},
     "bf16-fa2-unpadded": {"dtype": "bfloat16", "attn": "flash_attention_2", "unpad": "yes"},
+    "bf16-sdpa-compiled": {"dtype": "bfloat16", "attn": "sdpa", "unpad": "no", "compile": "yes"},
 }
-DEFAULT_CONFIGS = tuple(CONFIGS)
+DEFAULT_CONFIGS = tuple(c for c, spec in CONFIGS.items() if spec.get("compile") != "yes")  # compiling is opt-in: slow
 BASELINE_BATCH = 32
 DEFAULT_MEMORY_CAP_GB = 8.0
 
@@ -67,7 +68,7 @@ class SpeedSettings:
 
     models: str = field(default="17m", metadata=_help("comma-separated Ettin sizes, Hub ids or local folders, or 'none'"))
     replica: bool = field(default=False, metadata=_help("benchmark faithful random replicas of Ettin sizes (offline)"))
-    configs: str = field(default=",".join(DEFAULT_CONFIGS), metadata=_help("project-runtime configs (comma-separated)"))
+    configs: str = field(default=",".join(DEFAULT_CONFIGS), metadata=_help(f"project-runtime configs (comma-separated) of {', '.join(CONFIGS)}; compiled ones are opt-in"))
     max_length: int = field(default=512, metadata=_help("truncate pairs at this many tokens"))
     pairs: str = field(
         default="scifact",
@@ -208,9 +209,11 @@ def resolve_models(names: Sequence[str], replica: bool, progress: Callable[[str]
 
 def config_skip_reason(config: str, device: str) -> str | None:
     """Why ``config`` cannot run on ``device`` (``None`` when it can)."""
-    from ettin.runtime import cpu_has_native_bf16, flash_attention_available
+    from ettin.runtime import compiler_missing_reason, cpu_has_native_bf16, flash_attention_available
 
     spec = CONFIGS[config]
+    if spec.get("compile") == "yes" and (missing := compiler_missing_reason(device)):
+        return missing
     if spec["attn"] == "flash_attention_2":
         if not device.startswith("cuda"):
             return "flash attention needs a CUDA GPU"
@@ -243,7 +246,8 @@ def load_baseline(path: str, device: str, max_length: int) -> Any:
 
 
 def load_runtime(path: str, config: str, device: str, max_length: int) -> Any:
-    """The project runtime (``ettin.runtime.load_reranker``) with ``config``'s dtype, attention and unpadding."""
+    """The project runtime (``ettin.runtime.load_reranker``) with ``config``'s dtype, attention and unpadding (a
+    compiled config is compiled by the caller, timed)."""
     from ettin.runtime import ModelLoadError, RuntimeSettings, load_reranker
 
     spec = CONFIGS[config]
@@ -360,6 +364,21 @@ class _ModelRun:
             max_abs_diff_vs_baseline=0.0,
         )
 
+    def _compile(self, reranker: Any) -> float:
+        """Compile the encoder on the first pairs (a full batch and a one-pair batch); its seconds.
+
+        Raises:
+            SpeedError: compiling failed (the message says why).
+        """
+        from ettin.runtime import compile_encoder
+
+        self.log("    compiling")
+        forward = compile_encoder(reranker, self.pairs, batch_size=self.settings.start_batch)
+        if forward is None or forward.state != "ready":
+            raise SpeedError(f"compiling failed: {forward.error if forward else 'the model has no encoder to compile'}")
+        self.log(f"    compiled in {forward.seconds:.1f} s")
+        return round(forward.seconds, 2)
+
     def config_row(self, config: str, searches: dict[str, Any]) -> dict[str, Any]:
         """Batch-size search of one config of the project runtime (a skipped row when it cannot run here)."""
         import numpy as np
@@ -377,12 +396,17 @@ class _ModelRun:
         except SpeedError as exc:
             self.log(f"    skipped: {exc}")
             return _row(spec, "ettin", config, skipped=str(exc))
+        try:
+            compile_s = self._compile(reranker) if CONFIGS[config].get("compile") == "yes" else None
+        except SpeedError as exc:
+            self.log(f"    skipped: {exc}")
+            return _row(spec, "ettin", config, skipped=str(exc))
         best, tried, stop = batch_search(
             lambda p, bs: reranker.score_pairs(p, batch_size=bs), self.pairs, s.device, start=s.start_batch,
             max_batch=s.max_batch, memory_cap_bytes=s.memory_cap_bytes, passes=s.passes, warmup_pairs=s.warmup_pairs,
             log=self.log,
         )
-        searches[config] = {"tried": tried, "stopped": stop, "settings": reranker.settings.as_dict()}
+        searches[config] = {"tried": tried, "stopped": stop, "settings": reranker.settings.as_dict(), "compile_s": compile_s}
         del reranker
         free()
         if best is None:

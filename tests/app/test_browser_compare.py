@@ -28,11 +28,11 @@ def compare_app(tmp_path_factory, replica_17m, app_results):
     loaded: list[str] = []
     real = Playground.reranker
 
-    def recorded(self, choice, precision="auto"):
+    def recorded(self, choice, precision="auto", **kwargs):
         loaded.append(choice.key)
         if choice.key == "b":
             time.sleep(SLOW_SECONDS)
-        return real(self, choice, precision)
+        return real(self, choice, precision, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Playground, "reranker", recorded)

@@ -44,6 +44,13 @@ def _inside(box, width: int) -> bool:
 
 def test_first_run_then_results_readable_at_1280_and_390_then_stop(browser, empty_app, tmp_path):
     url, models = empty_app
+    first = browser.new_page(viewport={"width": 390, "height": 844})  # a phone, before any reranker exists
+    first.goto(url, wait_until="load")
+    first.wait_for_selector("#first-run-btn", timeout=60_000)
+    top = "(s) => document.querySelector(s).getBoundingClientRect().top + window.scrollY"
+    assert first.evaluate(top, "#search-btn") < min(844, first.evaluate(top, "#first-run"))  # Search first, the panel below
+    assert "No local models folder" not in first.locator(".block.note").inner_text()  # the panel says it; no second note
+    first.close()
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(url, wait_until="load")
     page.wait_for_selector("#first-run-btn", timeout=60_000)

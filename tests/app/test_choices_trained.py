@@ -45,3 +45,22 @@ def test_other_datasets_and_runs_without_a_test_evaluation(tmp_path):
     _model_folder(tmp_path, "m", meta)
     (choice,) = discover_rerankers(tmp_path, include_hub=False)
     assert choice.label == "m — trained here on my-beir dev"
+
+
+def _safetensors(path: Path, shapes: dict[str, list[int]]) -> None:
+    header = json.dumps({name: {"dtype": "F32", "shape": shape, "data_offsets": [0, 0]} for name, shape in shapes.items()})
+    path.write_bytes(len(header).to_bytes(8, "little") + header.encode())
+
+
+def test_a_model_without_a_parameter_count_is_counted_from_its_weights_and_sorted_by_it(tmp_path):
+    big = _model_folder(tmp_path, "a-big", _trained_here())
+    _safetensors(big / "model.safetensors", {"w": [1000, 30]})
+    (big / "modules.json").write_text(json.dumps([{"path": ""}, {"path": "2_Dense"}]))
+    (big / "2_Dense").mkdir()
+    _safetensors(big / "2_Dense" / "model.safetensors", {"linear.weight": [10, 10]})
+    small = _model_folder(tmp_path, "b-small", _trained_here())
+    _safetensors(small / "model.safetensors", {"w": [7, 3], "b": [3]})
+    broken = _model_folder(tmp_path, "c-broken", _trained_here())
+    (broken / "model.safetensors").write_bytes(b"\xff" * 12)
+    choices = discover_rerankers(tmp_path, include_hub=False)
+    assert [(c.key, c.parameters) for c in choices] == [("c-broken", None), ("b-small", 24), ("a-big", 30_100)]

@@ -10,8 +10,9 @@ import gradio as gr
 import pytest
 
 from demo.compare_figures import compare_figure, compare_table
+from demo.guard import guarded_stream
 from demo.playground import Playground
-from demo.tabs.compare import NO_RERANKERS_NOTE, guarded_stream, reranker_state, status_text
+from demo.tabs.compare import NO_RERANKERS_NOTE, reranker_state, status_text
 from ettin.corpus import Corpus
 from ettin.pipeline import InputError
 
@@ -60,7 +61,7 @@ def test_closing_the_stream_runs_no_further_size(models, monkeypatch):
     play = Playground(models, include_hub=False)
     loaded = []
     real = play.reranker
-    monkeypatch.setattr(play, "reranker", lambda choice, precision: loaded.append(choice.key) or real(choice, precision))
+    monkeypatch.setattr(play, "reranker", lambda choice, precision, **kw: loaded.append(choice.key) or real(choice, precision, **kw))
     stream = play.compare_stream("topic 1", _corpus(), "bm25", ["a", "b", "1b"], k=10, precision="fp32")
     next(stream)
     first = next(stream)

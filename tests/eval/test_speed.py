@@ -57,6 +57,9 @@ def test_config_skip_reasons(monkeypatch):
     assert "native bf16" in benchmark.config_skip_reason("bf16-sdpa", "cpu")
     monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"amx_bf16"}))
     assert benchmark.config_skip_reason("bf16-sdpa", "cpu") is None
+    assert "bf16-sdpa-compiled" not in benchmark.DEFAULT_CONFIGS  # compiling takes tens of seconds: opt-in
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert "C++ compiler" in benchmark.config_skip_reason("bf16-sdpa-compiled", "cpu")
 
 
 def test_settings_flags_defaults_and_resolution():
@@ -225,3 +228,4 @@ def test_end_to_end_result_file(replica_17m, tmp_path, capsys):
     assert rows[("ettin", "bf16-fa2-unpadded")]["skipped"] == "flash attention needs a CUDA GPU"
     assert rows[("ettin", "bf16-fa2-unpadded")]["pairs_per_s"] is None
     assert "| ettin | fp32-sdpa |" in capsys.readouterr().out
+

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "eval" / "results"
 SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261127-185311.json"
-ACCURACY_FILE = RESULTS / "speed" / "accuracy" / "student-scifact_20261127-184431.json"
+ACCURACY_FILE = RESULTS / "speed" / "accuracy" / "student-scifact_20261130-170517.json"
 PROOF_RUN_FILE = RESULTS / "train" / "scifact-proof-run.json"
 APP_LOAD_FILE = RESULTS / "app" / "load_20261130-idle.json"
 COMPILED_SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261130-162842.json"

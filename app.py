@@ -5,7 +5,8 @@ The Hugging Face Spaces entry point. It only composes the tabs: their layout and
 search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Building the app loads no model, so
 ``python app.py`` loads only the start-up embedder and reranker (:mod:`demo.warmup`) before it serves, so its first
 search does not wait for them (``--serve-before-warm-up``: serve at once, load them in the background); with
-``--compile`` on or auto that includes compiling the start-up reranker. Runs on 127.0.0.1 without a share link unless
+``--compile`` on or auto that includes compiling the start-up reranker (only then: a compile must not run beside a
+search). Runs on 127.0.0.1 without a share link unless
 asked.
 """
 
@@ -71,13 +72,8 @@ def build_app(
     demo.ettin_css = CSS_FILE.read_text(encoding="utf-8")  # given to launch() by serve()
     start_stage = default_first_stage_key(play.first_stages, default_first_stage)
     start_reranker = play.rerankers[0].key if play.rerankers else None
-    demo.ettin_warm_up = lambda: start_warm_up(play, start_stage, start_reranker)  # started by serve(), not here
+    demo.ettin_warm_up = lambda compile=False: start_warm_up(play, start_stage, start_reranker, compile)  # by serve()
     return demo
-
-
-WARM_UP_WAIT_S = 180
-"""The longest ``python app.py`` waits for the warm-up before it serves (a Hub download may take longer: it then serves and
-the warm-up goes on in the background)."""
 
 
 def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs):
@@ -86,13 +82,14 @@ def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs
     Args:
         demo: The app.
         block: Keep serving until interrupted (``False``: return at once, as tests do).
-        warm_up_first: Load the start-up embedder and reranker before serving (``python app.py`` does: its first
-            visitor never waits for them); otherwise they load in the background once it serves.
+        warm_up_first: Load the start-up embedder and reranker before serving, and compile the reranker when the app
+            compiles (``python app.py`` does: its first visitor never waits for them); otherwise they load in the
+            background once it serves, uncompiled.
         **launch_kwargs: For ``gr.Blocks.launch`` (host, port, ``share``, ``max_file_size``, ...).
     """
     warm_up = getattr(demo, "ettin_warm_up", None)
     if warm_up is not None and warm_up_first:
-        warm_up().join(WARM_UP_WAIT_S)
+        warm_up(compile=True).join()  # no time limit: a compile must never run beside a search
     launch_kwargs.setdefault("css", getattr(demo, "ettin_css", None))
     demo.launch(prevent_thread_lock=True, **launch_kwargs)
     for add_route in getattr(demo, "ettin_routes", ()):
@@ -118,8 +115,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="answer at once and load the start-up models in the background (default: load them first, "
                         "so the first search does not wait)")  # fmt: skip
     parser.add_argument("--compile", choices=("auto", "on", "off"), default=None,
-                        help="compile loaded rerankers with torch.compile in the background, about 1.6x faster searches "
-                        "on a CPU after 20-60 s (default: $ETTIN_COMPILE, else auto: where a C++ compiler is found)")  # fmt: skip
+                        help="compile the start-up reranker with torch.compile before serving: about 1.6x faster "
+                        "searches with it on a CPU, for 20-90 s more start-up (default: $ETTIN_COMPILE, else auto: "
+                        "where a C++ compiler is found; never with --serve-before-warm-up)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     from ettin.errors import UserError

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -232,9 +231,9 @@ class Playground:
         models_dir: Folder of local rerankers (sub-folders); ``None`` for none.
         max_rerank_seconds: Refuse a rerank whose estimated time is above this.
         include_hub: Offer registry Hub ids (default: when not ``HF_HUB_OFFLINE``).
-        compile: ``on``, ``off`` or ``auto`` (default ``$ETTIN_COMPILE``, else auto): compile each loaded reranker's
-            encoder in the background (:func:`ettin.runtime.compile_in_background`); auto does where the device has
-            a compiler for ``torch.compile``.
+        compile: ``on``, ``off`` or ``auto`` (default ``$ETTIN_COMPILE``, else auto): whether
+            :meth:`compile_reranker` compiles (the app's start-up reranker, before it serves); auto does where the
+            device has a compiler for ``torch.compile``.
 
     Raises:
         InputError: a compile mode not in :data:`COMPILE_MODES`.
@@ -251,7 +250,6 @@ class Playground:
         self.max_rerank_seconds = max_rerank_seconds
         self.include_hub = include_hub
         self.compile = compile_mode(compile)
-        self.compile_threads: list[threading.Thread] = []  # started compilations, joined by the start-up warm-up
         self._throughput: dict[str, ThroughputBook] = {}  # one per precision, so bf16 and fp32 rates never mix
         self._bm25: BoundedCache[BM25FirstStage] = BoundedCache(BM25_CACHED)
         # keyed by (embedder, corpus): a hit skips re-hashing the embedder's weights for the embedding-store key
@@ -345,10 +343,8 @@ class Playground:
         """Fold a measured rerank of ``pairs`` pairs in ``seconds`` into the rate of ``choice`` in ``precision``."""
         self.throughput(precision).record(choice.key, choice.size, pairs, seconds)
 
-    def reranker(self, choice: RerankerChoice, precision: str = "auto", compile: bool = True):
-        """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate,
-        and compiled in the background when this playground compiles and ``compile`` is true (a comparison passes
-        false: a compilation running beside it would skew the times it compares).
+    def reranker(self, choice: RerankerChoice, precision: str = "auto"):
+        """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate.
 
         Raises:
             InputError: a precision not in :data:`PRECISIONS`.
@@ -363,19 +359,23 @@ class Playground:
             t0 = time.perf_counter()
             model.score_pairs([("warm up", "a short document"), ("warm up", "another short document")])
             self.record_throughput(choice, precision, 2, time.perf_counter() - t0)
-        if compile:
-            self._start_compiling(model)
         return model
 
-    def _start_compiling(self, model) -> None:
-        """Compile ``model``'s encoder in the background when this playground compiles (once per loaded model)."""
-        from ettin.runtime import compile_in_background, compiler_missing_reason
+    def compile_reranker(self, choice: RerankerChoice, precision: str = "auto") -> str | None:
+        """Load ``choice`` and compile its encoder when this playground compiles: only before the app serves, since
+        nothing else may run a model during a compile (:mod:`ettin.runtime.compiled`). Then no later call compiles.
 
+        Returns:
+            The compiled encoder's state (``ready`` or ``failed``), or ``None`` when nothing was compiled.
+        """
+        from ettin.runtime import compile_encoder, compiler_missing_reason, no_more_compiling
+
+        model = self.reranker(choice, precision)
         if self.compile == "off" or (self.compile == "auto" and compiler_missing_reason(model.settings.device)):
-            return
-        _, thread = compile_in_background(model, _warm_up_pairs(), batch_size=INTERACTIVE_BATCH)
-        if thread is not None:
-            self.compile_threads.append(thread)
+            return None
+        forward = compile_encoder(model, _warm_up_pairs(), batch_size=INTERACTIVE_BATCH)
+        no_more_compiling()
+        return forward.state if forward is not None else None
 
     # ---- estimates ---------------------------------------------------------------------------------------------------
 
@@ -593,7 +593,7 @@ class Playground:
         if reason:
             return reason
         try:
-            model = self.reranker(choice, precision, compile=False)
+            model = self.reranker(choice, precision)
             self.check_budget(choice, len(pairs), precision)
         except (ModelLoadError, InputError) as exc:
             return str(exc)

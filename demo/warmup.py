@@ -2,8 +2,8 @@
 
 Loads what the Search tab starts with — the default first stage over the bundled sample (whose embeddings ship with the
 project, so nothing is embedded) and the default reranker when it is a local folder, timed once so estimates have a
-measured rate, and compiled when the app compiles — in a daemon thread. A search that arrives meanwhile simply waits for the same cached objects; a failure is logged and left for the
-search itself to report to its user.
+measured rate, and compiled when the app compiles and waits for the warm-up before serving — in a daemon thread. A search that arrives meanwhile simply waits
+for the same cached objects; a failure is logged and left for the search itself to report to its user.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ __all__ = ["start_warm_up", "warm_up"]
 logger = logging.getLogger("ettin.app")
 
 
-def warm_up(play, first_stage: str, reranker: str | None) -> float:
+def warm_up(play, first_stage: str, reranker: str | None, compile: bool = False) -> float:
     """Load ``first_stage`` over the bundled sample and ``reranker`` into ``play``'s caches; returns the seconds it took.
 
     Args:
         play: The app's :class:`demo.playground.Playground`.
         first_stage: The first stage the Search tab selects at start.
         reranker: The reranker it selects (``None`` or ``"none"``: no reranker).
+        compile: Also compile the reranker when ``play`` compiles; only before the app serves (nothing else may run a
+            model during a compile).
     """
     from demo.user_corpus import sample_corpus
 
@@ -32,18 +34,16 @@ def warm_up(play, first_stage: str, reranker: str | None) -> float:
     stage.search("warm up", 1)  # the first query pays for lazy imports and kernels
     choice = play.reranker_choice(reranker)
     if choice is not None and choice.local:  # never a Hub download at start-up
-        play.reranker(choice)
-        for thread in list(play.compile_threads):  # its compiled encoder too, so the first visitor gets its speed
-            thread.join()
+        play.compile_reranker(choice) if compile else play.reranker(choice)
     return time.perf_counter() - t0
 
 
-def start_warm_up(play, first_stage: str, reranker: str | None) -> threading.Thread:
-    """Run :func:`warm_up` in a daemon thread (the app serves meanwhile) and return the thread."""
+def start_warm_up(play, first_stage: str, reranker: str | None, compile: bool = False) -> threading.Thread:
+    """Run :func:`warm_up` in a daemon thread and return the thread (``compile`` only when the app waits for it)."""
 
     def run() -> None:
         try:
-            seconds = warm_up(play, first_stage, reranker)
+            seconds = warm_up(play, first_stage, reranker, compile)
             logger.info("warmed up %s and %s in %.1f s", first_stage, reranker, seconds)
         except Exception:  # noqa: BLE001 - the first search reports the same failure to its user
             logger.warning("warm-up failed; the first search will load the models itself", exc_info=True)

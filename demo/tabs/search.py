@@ -152,11 +152,7 @@ def model_name_for_code(choice: RerankerChoice, models_dir: Path | None) -> str:
     return f"{models_dir.name}/{choice.key}" if models_dir else choice.key
 
 
-COMPILED_TEXT = {
-    "ready": ", compiled",
-    "compiling": " (compiling in the background: faster searches once it is done)",
-    "failed": " (compiling failed: runs uncompiled)",
-}
+COMPILED_TEXT = {"ready": ", compiled", "failed": " (compiling failed: runs uncompiled)"}
 
 
 def _precision_text(outcome: SearchOutcome) -> str:

@@ -4,7 +4,7 @@
 - :mod:`~ettin.runtime.sources` — validating a model id or folder (:func:`resolve_model`) and the one loading error;
 - :mod:`~ettin.runtime.models` — :class:`Reranker` / :class:`Embedder` and loading them;
 - :mod:`~ettin.runtime.fast` — the fast, lossless scoring path;
-- :mod:`~ettin.runtime.compiled` — the opt-in compiled encoder, compiled in the background;
+- :mod:`~ettin.runtime.compiled` — the opt-in compiled encoder;
 - :mod:`~ettin.runtime.cache` — the bounded model cache the app and the CLIs share.
 
 The names below are imported from their module on first use, so ``ettin.runtime.device`` stays light.
@@ -29,9 +29,9 @@ _EXPORTS = {
     "cached_reranker": "ettin.runtime.cache",
     "CompiledForward": "ettin.runtime.compiled",
     "compile_encoder": "ettin.runtime.compiled",
-    "compile_in_background": "ettin.runtime.compiled",
     "compiled_forward": "ettin.runtime.compiled",
     "compiler_missing_reason": "ettin.runtime.compiled",
+    "no_more_compiling": "ettin.runtime.compiled",
     "cpu_flags": "ettin.runtime.device",
     "cpu_has_native_bf16": "ettin.runtime.device",
     "cpu_model": "ettin.runtime.device",
@@ -69,9 +69,9 @@ __all__ = [
     "cached_reranker",
     "CompiledForward",
     "compile_encoder",
-    "compile_in_background",
     "compiled_forward",
     "compiler_missing_reason",
+    "no_more_compiling",
     "cpu_flags",
     "cpu_has_native_bf16",
     "cpu_model",

@@ -2,13 +2,16 @@
 masks, GELU, layer norms), which is most of a small model's CPU time besides attention.
 
 Measured with ``python -m eval speed --models 17m --replica --configs fp32-sdpa,bf16-sdpa,bf16-sdpa-compiled`` (see
-``eval/results/speed/``): the compiled bf16 17m replica against the eager bf16 one, same run. Compiling costs tens of
-seconds on a small CPU, so it is never on a user's request path: :func:`compile_in_background` compiles in a
-worker thread while every other thread keeps the eager forward, and swaps the compiled one in when it is ready.
+``eval/results/speed/``): the compiled bf16 17m replica against the eager bf16 one, same run.
+
+Compile only while nothing else in the process runs a model: while it traces, ``torch.fx`` patches ``nn.Module.__call__``
+for the whole process, and a forward pass in another thread then fails (``NameError: module is not installed as a
+submodule``; a test that scored in a second thread during a compile found it). So the app compiles before it serves
+and then calls :func:`no_more_compiling`: a shape the warm-up did not cover runs eagerly instead of compiling beside
+other users' searches.
 
 The sentence-transformers ``Transformer`` module calls its model's ``forward`` method by name rather than the module
-itself, so the method is replaced by a dispatcher (:class:`CompiledForward`) that picks the eager or the compiled
-forward per call.
+itself, so the method is replaced by :class:`CompiledForward`, which falls back to the eager forward if compiling fails.
 """
 
 from __future__ import annotations
@@ -16,17 +19,15 @@ from __future__ import annotations
 import importlib.util
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["CompiledForward", "compile_encoder", "compile_in_background", "compiled_forward", "compiler_missing_reason"]
+__all__ = ["CompiledForward", "compile_encoder", "compiled_forward", "compiler_missing_reason", "no_more_compiling"]
 
 logger = logging.getLogger("ettin.runtime")
 
 RECOMPILE_LIMIT = 64
-_COMPILE_LOCK = threading.Lock()  # one compilation at a time: each takes both cores of a small machine for a while
 
 
 def compiler_missing_reason(device: str) -> str | None:
@@ -40,8 +41,7 @@ def compiler_missing_reason(device: str) -> str | None:
 
 
 class CompiledForward:
-    """The encoder's ``forward``: the compiled one for the compiling thread and, once :attr:`state` is ``ready``, for
-    every thread; the eager one otherwise (and for good when compiling failed).
+    """The encoder's ``forward``: the compiled one unless compiling failed, then the eager one for good.
 
     Attributes:
         state: ``compiling``, ``ready`` or ``failed``.
@@ -53,38 +53,32 @@ class CompiledForward:
         import torch
         import torch._dynamo.config
 
-        # dynamo keeps 8 graphs per code object by default, then silently runs eager: every loaded model (size x
-        # precision) and its one-pair graph shares ModernBERT's forward
+        # dynamo keeps 8 graphs per code object by default, then silently runs eager: every compiled model (size x
+        # precision) and its one-pair graph share ModernBERT's forward
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
         self.eager = eager
         self.compiled = torch.compile(eager, dynamic=True)
         self.state = "compiling"
         self.seconds: float | None = None
         self.error: str | None = None
-        self._compiler: threading.Thread | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.state == "ready" or (self.state == "compiling" and threading.current_thread() is self._compiler):
-            return self.compiled(*args, **kwargs)
-        return self.eager(*args, **kwargs)
+        return self.eager(*args, **kwargs) if self.state == "failed" else self.compiled(*args, **kwargs)
 
     def compile_with(self, warm_up: Callable[[], Any]) -> None:
-        """Compile by running ``warm_up`` (calls that reach this forward) in this thread, then switch every thread to
-        the compiled forward; on any failure keep the eager one and record why."""
-        with _COMPILE_LOCK:
-            self._compiler = threading.current_thread()
-            t0 = time.perf_counter()
-            try:
-                warm_up()
-            except Exception as exc:  # noqa: BLE001 - a failed compile leaves the model working, eager
-                self.error = f"{type(exc).__name__}: {str(exc)[:300]}"
-                self.state = "failed"
-                logger.warning("compiling the encoder failed, it stays eager: %s", self.error)
-            else:
-                self.state = "ready"
-            finally:
-                self.seconds = time.perf_counter() - t0
-                self._compiler = None
+        """Compile by running ``warm_up`` (calls that reach this forward); on any failure keep the eager forward and
+        record why."""
+        t0 = time.perf_counter()
+        try:
+            warm_up()
+        except Exception as exc:  # noqa: BLE001 - a failed compile leaves the model working, eager
+            self.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            self.state = "failed"
+            logger.warning("compiling the encoder failed, it stays eager: %s", self.error)
+        else:
+            self.state = "ready"
+        finally:
+            self.seconds = time.perf_counter() - t0
 
 
 def compiled_forward(model: Any) -> CompiledForward | None:
@@ -94,59 +88,36 @@ def compiled_forward(model: Any) -> CompiledForward | None:
     return forward if isinstance(forward, CompiledForward) else None
 
 
-def _install(model: Any) -> CompiledForward | None:
-    """Put a :class:`CompiledForward` on the encoder (once); ``None`` when the model has no inner encoder to compile."""
-    existing = compiled_forward(model)
-    if existing is not None:
-        return existing
-    inner = getattr(next(iter(model.children()), model), "model", None)
-    if inner is None:
-        return None
-    inner.forward = CompiledForward(inner.forward)
-    return inner.forward
-
-
-def _warm_up_calls(score_pairs: Callable[..., Any], pairs: Sequence[tuple[str, str]], batch_size: int) -> Callable[[], None]:
-    """Calls that compile the shapes a search meets: a full padded batch, and a batch of one pair (a batch of one
-    compiles a graph of its own)."""
-    several = list(pairs)[: max(2, batch_size)]
-
-    def run() -> None:
-        score_pairs(several, batch_size=max(2, batch_size))
-        score_pairs(several[:1], batch_size=1)
-
-    return run
-
-
 def compile_encoder(reranker: Any, pairs: Sequence[tuple[str, str]], batch_size: int = 16) -> CompiledForward | None:
-    """Compile ``reranker``'s encoder now, in this thread (blocking): the benchmark's way.
+    """Compile ``reranker``'s encoder now, in this thread, on a full padded batch of ``pairs`` and on a one-pair batch
+    (a batch of one compiles a graph of its own). Nothing else may run a model meanwhile (module docstring). A model
+    compiled before is left as it is.
 
     Returns:
         The installed :class:`CompiledForward` (its ``state`` says whether compiling worked), or ``None`` when the
-        model has nothing to compile.
+        model has no inner encoder to compile.
     """
-    forward = _install(reranker.model)
-    if forward is not None and forward.state == "compiling":
-        forward.compile_with(_warm_up_calls(reranker.score_pairs, pairs, batch_size))
+    existing = compiled_forward(reranker.model)
+    if existing is not None:
+        return existing
+    inner = getattr(next(iter(reranker.model.children()), reranker.model), "model", None)
+    if inner is None:
+        return None
+    forward = CompiledForward(inner.forward)
+    inner.forward = forward
+    several = list(pairs)[: max(2, batch_size)]
+
+    def warm_up() -> None:
+        reranker.score_pairs(several, batch_size=max(2, batch_size))
+        reranker.score_pairs(several[:1], batch_size=1)
+
+    forward.compile_with(warm_up)
     return forward
 
 
-def compile_in_background(
-    reranker: Any, pairs: Sequence[tuple[str, str]], batch_size: int = 16
-) -> tuple[CompiledForward | None, threading.Thread | None]:
-    """Start compiling ``reranker``'s encoder in a daemon thread (one compilation at a time); searches keep the eager
-    forward until it is ready. A model already compiled or compiling is left as it is.
+def no_more_compiling() -> None:
+    """From now on a compiled function whose guards fail runs eagerly instead of compiling (process-wide): what a
+    server calls once its models are compiled, so that no compile ever runs beside a request."""
+    import torch
 
-    Returns:
-        The :class:`CompiledForward` and the thread (``None`` for the thread when nothing was started).
-    """
-    already = compiled_forward(reranker.model)
-    forward = already or _install(reranker.model)
-    if forward is None or already is not None:
-        return forward, None
-    thread = threading.Thread(
-        target=forward.compile_with, args=(_warm_up_calls(reranker.score_pairs, pairs, batch_size),),
-        name="ettin-compile", daemon=True,
-    )  # fmt: skip
-    thread.start()
-    return forward, thread
+    torch.compiler.set_stance("eager_on_recompile")

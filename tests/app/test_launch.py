@@ -75,12 +75,13 @@ def test_python_app_py_warms_up_before_it_serves_unless_told_not_to(monkeypatch)
         def launch(self, **kwargs):
             order.append("launch")
 
-    def warm_up():
-        thread = threading.Thread(target=lambda: order.append("warmed up"))
+    def warm_up(compile=False):
+        thread = threading.Thread(target=lambda: order.append(f"warmed up, compile={compile}"))
         thread.start()
         return thread
 
-    for argv, expected in (([], ["warmed up", "launch"]), (["--serve-before-warm-up"], ["launch", "warmed up"])):
+    for argv, expected in (([], ["warmed up, compile=True", "launch"]),  # compiles only before it serves
+                           (["--serve-before-warm-up"], ["launch", "warmed up, compile=False"])):  # fmt: skip
         demo, order[:] = WarmingDemo(), []
         demo.ettin_warm_up = warm_up
         monkeypatch.setattr(app, "build_app", lambda *a, **k: demo)

@@ -34,6 +34,8 @@ def warm_up(play, first_stage: str, reranker: str | None, compile: bool = False)
     stage.search("warm up", 1)  # the first query pays for lazy imports and kernels
     choice = play.reranker_choice(reranker)
     if choice is not None and choice.local:  # never a Hub download at start-up
+        # after the first stage: a model class loaded after a compile changes a registry the compiled graph guards
+        # (transformers' output-capturing registry), and the reranker would then run eagerly
         play.compile_reranker(choice) if compile else play.reranker(choice)
     return time.perf_counter() - t0
 

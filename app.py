@@ -6,8 +6,7 @@ search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderbo
 ``python app.py`` loads only the start-up embedder and reranker (:mod:`demo.warmup`) before it serves, so its first
 search does not wait for them (``--serve-before-warm-up``: serve at once, load them in the background); with
 ``--compile`` on or auto that includes compiling the start-up reranker (only then: a compile must not run beside a
-search). Runs on 127.0.0.1 without a share link unless
-asked.
+search). Runs on 127.0.0.1 without a share link unless asked.
 """
 
 from __future__ import annotations
@@ -37,8 +36,8 @@ def build_app(
         max_rerank_seconds: Refuse reranks estimated above this (default ``$ETTIN_MAX_RERANK_SECONDS`` or 60).
         include_hub: Offer Hub models (default: unless ``HF_HUB_OFFLINE`` is set).
         default_first_stage: First stage selected at start (default: the packaged MiniLM when installed, else BM25).
-        compile: ``auto``, ``on`` or ``off`` (default ``$ETTIN_COMPILE``, else auto): compile each loaded reranker in
-            the background with ``torch.compile`` (auto: where the device has a compiler for it).
+        compile: ``auto``, ``on`` or ``off`` (default ``$ETTIN_COMPILE``, else auto): compile the start-up reranker
+            with ``torch.compile`` when :func:`serve` warms up before serving (auto: where the device has a compiler).
 
     Returns:
         The ``gr.Blocks`` app (not launched).

@@ -34,14 +34,13 @@ from ettin.pipeline import (
     whole_number,
 )
 from ettin.paths import cache_dir
-from ettin.runtime import INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSettings, best_settings
+from ettin.runtime import INTERACTIVE_BATCH, INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSettings, best_settings
 
 __all__ = [
+    "COMPILE_MODES",
     "DEFAULT_MAX_RERANK_SECONDS",
-    "INTERACTIVE_BATCH",
     "MAX_K",
     "MAX_TOP_N",
-    "COMPILE_MODES",
     "PRECISIONS",
     "CompareOutcome",
     "CompareRow",
@@ -63,7 +62,6 @@ APP_EMBEDDINGS_MAX_BYTES = 1 << 30  # corpus embeddings the app keeps on disk
 DENSE_CACHED = 4  # (embedder, corpus) first stages kept
 PRECISIONS = ("auto", "bf16", "fp32")  # what a reranker may be asked to run in (ettin.runtime.best_settings)
 COMPILE_MODES = ("auto", "on", "off")  # auto: compile where the device has a compiler for torch.compile
-INTERACTIVE_BATCH = 16  # pairs per forward pass of a search, a comparison or a /rerank call (see retrieve_and_rerank)
 
 ProgressFn = Callable[[float, str], None]
 
@@ -152,7 +150,8 @@ class SearchOutcome:
     """One search: the pipeline's result, the reranker used, the setup time and notes for the user.
 
     ``settings`` are the runtime settings the reranker ran with (device, dtype, max length); ``None`` without one.
-    ``compiled`` is the state of its compiled encoder (``compiling``, ``ready``, ``failed``; ``None``: not compiled).
+    ``compiled`` is the state of its compiled encoder when the rerank started (``ready``, ``failed``; ``None``: not
+    compiled).
     """
 
     result: SearchResult
@@ -466,8 +465,7 @@ class Playground:
                 progress(done / total, f"reranking: {done}/{total} documents")
 
         compiled = _compiled_state(model)  # before the rerank: "ready" means all of it ran compiled
-        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, batch_size=INTERACTIVE_BATCH,
-                                     progress=rerank_progress if progress else None)  # fmt: skip
+        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, progress=rerank_progress if progress else None)
         if choice is not None and result.candidates:
             self.record_throughput(choice, precision, len(result.candidates), result.timings["rerank_s"])
         if not result.candidates:

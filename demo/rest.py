@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request  # at run time: FastAPI reads the endpoint's annotation
 
 from demo.choices import RANDOM_BADGE
-from demo.playground import INTERACTIVE_BATCH, validate_precision
+from demo.playground import validate_precision
 from demo.user_corpus import MAX_DOCUMENT_CHARS, MAX_UPLOAD_BYTES
 from ettin.errors import UserError
+from ettin.runtime import INTERACTIVE_BATCH
 from ettin.pipeline import validate_query, whole_number
 
 if TYPE_CHECKING:
@@ -155,7 +156,8 @@ def rerank(play: Playground, request: RerankRequest) -> dict[str, Any]:
     except UserError as exc:
         raise RestError(str(exc), status=422) from None
     t0 = time.perf_counter()
-    scores = [float(s) for s in model.score_pairs([(request.query, d) for d in request.documents], batch_size=INTERACTIVE_BATCH)]
+    pairs = [(request.query, d) for d in request.documents]
+    scores = [float(s) for s in model.score_pairs(pairs, batch_size=INTERACTIVE_BATCH)]
     seconds = time.perf_counter() - t0
     play.record_throughput(choice, request.precision, len(scores), seconds)
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[: request.top_n]

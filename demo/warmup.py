@@ -1,9 +1,10 @@
-"""Warm the app up in the background right after it starts, so the first search does not pay for imports and loading.
+"""Warm the app up, so the first search does not pay for imports and loading: before it serves (``python app.py``), or
+in the background once it serves (``--serve-before-warm-up``).
 
 Loads what the Search tab starts with — the default first stage over the bundled sample (whose embeddings ship with the
 project, so nothing is embedded) and the default reranker when it is a local folder, timed once so estimates have a
-measured rate, and compiled when the app compiles and waits for the warm-up before serving — in a daemon thread. A search that arrives meanwhile simply waits
-for the same cached objects; a failure is logged and left for the search itself to report to its user.
+measured rate, and compiled when the app compiles and waits for the warm-up — in a daemon thread. A search that arrives
+meanwhile simply waits for the same cached objects; a failure is logged and left for the search itself to report.
 """
 
 from __future__ import annotations

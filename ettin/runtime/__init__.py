@@ -17,6 +17,7 @@ from ettin.lazy import lazy_exports
 _EXPORTS = {
     "DEFAULT_MAX_LENGTH": "ettin.runtime.device",
     "Embedder": "ettin.runtime.models",
+    "INTERACTIVE_BATCH": "ettin.runtime.device",
     "INTERACTIVE_MAX_LENGTH": "ettin.runtime.device",
     "ModelCache": "ettin.runtime.cache",
     "ModelLoadError": "ettin.runtime.sources",
@@ -57,6 +58,7 @@ _EXPORTS = {
 __all__ = [
     "DEFAULT_MAX_LENGTH",
     "Embedder",
+    "INTERACTIVE_BATCH",
     "INTERACTIVE_MAX_LENGTH",
     "ModelCache",
     "ModelLoadError",

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
+    "INTERACTIVE_BATCH",
     "INTERACTIVE_MAX_LENGTH",
     "Precision",
     "RuntimeSettings",
@@ -26,6 +27,10 @@ DEFAULT_MAX_LENGTH = 512
 
 INTERACTIVE_MAX_LENGTH = 512
 """The cap the app (and ``ettin latency``) put on a reranked pair, chosen for latency; the app says so where it shows it."""
+
+INTERACTIVE_BATCH = 16
+"""Pairs per forward pass of an interactive rerank (a search, a comparison, a ``/rerank`` call): for its 30-100 pairs on
+a CPU, 32 pads each batch to a much longer pair (0.62 s vs 0.38 s for 30 SciFact pairs, 17m replica, bf16, 2 cores)."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -68,7 +68,10 @@ class SpeedSettings:
 
     models: str = field(default="17m", metadata=_help("comma-separated Ettin sizes, Hub ids or local folders, or 'none'"))
     replica: bool = field(default=False, metadata=_help("benchmark faithful random replicas of Ettin sizes (offline)"))
-    configs: str = field(default=",".join(DEFAULT_CONFIGS), metadata=_help(f"project-runtime configs (comma-separated) of {', '.join(CONFIGS)}; compiled ones are opt-in"))
+    configs: str = field(
+        default=",".join(DEFAULT_CONFIGS),
+        metadata=_help(f"project-runtime configs (comma-separated) of {', '.join(CONFIGS)}; compiled ones are opt-in"),
+    )
     max_length: int = field(default=512, metadata=_help("truncate pairs at this many tokens"))
     pairs: str = field(
         default="scifact",

@@ -31,17 +31,31 @@ class StopFlags:
 
     Gradio's ``cancels=`` ends a sync handler's event (its outputs are dropped) but not the thread running it, so a
     handler calls :meth:`start` and passes the returned check to its work (e.g. inside the progress callback, called
-    between stages and batches); the Stop button calls :meth:`stop`, and the next check raises :class:`Stopped`.
+    between stages and batches); the Stop button calls :meth:`stop`, and the next check raises :class:`Stopped`. Work
+    that Gradio does not cancel in its queue (Compare, which ends its own stream) is :meth:`arm`-ed before it queues.
     """
+
+    MAX_ARMED = 4096  # sessions whose armed flag no handler took (a request refused by a full queue): oldest dropped
 
     def __init__(self) -> None:
         self._flags: dict[str, threading.Event] = {}
+        self._armed: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def start(self, session: str | None) -> Callable[[], None]:
-        """A fresh flag for ``session`` (replacing an older one) and the check that raises once it is set."""
-        flag = threading.Event()
+    def arm(self, session: str | None) -> None:
+        """Make ``session``'s flag before its handler leaves the queue (a ``queue=False`` event that the queued one
+        follows with ``.then``): Stop pressed while the work still waits for a slot is then seen when it starts."""
         with self._lock:
+            self._armed.pop(session or "", None)
+            self._armed[session or ""] = threading.Event()
+            while len(self._armed) > self.MAX_ARMED:
+                del self._armed[next(iter(self._armed))]
+
+    def start(self, session: str | None) -> Callable[[], None]:
+        """``session``'s flag (the armed one, else a fresh one; it replaces an older running one) and the check that
+        raises once it is set."""
+        with self._lock:
+            flag = self._armed.pop(session or "", None) or threading.Event()
             self._flags[session or ""] = flag
 
         def check() -> None:
@@ -52,13 +66,12 @@ class StopFlags:
         return check
 
     def stop(self, session: str | None) -> bool:
-        """Set ``session``'s flag; ``False`` when nothing was running there."""
-        with self._lock:
-            flag = self._flags.pop(session or "", None)
-        if flag is None:
-            return False
-        flag.set()
-        return True
+        """Set ``session``'s flags (running and armed); ``False`` when nothing was running or waiting there."""
+        with self._lock:  # an armed flag stays, set, for its handler to find when it starts
+            flags = [f for f in (self._flags.pop(session or "", None), self._armed.get(session or "")) if f]
+        for flag in flags:
+            flag.set()
+        return bool(flags)
 
     def finish(self, session: str | None, check: Callable[[], None] | None = None) -> None:
         """Forget ``session``'s flag once its handler is done (only the flag of ``check``, when given: a newer search of

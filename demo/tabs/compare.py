@@ -22,7 +22,7 @@ NO_RERANKERS_NOTE = (
     "`--models-dir models` after `python -m ettin replica --size all --out models`); this tab picks it up when you "
     "come back."
 )
-STOPPING_NOTE = "**Stop** pressed: the size that was running finishes, no other size starts."
+STOPPING_NOTE = "**Stop** pressed: a size already running finishes, no other size starts."
 TABLE_WIDTHS = ["17%", "7%", "9%", "7%", "6%", "6%", "6%", "6%", "36%"]  # the top-5 titles get the most room
 
 
@@ -89,6 +89,9 @@ def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None
                 progress=gr.Progress()):  # fmt: skip
         session = request.session_hash if request is not None else None
         check = stops.start(session)
+        if check.flag.is_set():  # type: ignore[attr-defined] - Stop pressed while this waited in the queue: run nothing
+            stops.finish(session, check)
+            return
         streaming = False
 
         def report(frac: float, desc: str) -> None:
@@ -110,7 +113,10 @@ def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None
                 if outcome.stopped:
                     return
         finally:
-            stops.finish(session)
+            stops.finish(session, check)
+
+    def arm(request: gr.Request = None) -> None:
+        stops.arm(request.session_hash if request is not None else None)
 
     def stop(request: gr.Request = None) -> str:
         running = stops.stop(request.session_hash if request is not None else None)
@@ -151,8 +157,10 @@ def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None
                        api_name=False, show_progress="hidden")
     inputs = [query, mode, corpus.documents, embedder, rerankers, k, precision]
     for trigger, api_name in ((button.click, "compare"), (query.submit, False)):
-        cleared = trigger(lambda: "", None, stopped, api_name=False, show_progress="hidden", queue=False)
-        cleared.then(compare, inputs, [status, table, chart], api_name=api_name, concurrency_limit=1,
+        # first, on the client alone: the server's answer to a Stop pressed at once cannot arrive before this clearing
+        trigger(None, None, stopped, js="() => ''", api_name=False, show_progress="hidden", queue=False)
+        armed = trigger(arm, None, None, api_name=False, show_progress="hidden", queue=False)
+        armed.then(compare, inputs, [status, table, chart], api_name=api_name, concurrency_limit=1,
                      concurrency_id="compare", show_progress_on=[stopped])  # fmt: skip
     # not cancels=: the running size finishes (a thread cannot be interrupted), then the stream ends with a final
     # "stopped" update instead of an error badge, and no other size starts

@@ -348,13 +348,14 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
                     show_progress="hidden")
     inputs = [query, corpus_mode, documents, embedder, reranker, k, top_n, precision, normalise]
     outputs = [status, results_view, results, code, timings, movement]
+    for trigger in (search_btn.click, query.submit):  # a new search clears an old "Stopped", on the client, before
+        # the search is sent: the answer to a Stop pressed at once can then never arrive before this clearing
+        trigger(None, None, progress_box, js="() => ''", queue=False, api_name=False, show_progress="hidden")
     events = [
         trigger(search, inputs, outputs, api_name=name, concurrency_limit=SEARCH_SLOTS, concurrency_id="rerank",
                 show_progress_on=[progress_box])
         for trigger, name in ((search_btn.click, "search"), (query.submit, False))
     ]  # fmt: skip
-    for trigger in (search_btn.click, query.submit):  # a new search clears an old "Stopped"
-        trigger(lambda: "", None, progress_box, queue=False, api_name=False, show_progress="hidden")
     for event in events:
         event.then(estimate, [reranker, k, precision], estimate_md, api_name=False, show_progress="hidden")
     stop_btn.click(stop, None, progress_box, cancels=events, api_name=False, queue=False)

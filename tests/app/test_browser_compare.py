@@ -73,3 +73,29 @@ def test_compare_streams_size_by_size_and_stop_runs_no_further_size(browser, com
     assert "not run: c" in _status(page) and "Stop pressed" in page.locator("#compare-stopped").inner_text()
     assert "not run (stopped)" in page.locator("#compare-table").inner_text()
     assert loaded == ["a", "b"]  # c never started
+
+    # Stop pressed while a compare waits for the one slot (another session's compare holds it): once the slot frees,
+    # the stopped compare runs nothing
+    waiting = browser.new_page(viewport={"width": 1400, "height": 1200})
+    waiting.goto(url, wait_until="load")
+    waiting.get_by_role("tab", name="Compare sizes").click()
+    waiting.locator("#compare-query textarea").fill("homocysteine")
+    loads_before = len(loaded)
+    page.locator("#compare-btn").click()
+    page.wait_for_function(
+        "() => document.querySelector('#compare-status').innerText.includes('1 of 3')", timeout=120_000
+    )
+    waiting.locator("#compare-btn").click()
+    waiting.wait_for_timeout(500)
+    waiting.locator("#compare-stop").click()
+    waiting.wait_for_function(
+        "() => document.querySelector('#compare-stopped').innerText.includes('Stop pressed')", timeout=30_000
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#compare-status').innerText.includes('3 of 3 size(s) ran')", timeout=120_000
+    )
+    waiting.wait_for_timeout(3000)
+    assert loaded[loads_before:] == ["a", "b", "c"]  # the first session's sizes only
+    assert "size(s)" not in _status(waiting) and "Stop pressed" in waiting.locator("#compare-stopped").inner_text()
+    waiting.close()
+    page.close()

@@ -96,6 +96,8 @@ def test_first_run_then_results_readable_at_1280_and_390_then_stop(browser, empt
     )
     page.wait_for_timeout(3000)
     assert status.inner_text() == before
+    assert "Stopped" in page.locator("#search-progress").inner_text()  # still there: nothing that started with the
+    # search (its own clearing of an older note included) answers after the Stop
     page.close()
 
     phone = browser.new_page(viewport={"width": 390, "height": 844})

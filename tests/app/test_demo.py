@@ -223,6 +223,30 @@ def test_stop_flags_end_the_work_of_the_session_that_pressed_stop():
         play.search("pears", Corpus.from_texts(["pears", "apples"]), "bm25", None, 2, 2, progress=lambda f, d: check())
 
 
+def test_an_armed_flag_carries_a_stop_pressed_in_the_queue_to_the_handler_that_starts_later():
+    from demo.guard import StopFlags, Stopped
+
+    flags = StopFlags()
+    flags.arm("q")  # the compare waits for its slot
+    assert flags.stop("q") is True  # Stop pressed while it waits
+    with pytest.raises(Stopped):
+        flags.start("q")()  # the handler starts, and sees it at once
+    flags.arm("q")
+    flags.arm("q")  # a newer request replaces the older armed flag, unset
+    check = flags.start("q")
+    check()
+    assert flags.stop("q") is True
+    with pytest.raises(Stopped):
+        check()
+    flags.finish("q", check)
+    fresh = flags.start("q")  # a stop answered before does not reach the next handler
+    fresh()
+    flags.finish("q", fresh)
+    for n in range(StopFlags.MAX_ARMED + 10):  # sessions that never started stay bounded
+        flags.arm(f"s{n}")
+    assert len(flags._armed) == StopFlags.MAX_ARMED and flags.stop("s0") is False and flags.stop(f"s{n}") is True
+
+
 def test_estimates_start_from_a_prior_then_use_the_rate_measured_at_the_nearest_k(tmp_path):
     from demo.choices import RerankerChoice
     from demo.tabs.search import estimate_markdown

@@ -114,11 +114,13 @@ def test_demo_load_offline(replica_17m, tmp_path):
     out = tmp_path / "load.json"
     done = _run(
         "demo", "load", "--models-dir", str(replica_17m.parent), "--reranker", "17m", "--queries", "2", "--concurrent", "2",
-        "--k", "5", "--fair-docs", "30", "--fair-delay", "0.5", "--out", str(out), timeout=600,
-        ETTIN_CACHE=os.environ["ETTIN_CACHE"],
+        "--k", "5", "--fair-docs", "30", "--fair-delay", "0.5", "--out", str(out),
+        "--compile", "off",  # a cold compile costs over a minute; compiling is tested in tests/ettin and tests/app
+        timeout=600, ETTIN_CACHE=os.environ["ETTIN_CACHE"],
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(out.read_text())
     assert result["warm_search_full_scifact"]["k5"]["n"] == 2 and result["concurrent_sample"]["succeeded"] == 2
     fair = result["fair_sharing"]
     assert fair["upload_1"].startswith("searched after") and fair["upload_2"].startswith("searched after"), fair
+    assert result["settings"]["compile"] == "off"

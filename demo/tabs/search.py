@@ -301,6 +301,12 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
                     search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=3, min_width=120)
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn", scale=1, min_width=70)
                 estimate_md = gr.Markdown(estimate_markdown(play, default_reranker, 30), elem_id="estimate")
+                with gr.Row():  # here, not below both columns: the results start higher on a wide screen
+                    k = gr.Slider(1, MAX_K, value=30, step=1, label="K: first-stage depth (documents reranked)",
+                                  elem_id="k-slider", min_width=220)  # fmt: skip
+                    top_n = gr.Slider(1, MAX_TOP_N, value=10, step=1, label="Results to show", min_width=220)
+                normalise = gr.Checkbox(False, label="Also show scores as 0–1 (sigmoid of the raw score)",
+                                        elem_id="normalise")  # fmt: skip
             with gr.Column(scale=1, min_width=260):
                 corpus_mode = gr.Radio(corpus_choices(), value=texts.SAMPLE, label="Corpus")
                 embedder = gr.Dropdown(stage_choices, value=default_first_stage(play.first_stages, first_stage),
@@ -315,10 +321,6 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
                                        elem_id="reranker")  # fmt: skip
                 precision = gr.Radio(PRECISION_CHOICES, value="auto", label="Precision", elem_id="precision",
                                      info="auto: bf16 on CUDA and on CPUs with native bf16, else fp32")  # fmt: skip
-        with gr.Row():
-            k = gr.Slider(1, MAX_K, value=30, step=1, label="K: first-stage depth (documents reranked)", elem_id="k-slider")
-            top_n = gr.Slider(1, MAX_TOP_N, value=10, step=1, label="Results to show")
-            normalise = gr.Checkbox(False, label="Also show scores as 0–1 (sigmoid of the raw score)", elem_id="normalise")
         gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
         gr.Markdown(f"<small>{_models_note(play)}{texts.SAMPLE_NOTE}</small>", elem_classes="note")
         with gr.Accordion("Use your own documents", open=False):

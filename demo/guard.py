@@ -95,6 +95,14 @@ def _is_out_of_memory(exc: Exception) -> bool:
     )
 
 
+def _error(message: str) -> Exception:
+    """The ``gr.Error`` that shows ``message``; Gradio prints no traceback for it (a refusal is not a crash, and an
+    unexpected error is logged here, with its traceback, before this is raised)."""
+    import gradio as gr
+
+    return gr.Error(message, print_exception=False)
+
+
 def guard(fn: F) -> F:
     """Wrap a handler so every refusal reaches the user as one line (a message in the UI, an error over the API).
 
@@ -110,15 +118,15 @@ def guard(fn: F) -> F:
         except gr.Error:
             raise
         except UserError as exc:
-            raise gr.Error(_as_text(str(exc))) from None
+            raise _error(_as_text(str(exc))) from None
         except MemoryError:
-            raise gr.Error(OUT_OF_MEMORY) from None
+            raise _error(OUT_OF_MEMORY) from None
         except Exception as exc:  # noqa: BLE001 - logged server-side; the user gets one line
             if _is_out_of_memory(exc):
                 logger.warning("out of memory in %s: %s", fn.__name__, exc)
-                raise gr.Error(OUT_OF_MEMORY) from None
+                raise _error(OUT_OF_MEMORY) from None
             logger.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(_as_text(f"unexpected error ({type(exc).__name__}): {str(exc)[:200]}")) from None
+            raise _error(_as_text(f"unexpected error ({type(exc).__name__}): {str(exc)[:200]}")) from None
 
     return wrapper  # type: ignore[return-value]
 

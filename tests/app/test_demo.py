@@ -31,6 +31,7 @@ def test_every_user_error_is_a_user_error_and_keeps_its_message(error):
     with pytest.raises(gr.Error, match="K must be between 1 and 200") as exc:
         handler()
     assert exc.value.__cause__ is None
+    assert exc.value.print_exception is False  # a refusal prints no traceback in the server's log
 
 
 def test_unexpected_errors_are_one_line_and_memory_errors_say_what_to_shrink():

@@ -157,7 +157,8 @@ def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None
                        api_name=False, show_progress="hidden")
     inputs = [query, mode, corpus.documents, embedder, rerankers, k, precision]
     for trigger, api_name in ((button.click, "compare"), (query.submit, False)):
-        # first, on the client alone: the server's answer to a Stop pressed at once cannot arrive before this clearing
+        # the clearing on the client, then the arming on the server, and only then (.then) the queued compare: see the
+        # Search tab on why nothing may follow a queued handler on the same trigger
         trigger(None, None, stopped, js="() => ''", api_name=False, show_progress="hidden", queue=False)
         armed = trigger(arm, None, None, api_name=False, show_progress="hidden", queue=False)
         armed.then(compare, inputs, [status, table, chart], api_name=api_name, concurrency_limit=1,

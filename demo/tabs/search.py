@@ -350,8 +350,10 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
                     show_progress="hidden")
     inputs = [query, corpus_mode, documents, embedder, reranker, k, top_n, precision, normalise]
     outputs = [status, results_view, results, code, timings, movement]
-    for trigger in (search_btn.click, query.submit):  # a new search clears an old "Stopped", on the client, before
-        # the search is sent: the answer to a Stop pressed at once can then never arrive before this clearing
+    # a new search clears an old "Stopped" on the client, registered before the search: Gradio's page sends a
+    # trigger's handlers in order and sends the next only once a queued one has ended, so a server-side clearing
+    # after the search ran after its Stop, and blanked the note
+    for trigger in (search_btn.click, query.submit):
         trigger(None, None, progress_box, js="() => ''", queue=False, api_name=False, show_progress="hidden")
     events = [
         trigger(search, inputs, outputs, api_name=name, concurrency_limit=SEARCH_SLOTS, concurrency_id="rerank",

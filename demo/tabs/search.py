@@ -288,8 +288,9 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
 
     def on_page_load():
         default = play.rerankers[0].key if play.rerankers else NO_RERANKER
-        return (gr.update(choices=_reranker_choices(play), value=default),
-                gr.update(visible=firstrun.needs_first_run(play)), estimate_markdown(play, default, 30))  # fmt: skip
+        first_run_shown = gr.update(visible=firstrun.needs_first_run(play))
+        return (gr.update(choices=_reranker_choices(play), value=default), first_run_shown, first_run_shown,
+                estimate_markdown(play, default, 30))  # fmt: skip
 
     stage_choices = [(c.label, c.key) for c in play.first_stages]
     default_reranker = play.rerankers[0].key if play.rerankers else NO_RERANKER
@@ -316,7 +317,7 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
                     gr.Markdown(texts.FIRST_RUN.format(folder=f"{firstrun.target_folder(play).name}/{firstrun.FIRST_SIZE}"))
                     first_run_btn = gr.Button(f"Build the {firstrun.FIRST_SIZE} replica (about 10 s)", variant="primary",
                                               elem_id="first-run-btn")  # fmt: skip
-                first_run_status = gr.Markdown(elem_id="first-run-status")
+                first_run_status = gr.Markdown(elem_id="first-run-status", visible=firstrun.needs_first_run(play))
                 reranker = gr.Dropdown(_reranker_choices(play), value=default_reranker, label="Reranker",
                                        elem_id="reranker")  # fmt: skip
                 precision = gr.Radio(PRECISION_CHOICES, value="auto", label="Precision", elem_id="precision",
@@ -364,5 +365,6 @@ def build(play: Playground, documents: gr.State, first_stage: str | None = None,
         event.then(estimate, [reranker, k, precision], estimate_md, api_name=False, show_progress="hidden")
     stop_btn.click(stop, None, progress_box, cancels=events, api_name=False, queue=False)
     if blocks is not None:
-        blocks.load(on_page_load, None, [reranker, first_run, estimate_md], api_name=False, show_progress="hidden")
+        blocks.load(on_page_load, None, [reranker, first_run, first_run_status, estimate_md], api_name=False,
+                    show_progress="hidden")
     return CorpusInputs(corpus_mode, documents)

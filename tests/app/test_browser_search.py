@@ -104,6 +104,8 @@ def test_first_run_then_results_readable_at_1280_and_390_then_stop(browser, empt
     phone.goto(url, wait_until="load")
     phone.wait_for_selector("#search-btn", timeout=60_000)
     phone.locator("#first-run").wait_for(state="hidden", timeout=30_000)  # a new page knows the replica exists now
+    laid_out = "() => { const e = document.querySelector('#first-run-status'); return !!e && e.offsetParent !== null; }"
+    assert not phone.evaluate(laid_out)  # nor is its empty status block laid out (it left a gap in the column)
     top = phone.evaluate("document.querySelector('#search-btn').getBoundingClientRect().top + window.scrollY")
     assert top < 844  # Search is on the first screen
     for name in TABS:  # every tab visible, none behind a "•••" menu

@@ -38,6 +38,7 @@ from typing import Any
 from demo.server import running_app
 from demo.texts import FULL_SCIFACT, MINE, SAMPLE
 from ettin.cli import verb
+from ettin.runtime.compiled import COMPILE_MODES
 
 __all__ = ["MemorySampler", "load", "measure", "percentile"]
 
@@ -232,7 +233,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrent", type=int, default=20)
     p.add_argument("--fair-docs", type=int, default=1000, help="documents per uploaded corpus in the fair-sharing run (0: skip)")
     p.add_argument("--fair-delay", type=float, default=3.0, help="seconds between the uploads and the third session's searches")
-    p.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
+    p.add_argument("--compile", choices=COMPILE_MODES, default="auto",
                    help="the app's --compile (default auto, as python app.py runs)")
     p.add_argument("--out", default=None, help="also write the JSON here")
 

@@ -34,7 +34,14 @@ from ettin.pipeline import (
     whole_number,
 )
 from ettin.paths import cache_dir
-from ettin.runtime import INTERACTIVE_BATCH, INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSettings, best_settings
+from ettin.runtime import (
+    COMPILE_MODES,
+    INTERACTIVE_BATCH,
+    INTERACTIVE_MAX_LENGTH,
+    ModelLoadError,
+    RuntimeSettings,
+    best_settings,
+)
 
 __all__ = [
     "COMPILE_MODES",
@@ -61,7 +68,6 @@ BM25_CACHED = 8  # BM25 indexes kept, one per corpus
 APP_EMBEDDINGS_MAX_BYTES = 1 << 30  # corpus embeddings the app keeps on disk
 DENSE_CACHED = 4  # (embedder, corpus) first stages kept
 PRECISIONS = ("auto", "bf16", "fp32")  # what a reranker may be asked to run in (ettin.runtime.best_settings)
-COMPILE_MODES = ("auto", "on", "off")  # auto: compile where the device has a compiler for torch.compile
 
 ProgressFn = Callable[[float, str], None]
 

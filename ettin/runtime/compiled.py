@@ -23,11 +23,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["CompiledForward", "compile_encoder", "compiled_forward", "compiler_missing_reason", "no_more_compiling"]
+__all__ = ["COMPILE_MODES", "CompiledForward", "compile_encoder", "compiled_forward", "compiler_missing_reason", "no_more_compiling"]
 
 logger = logging.getLogger("ettin.runtime")
 
 RECOMPILE_LIMIT = 64
+COMPILE_MODES = ("auto", "on", "off")  # auto: compile where the device has a compiler (compiler_missing_reason)
 
 
 def compiler_missing_reason(device: str) -> str | None:
@@ -81,10 +82,14 @@ class CompiledForward:
             self.seconds = time.perf_counter() - t0
 
 
+def _encoder(model: Any) -> Any:
+    """The transformers model inside a CrossEncoder's first module (``None`` when there is none)."""
+    return getattr(next(iter(model.children()), model), "model", None)
+
+
 def compiled_forward(model: Any) -> CompiledForward | None:
     """The :class:`CompiledForward` installed on a CrossEncoder's encoder, or ``None``."""
-    inner = getattr(next(iter(model.children()), model), "model", None)
-    forward = getattr(inner, "forward", None)
+    forward = getattr(_encoder(model), "forward", None)
     return forward if isinstance(forward, CompiledForward) else None
 
 
@@ -100,7 +105,7 @@ def compile_encoder(reranker: Any, pairs: Sequence[tuple[str, str]], batch_size:
     existing = compiled_forward(reranker.model)
     if existing is not None:
         return existing
-    inner = getattr(next(iter(reranker.model.children()), reranker.model), "model", None)
+    inner = _encoder(reranker.model)
     if inner is None:
         return None
     forward = CompiledForward(inner.forward)

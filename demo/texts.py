@@ -41,6 +41,7 @@ SCORE_HELP = (
     "*0–1* is sigmoid(logit): a squashed score, not a calibrated probability."
 )
 
+FILE_WINS = " (the uploaded file is used when both are given: remove it with × to load the pasted text)"
 STOPPED = "**Stopped**: the search was cancelled and its work ends at its next step; the results above are from before."
 
 NO_MODELS_NOTE = (

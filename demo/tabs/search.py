@@ -80,17 +80,23 @@ def corpus_for(mode: str, user_corpus: Any):
 
 @guard
 def load_documents(pasted: str | None, upload: str | None):
-    """Parse pasted or uploaded documents into the session's corpus, and switch the corpus choice to them."""
+    """Parse pasted or uploaded documents into the session's corpus, and switch the corpus choice to them (the file
+    when both are given; the message then says the pasted text was not used)."""
+    also_pasted = bool(pasted and pasted.strip())
+    ignored = texts.FILE_WINS if also_pasted else ""
     if upload:
         path = Path(upload)
-        size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            raise CorpusInputError(f"the file has {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
-        parsed = parse_upload(path.name, path.read_bytes())
-    elif pasted and pasted.strip():
-        parsed = parse_pasted(pasted)
-    else:
+        try:
+            size = path.stat().st_size
+            if size > MAX_UPLOAD_BYTES:
+                raise CorpusInputError(f"the file has {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+            parsed = parse_upload(path.name, path.read_bytes())
+        except CorpusInputError as exc:
+            raise CorpusInputError(f"{exc}{ignored}") from None
+        return parsed.corpus, f"✅ {parsed.summary()}{ignored}", texts.MINE
+    if not also_pasted:
         raise CorpusInputError("nothing to load: paste documents (one per line) or upload a .txt, .jsonl or .csv file")
+    parsed = parse_pasted(pasted)
     return parsed.corpus, f"✅ {parsed.summary()}", texts.MINE
 
 

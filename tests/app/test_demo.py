@@ -289,3 +289,19 @@ def test_the_corpus_choices_include_full_scifact_when_the_app_ships_it():
         pytest.skip("demo.user_corpus.scifact_corpus is not there yet")
     assert texts.FULL_SCIFACT in corpus_choices()
     assert len(corpus_for(texts.FULL_SCIFACT, None)) == 5183
+
+
+def test_a_file_and_pasted_text_together_load_the_file_and_say_the_text_was_not_used(tmp_path):
+    from demo.tabs.search import load_documents
+
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.csv"
+    good.write_bytes(b"one\ntwo\n")
+    bad.write_bytes(b"\x00\xff" * 50)
+    corpus, message, _ = load_documents("pasted one\npasted two\npasted three", str(good))
+    assert list(corpus.texts) == ["one", "two"] and "2 documents loaded" in message and "remove it with ×" in message
+    assert "remove it" not in load_documents(None, str(good))[1]
+    with pytest.raises(gr.Error, match=r"looks binary.*remove it with × to load the pasted text"):
+        load_documents("pasted text", str(bad))  # the user pasted after a bad upload: the message says why it failed again
+    with pytest.raises(gr.Error) as exc:
+        load_documents(None, str(bad))
+    assert "remove it" not in str(exc.value)

@@ -15,7 +15,6 @@ with a size cap; at most :data:`SLOTS` reranks run at once and a request that ca
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request  # at run time: FastAPI reads the endpoint's annotation
 
 from demo.choices import RANDOM_BADGE
+from demo.frames import sigmoid
 from demo.playground import validate_precision
 from demo.user_corpus import MAX_DOCUMENT_CHARS, MAX_UPLOAD_BYTES
 from ettin.errors import UserError
@@ -163,7 +163,7 @@ def rerank(play: Playground, request: RerankRequest) -> dict[str, Any]:
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[: request.top_n]
     results = []
     for i in order:
-        row: dict[str, Any] = {"index": i, "relevance_score": 1.0 / (1.0 + math.exp(-scores[i])), "raw_score": scores[i]}
+        row: dict[str, Any] = {"index": i, "relevance_score": sigmoid(scores[i]), "raw_score": scores[i]}
         if request.return_documents:
             row["document"] = {"text": request.documents[i]}
         results.append(row)

@@ -108,3 +108,15 @@ def test_no_rerankers_offered_is_a_clear_503(tmp_path):
     add_rerank_route(app, Playground(tmp_path, include_hub=False))
     response = TestClient(app).post("/rerank", json={"query": QUERY, "documents": DOCS})
     assert response.status_code == 503 and "no rerankers are offered" in response.json()["message"]
+
+
+def test_extreme_logits_give_a_sigmoid_in_0_1_not_a_500(play, monkeypatch):
+    """A logit below -709 made math.exp(-score) overflow (an unhandled 500); the stable sigmoid maps it to 0."""
+    model = play.reranker(play.reranker_choice("17m"))
+    monkeypatch.setattr(type(model), "score_pairs", lambda self, pairs, **_: [-1000.0, 1000.0, 0.0][: len(pairs)])
+    app = FastAPI()
+    add_rerank_route(app, play, max_body_bytes=64_000)
+    response = TestClient(app).post("/rerank", json={"query": QUERY, "documents": DOCS[:3]})
+    assert response.status_code == 200, response.text
+    by_index = {r["index"]: r["relevance_score"] for r in response.json()["results"]}
+    assert by_index == {0: 0.0, 1: 1.0, 2: 0.5}

@@ -186,12 +186,23 @@ def test_config_row_ratio_and_ceiling_fraction_from_known_timings(monkeypatch):
         settings = type("S", (), {"as_dict": lambda self: {}})()
 
     monkeypatch.setattr(benchmark, "load_runtime", lambda *a: _Runtime())
+    monkeypatch.setattr(benchmark, "config_skip_reason", lambda *a: None)  # the row's maths on any host CPU
     best = measure.Timing(16, 100.0, [0.04], 123, np.array([0, 0, 0.5, 0], dtype=np.float32))
     monkeypatch.setattr(measure, "batch_search", lambda *a, **k: (best, [], "cap"))
     row = run.config_row("bf16-sdpa", {})
     assert row["ratio_to_baseline"] == 2.5  # 100 / 40 pairs/s
     assert row["ceiling_fraction"] == 0.025  # 100 pairs/s x 1 GFLOP / 4 TFLOP/s (bf16 peak)
     assert row["max_abs_diff_vs_baseline"] == 0.5 and row["batch_size"] == 16 and row["peak_memory_bytes"] == 123
+
+
+def test_bf16_config_is_a_skipped_row_on_a_cpu_without_native_bf16(monkeypatch):
+    import ettin.runtime
+
+    monkeypatch.setattr(ettin.runtime, "cpu_has_native_bf16", lambda: False)
+    assert "no native bf16" in benchmark.config_skip_reason("bf16-sdpa", "cpu")
+    assert benchmark.config_skip_reason("fp32-sdpa", "cpu") is None
+    monkeypatch.setattr(ettin.runtime, "cpu_has_native_bf16", lambda: True)
+    assert benchmark.config_skip_reason("bf16-sdpa", "cpu") is None
 
 
 def test_spearman():

@@ -385,10 +385,23 @@ def retrieve_and_rerank(
 def make_first_stage(
     spec: str, corpus: Corpus, *, embedder_loader: Callable[[str], Embedder] | None = None, progress: ProgressFn | None = None
 ) -> FirstStage:
-    """``"bm25"`` gives BM25; anything else is loaded as a dense embedder (registry id, Hub id or local folder)."""
+    """``"bm25"`` gives BM25, ``"hybrid[:<embedder>]"`` BM25 + an embedder fused by RRF (:mod:`ettin.hybrid`); anything
+    else is loaded as a dense embedder (registry id, Hub id or local folder).
+
+    Raises:
+        InputError: a ``hybrid:`` spec without a dense embedder.
+    """
+    from ettin.hybrid import HybridFirstStage, hybrid_embedder
+
     if spec.strip().lower() == registry.BM25.id:
         return BM25FirstStage(corpus)
     from ettin.runtime import cached_embedder
 
     loader = embedder_loader or cached_embedder
+    try:
+        fused_embedder = hybrid_embedder(spec)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if fused_embedder is not None:
+        return HybridFirstStage(BM25FirstStage(corpus), DenseFirstStage(loader(fused_embedder), corpus, progress=progress))
     return DenseFirstStage(loader(spec), corpus, progress=progress)

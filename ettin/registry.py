@@ -15,6 +15,8 @@ from ettin.published import PUBLISHED_FILE, Published, published
 __all__ = [
     "BM25",
     "EMBEDDERS",
+    "HYBRID",
+    "HybridMeta",
     "FIRST_STAGE_IDS",
     "MINILM_ID",
     "PUBLISHED_FILE",
@@ -108,6 +110,16 @@ class BM25Meta:
     method: str = "lucene"
     stopwords: str = "en"
     stemmer: str = "english"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HybridMeta:
+    """The hybrid first stage: BM25 and a dense embedder fused by reciprocal rank (see :mod:`ettin.hybrid`)."""
+
+    id: str = "hybrid"
+    label: str = "Hybrid (BM25 + embedder, RRF k=60)"
+    rrf_k: int = 60
+    default_embedder: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +248,8 @@ EMBEDDERS: dict[str, EmbedderMeta] = {
 }
 
 BM25 = BM25Meta()
+
+HYBRID = HybridMeta(default_embedder=MINILM_ID)
 
 FIRST_STAGE_IDS: tuple[str, ...] = (*EMBEDDERS, BM25.id)
 

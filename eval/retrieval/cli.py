@@ -148,7 +148,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def _retrieval_arguments(p: argparse.ArgumentParser) -> None:
     _add_data_args(p)
     p.add_argument("--first-stage", action="append", required=True, metavar="ID",
-                   help="'bm25' or a dense embedder (registry id, Hub id, local folder); repeat for several")
+                   help="'bm25', a dense embedder (registry id, Hub id, local folder) or 'hybrid[:EMBEDDER]' (BM25 + that embedder, RRF k=60; plain 'hybrid': all-MiniLM-L6-v2); repeat for several")
     p.add_argument("--reranker", action="append", default=[], metavar="ID",
                    help="cross-encoder (Ettin size like 17m, Hub id, local folder); repeat for several; none = retriever-only")
     p.add_argument("--top-k", type=parse_positive_int, default=100, help="first-stage depth reranked (default 100)")

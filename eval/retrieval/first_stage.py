@@ -22,7 +22,7 @@ from ettin.progress import progress_bar, progress_callback
 from ettin.runtime import Embedder, RuntimeSettings, best_settings
 from eval.retrieval.store import slug
 
-__all__ = ["STAGE1_FORMAT", "Hits", "Stage1Result", "bm25_provenance", "run_first_stage"]
+__all__ = ["STAGE1_FORMAT", "Hits", "Stage1Result", "bm25_provenance", "fuse_stage1", "run_first_stage"]
 
 STAGE1_FORMAT = "ettin.stage1/1"
 Hits = list[tuple[str, float]]
@@ -105,6 +105,28 @@ def _load_first_stage(
     return embedder, _embedder_identity(embedder), embedder.provenance()
 
 
+def fuse_stage1(components: list[Stage1Result], top_k: int, meta: registry.HybridMeta = registry.HYBRID) -> Stage1Result:
+    """The hybrid of a BM25 and a dense stage-1 result: per query, their top-``top_k`` fused by RRF (no cache needed)."""
+    from ettin.hybrid import hybrid_id, rrf_fuse
+
+    lexical, dense = components
+    hits = {
+        qid: rrf_fuse([[d for d, _ in lexical.hits[qid]], [d for d, _ in dense.hits[qid]]], meta.rrf_k, depth=top_k)
+        for qid in lexical.hits
+    }
+    provenance = {
+        "id": hybrid_id(dense.name, meta),
+        "fusion": "reciprocal rank",
+        "rrf_k": meta.rrf_k,
+        "depth_per_component": top_k,
+        "components": [lexical.provenance, dense.provenance],
+        "random_init": bool(dense.provenance.get("random_init")),
+    }
+    seconds = lexical.seconds + dense.seconds
+    computed = max(lexical.queries_computed, dense.queries_computed)
+    return Stage1Result(provenance["id"], provenance, hits, top_k, seconds, computed)
+
+
 def _search(
     stage: Any,
     dataset: BeirDataset,
@@ -145,7 +167,8 @@ def run_first_stage(
 
     Args:
         dataset: Queries and corpus.
-        first_stage: ``"bm25"`` or a dense embedder (registry id, Hub id, local folder).
+        first_stage: ``"bm25"``, a dense embedder (registry id, Hub id, local folder), or ``"hybrid[:<embedder>]"``
+            (BM25 + that embedder fused by RRF, from the two components' cached rankings).
         top_k: Depth.
         settings: Runtime settings; a dense embedder takes only their device and always runs in fp32 (lossless).
         embedder_loader: Loads an embedder (default :func:`ettin.runtime.cached_embedder`).
@@ -157,10 +180,18 @@ def run_first_stage(
         ettin.runtime.ModelLoadError: the embedder cannot be loaded.
         ValueError: ``top_k`` below 1.
     """
+    from ettin.hybrid import hybrid_embedder
     from ettin.pipeline import BM25FirstStage, DenseFirstStage
 
     if not isinstance(top_k, int) or top_k < 1:
         raise ValueError("top_k must be a positive whole number")
+    if (fused_embedder := hybrid_embedder(first_stage)) is not None:
+        components = [
+            run_first_stage(dataset, spec, top_k, settings=settings, embedder_loader=embedder_loader,
+                            show_progress=show_progress, cache_root=cache_root, chunk=chunk)
+            for spec in (registry.BM25.id, fused_embedder)
+        ]  # fmt: skip
+        return fuse_stage1(components, top_k)
     embedder, identity, provenance = _load_first_stage(first_stage, settings or best_settings(), embedder_loader)
     name = identity["id"]
     corpus = dataset.corpus

@@ -168,3 +168,33 @@ def test_malformed_data_names_file_and_line(tmp_path, capsys):
     (folder / "qrels" / "test.tsv").write_text("q1\td1\t1\n", encoding="utf-8")
     assert main(["retrieval", "--data", str(folder), "--first-stage", "bm25", "--no-store"]) == 2
     assert "corpus.jsonl, line 2: duplicate document id" in capsys.readouterr().err
+
+
+def test_hybrid_stage1_is_the_rrf_of_its_two_cached_components(small, minilm, tmp_path):
+    from ettin.hybrid import rrf_fuse
+
+    load = dict(cache_root=tmp_path, embedder_loader=lambda spec, settings: minilm)
+    hybrid = run_first_stage(small, "hybrid", top_k=10, **load)
+    assert hybrid.name == f"hybrid:{minilm.name}" and hybrid.queries_computed == len(small.queries)
+    prov = hybrid.provenance
+    assert prov["rrf_k"] == 60 and prov["depth_per_component"] == 10 and prov["random_init"] is False
+    assert [c["id"] for c in prov["components"]] == ["bm25", minilm.name]
+    bm25 = run_first_stage(small, "bm25", top_k=10, cache_root=tmp_path)
+    dense = run_first_stage(small, minilm.name, top_k=10, **load)
+    assert bm25.queries_computed == dense.queries_computed == 0  # the hybrid ran and cached both components
+    for qid, hits in hybrid.hits.items():
+        assert hits == rrf_fuse([[d for d, _ in bm25.hits[qid]], [d for d, _ in dense.hits[qid]]], depth=10)
+    with pytest.raises(ValueError, match="names no embedder"):
+        run_first_stage(small, "hybrid:", top_k=10, cache_root=tmp_path)
+
+
+@pytest.mark.slow
+def test_hybrid_of_bm25_and_minilm_reproduces_0_7171_on_scifact_test(scifact_test, minilm, tmp_path):
+    from ettin.metrics import evaluate_run
+
+    hybrid = run_first_stage(scifact_test, "hybrid", top_k=100, cache_root=tmp_path,
+                             embedder_loader=lambda spec, settings: minilm)  # fmt: skip
+    metrics = evaluate_run(scifact_test.qrels, hybrid.as_run())
+    # BM25 0.68630 and all-MiniLM-L6-v2 0.64508 (each top-100, eval/results/retrieval/scifact/test/) fused by RRF k=60
+    assert metrics["ndcg_at_10"] == pytest.approx(0.71714, abs=5e-6)
+    assert metrics["recall_at_100"] == pytest.approx(0.94833, abs=5e-6)

@@ -6,11 +6,12 @@ from typing import Any
 
 from torch import nn
 
-def ettin_head(hidden_size: int) -> list[nn.Module]:
+def ettin_head(hidden_size: int, pooling: str = "cls") -> list[nn.Module]:
     """The four modules that follow the encoder in every Ettin reranker.
 
     Args:
         hidden_size: The encoder's hidden size ``h``.
+        pooling: ``cls`` (Ettin's) or ``mean`` (for an encoder pretrained with mean pooling, e.g. all-MiniLM-L6-v2).
 
     Returns:
         ``[Pooling(cls), Dense(h, h, GELU, no bias), LayerNorm(h), Dense(h, 1, identity, bias) -> "scores"]``;
@@ -19,7 +20,7 @@ def ettin_head(hidden_size: int) -> list[nn.Module]:
     from sentence_transformers.sentence_transformer.modules import Dense, LayerNorm, Pooling
 
     return [
-        Pooling(hidden_size, pooling_mode="cls"),
+        Pooling(hidden_size, pooling_mode=pooling),
         Dense(hidden_size, hidden_size, bias=False, activation_function=nn.GELU()),
         LayerNorm(hidden_size),
         Dense(hidden_size, 1, bias=True, activation_function=nn.Identity(), module_output_name="scores"),
@@ -34,6 +35,7 @@ def build_reranker(
     config_kwargs: dict[str, Any] | None = None,
     tokenizer: str | None = None,
     device: str | None = None,
+    pooling: str = "cls",
 ):
     """Turn an encoder (Hub id or local folder) into the blog's five-module CrossEncoder.
 
@@ -44,6 +46,7 @@ def build_reranker(
         config_kwargs: Passed to ``AutoConfig.from_pretrained``.
         tokenizer: Tokenizer path when it differs from ``encoder``.
         device: Torch device; ``None`` lets sentence-transformers choose.
+        pooling: The head's pooling (:func:`ettin_head`).
 
     Returns:
         A ``CrossEncoder`` with ``num_labels=1`` whose activation is the identity (raw logits).
@@ -60,7 +63,7 @@ def build_reranker(
     )
     hidden = transformer.get_embedding_dimension()
     return CrossEncoder(
-        modules=[transformer, *ettin_head(hidden)],
+        modules=[transformer, *ettin_head(hidden, pooling)],
         num_labels=1,
         activation_fn=nn.Identity(),
         max_length=max_length,

@@ -8,6 +8,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = PROJECT_ROOT / "data"
 BUNDLED_SCIFACT = BUNDLED_DATA / "scifact"
+RESOURCES = Path(__file__).resolve().parent / "resources"
 
 
 def cache_dir() -> Path:

@@ -23,6 +23,8 @@ __all__ = [
     "RERANKERS",
     "SIZES",
     "TEACHER_ID",
+    "TRAINED_RERANKERS",
+    "TrainedRerankerMeta",
     "BM25Meta",
     "EmbedderMeta",
     "EncoderConfig",
@@ -120,6 +122,19 @@ class HybridMeta:
     label: str = "Hybrid (BM25 + embedder, RRF k=60)"
     rrf_k: int = 60
     default_embedder: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainedRerankerMeta:
+    """A reranker trained by this project and shipped with it as a LoRA adapter (see :mod:`ettin.adapter`)."""
+
+    id: str
+    """What users type (``--reranker``, the app's choice, ``POST /rerank``'s ``model``)."""
+    label: str
+    folder: str
+    """Its adapter folder under ``ettin/resources``."""
+    base_encoder: str
+    trained_on: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +267,16 @@ BM25 = BM25Meta()
 HYBRID = HybridMeta(default_embedder=MINILM_ID)
 
 FIRST_STAGE_IDS: tuple[str, ...] = (*EMBEDDERS, BM25.id)
+
+TRAINED_RERANKERS: dict[str, TrainedRerankerMeta] = {
+    "minilm-scifact": TrainedRerankerMeta(
+        id="minilm-scifact",
+        label="MiniLM-L6 reranker trained here on SciFact train (not an Ettin model)",
+        folder="minilm-scifact-reranker",
+        base_encoder=MINILM_ID,
+        trained_on="BEIR SciFact train",
+    ),
+}
 
 
 def _peer_family(hub_id: str) -> str:

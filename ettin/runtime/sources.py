@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ettin import registry
+from ettin.adapter import is_adapter_folder
 from ettin.errors import UserError
 from ettin.replica import METADATA_FILE, read_metadata
 
@@ -25,6 +26,7 @@ __all__ = [
     "model_label",
     "packaged_path",
     "resolve_model",
+    "trained_source",
     "with_hub_identity",
 ]
 
@@ -82,8 +84,9 @@ def resolve_model(
 ) -> ModelSource:
     """Validate a model reference typed by a user or given on a command line.
 
-    Accepts an Ettin size label (``17m``), a registry Hub id, any Hub-shaped id (``org/name``), or, when ``allow_local``,
-    an existing local folder (restricted to ``local_roots`` when given). Registry models may need remote code; anything
+    Accepts an Ettin size label (``17m``), a reranker trained here (``minilm-scifact``), a registry Hub id, any Hub-shaped
+    id (``org/name``), or, when ``allow_local``, an existing local folder (restricted to ``local_roots`` when given; an
+    adapter folder is merged into the cache first, :mod:`ettin.adapter`). Registry models may need remote code; anything
     else never runs remote code.
 
     Raises:
@@ -94,6 +97,8 @@ def resolve_model(
     spec = spec.strip()
     if len(spec) > 300 or any(ord(c) < 32 for c in spec):
         raise ModelLoadError(f"invalid {kind} id")
+    if kind == "reranker" and spec.lower() in registry.TRAINED_RERANKERS:
+        return trained_source(spec.lower())
     if kind == "reranker" and spec.lower() in registry.RERANKERS:
         return ModelSource(spec, registry.RERANKERS[spec.lower()].hub_id, False, registry.RERANKERS[spec.lower()].hub_id)
     if kind == "embedder" and spec in registry.EMBEDDERS:
@@ -111,6 +116,8 @@ def resolve_model(
         resolved = candidate.resolve()
         if local_roots is not None and not _inside(resolved, [Path(r).resolve() for r in local_roots]):
             raise ModelLoadError(f"{spec!r} is outside the allowed models folder")
+        if kind == "reranker" and is_adapter_folder(resolved):
+            return _adapter_source(spec, resolved)
         meta = read_metadata(resolved)
         return ModelSource(
             spec,
@@ -123,6 +130,28 @@ def resolve_model(
         known = ", ".join(registry.SIZES) if kind == "reranker" else ", ".join(registry.FIRST_STAGE_IDS)
         raise ModelLoadError(f"unknown {kind} {spec!r}: use a Hub id like 'org/name', a local model folder, or one of: {known}")
     return ModelSource(spec, spec, False, spec)
+
+
+def trained_source(trained_id: str) -> ModelSource:
+    """The shipped reranker ``trained_id`` (:data:`ettin.registry.TRAINED_RERANKERS`), merged once into the cache.
+
+    Raises:
+        ModelLoadError: its adapter is missing, corrupt, differs from its card, or cannot be merged.
+    """
+    from ettin.paths import RESOURCES
+
+    meta = registry.TRAINED_RERANKERS[trained_id]
+    return _adapter_source(trained_id, RESOURCES / meta.folder)
+
+
+def _adapter_source(spec: str, folder: Path) -> ModelSource:
+    from ettin.adapter import AdapterError, merged_folder
+
+    try:
+        merged = merged_folder(folder)
+    except AdapterError as exc:
+        raise ModelLoadError(str(exc)) from None
+    return ModelSource(spec, str(merged), True)
 
 
 def hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:

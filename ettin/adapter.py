@@ -32,6 +32,7 @@ __all__ = [
     "merged_folder",
     "read_adapter_metadata",
     "save_adapter",
+    "write_adapter_files",
 ]
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -116,33 +117,35 @@ def save_adapter(model: Any, folder: str | Path, *, base_encoder: str, metadata:
             added from the model.
         card: The model card (``README.md``).
     """
-    from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
-
-    peft_model = model[0].model
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        lora = {k: v.detach().half().contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
-        save_file(lora, str(tmp / ADAPTER_WEIGHTS))
-        save_file(_head_state(model), str(tmp / HEAD_WEIGHTS))
-        config = peft_model.peft_config["default"].to_dict()
-        config["base_model_name_or_path"] = base_encoder
-        (tmp / ADAPTER_CONFIG).write_text(json.dumps(_jsonable(config), indent=2, sort_keys=True), encoding="utf-8")
-        digest = adapter_sha256(tmp)
-        record = {
-            **metadata,
-            "base_encoder": base_encoder,
-            "pooling": model[1].pooling_mode,
-            "max_length": model.max_length,
-            "weights_sha256": digest,
-        }
-        (tmp / METADATA_FILE).write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
-        (tmp / "README.md").write_text(card, encoding="utf-8")
+        digest = write_adapter_files(model, tmp, base_encoder=base_encoder, metadata=metadata, card=card)
         _replace_folder(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return digest
+
+
+def write_adapter_files(model: Any, folder: str | Path, *, base_encoder: str, metadata: dict[str, Any], card: str = "") -> str:
+    """The files of :func:`save_adapter`, written into an existing ``folder`` (a training checkpoint); returns the hash."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    root = Path(folder)
+    peft_model = model[0].model
+    lora = {k: v.detach().half().contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
+    save_file(lora, str(root / ADAPTER_WEIGHTS))
+    save_file(_head_state(model), str(root / HEAD_WEIGHTS))
+    config = peft_model.peft_config["default"].to_dict()
+    config["base_model_name_or_path"] = base_encoder
+    (root / ADAPTER_CONFIG).write_text(json.dumps(_jsonable(config), indent=2, sort_keys=True), encoding="utf-8")
+    digest = adapter_sha256(root)
+    record = {**metadata, "base_encoder": base_encoder, "pooling": model[1].pooling_mode, "max_length": model.max_length,
+              "weights_sha256": digest}
+    (root / METADATA_FILE).write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
+    (root / "README.md").write_text(card, encoding="utf-8")
     return digest
 
 
@@ -207,6 +210,20 @@ def build_from_adapter(folder: str | Path, *, max_length: int | None = None) -> 
     return model
 
 
+def _refresh_metadata(target: Path, meta: dict[str, Any]) -> None:
+    """Keep the merged copy's card in step with the adapter's (a later run adds test scores; the weights are the same)."""
+    wanted = {**meta, "merged_from_adapter": meta["weights_sha256"]}
+    path = target / METADATA_FILE
+    try:
+        if json.loads(path.read_text(encoding="utf-8")) == wanted:
+            return
+    except (OSError, ValueError):
+        pass
+    from ettin.io import write_json_atomic
+
+    write_json_atomic(path, wanted)
+
+
 def merged_folder(folder: str | Path, cache_root: str | Path | None = None) -> Path:
     """The merged CrossEncoder folder of an adapter (built once per weights hash under ``$ETTIN_CACHE/merged``).
 
@@ -219,6 +236,7 @@ def merged_folder(folder: str | Path, cache_root: str | Path | None = None) -> P
     root = Path(cache_root) if cache_root is not None else cache_dir() / "merged"
     target = root / f"{meta['weights_sha256'][:16]}-v{_MERGED_VERSION}"
     if (target / METADATA_FILE).is_file():
+        _refresh_metadata(target, meta)
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))

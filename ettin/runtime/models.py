@@ -45,7 +45,7 @@ class Reranker:
 
     @property
     def name(self) -> str:
-        return self.source.hub_id or Path(self.source.name_or_path).name
+        return self.source.name or self.source.hub_id or Path(self.source.name_or_path).name
 
     @property
     def random_init(self) -> bool:

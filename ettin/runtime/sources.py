@@ -57,6 +57,8 @@ class ModelSource:
     replica_of: str | None = None
     revision: str | None = None
     """The Hub commit the model was loaded from (set by :func:`with_hub_identity` after loading)."""
+    name: str | None = None
+    """The name results record when it is neither the Hub id nor the folder's name (a reranker trained here)."""
 
 
 def packaged_path(hub_id: str) -> Path | None:
@@ -141,17 +143,17 @@ def trained_source(trained_id: str) -> ModelSource:
     from ettin.paths import RESOURCES
 
     meta = registry.TRAINED_RERANKERS[trained_id]
-    return _adapter_source(trained_id, RESOURCES / meta.folder)
+    return _adapter_source(trained_id, RESOURCES / meta.folder, name=trained_id)
 
 
-def _adapter_source(spec: str, folder: Path) -> ModelSource:
+def _adapter_source(spec: str, folder: Path, name: str | None = None) -> ModelSource:
     from ettin.adapter import AdapterError, merged_folder
 
     try:
         merged = merged_folder(folder)
     except AdapterError as exc:
         raise ModelLoadError(str(exc)) from None
-    return ModelSource(spec, str(merged), True)
+    return ModelSource(spec, str(merged), True, name=name or folder.name)
 
 
 def hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:

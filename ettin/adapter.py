@@ -185,7 +185,7 @@ def _load_head(model: Any, folder: str | Path) -> None:
 
 
 def _base_path(base_encoder: str) -> str:
-    from ettin.runtime.sources import packaged_path
+    from ettin.packaged import packaged_path
 
     local = packaged_path(base_encoder)
     return str(local) if local is not None else base_encoder

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ettin.cli import main as run_cli
 
-VERB_MODULES = ("eval.retrieval.cli", "eval.speed.cli", "eval.leaderboard.cli", "eval.scale")
+VERB_MODULES = ("eval.retrieval.cli", "eval.speed.cli", "eval.leaderboard.cli", "eval.scale.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

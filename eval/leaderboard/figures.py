@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from eval.leaderboard.data import format_params
+from eval.leaderboard.columns import format_params
 
 __all__ = [
     "ETTIN_COLOR",

@@ -145,6 +145,17 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 # retrieval
 
 
+def _fusion_weight(value: str) -> float:
+    """``--fuse-weight``: a number in [0, 1]."""
+    try:
+        weight = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; give the reranker's weight, e.g. 0.5") from None
+    if not 0.0 <= weight <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1]; give the reranker's weight, e.g. 0.5")
+    return weight
+
+
 def _retrieval_arguments(p: argparse.ArgumentParser) -> None:
     _add_data_args(p)
     p.add_argument("--first-stage", action="append", required=True, metavar="ID",
@@ -152,6 +163,9 @@ def _retrieval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reranker", action="append", default=[], metavar="ID",
                    help="cross-encoder (Ettin size like 17m, Hub id, local folder); repeat for several; none = retriever-only")
     p.add_argument("--top-k", type=parse_positive_int, default=100, help="first-stage depth reranked (default 100)")
+    p.add_argument("--fuse-weight", action="append", type=_fusion_weight, default=[], metavar="W",
+                   help="also record each reranker's fused system, W * z(reranker) + (1 - W) * z(first stage) per query, "
+                        "under its own name (choose W on a dev split, never on the test split); repeatable")
     _add_model_args(p)
     _add_store_args(p)
     p.add_argument("--score-cache", type=Path, default=None, help="SQLite score cache (default $ETTIN_CACHE/scores.sqlite)")
@@ -206,7 +220,7 @@ def retrieval(args: argparse.Namespace) -> int:
             report = evaluate_retrieval(
                 dataset, args.first_stage, args.reranker, top_k=args.top_k, settings=settings, dataset_source=source,
                 score_cache=cache, batch_size=args.batch_size, chunk_pairs=args.chunk_pairs, show_progress=True,
-                results_dir=results_dir, group=group,
+                results_dir=results_dir, group=group, fuse_weights=args.fuse_weight,
             )
     if not main:
         return 0

@@ -104,7 +104,7 @@ class EvaluationReport:
 
 @dataclass
 class _Units:
-    """Turns runs into :class:`UnitResult` s (each written to the store when ``results_dir`` is set)."""
+    """Runs stage 1; turns runs into :class:`UnitResult` s (each written to the store when ``results_dir`` is set)."""
 
     dataset: BeirDataset
     dataset_source: str
@@ -127,13 +127,64 @@ class _Units:
             "source": self.dataset_source,
         }
 
-    def add(self, result: Stage1Result, run: dict, rr: Reranker | None, timing: dict[str, float]) -> None:
+    def add(
+        self, result: Stage1Result, run: dict, rr: Reranker | None, timing: dict[str, float], fusion: dict | None = None
+    ) -> None:
         record = record_run(
             self.results_dir, self.dataset.qrels, run, dataset=self.dataset_prov, first_stage=result.name,
             first_stage_provenance=result.provenance, reranker=rr, settings=rr.settings if rr else self.embedder_settings,
-            top_k=self.top_k, shared=self.shared,
+            top_k=self.top_k, shared=self.shared, protocol_extra={"fusion": fusion} if fusion else None,
+            system_name=fusion["system"] if fusion else None,
         )
         self.units.append(UnitResult(record, timing))
+
+    def run_first_stages(
+        self,
+        specs: Sequence[str],
+        group: RankGroup,
+        embedder_loader: Callable[[str, RuntimeSettings], Embedder] | None,
+        show_progress: bool,
+    ) -> list[Stage1Result]:
+        """Stage 1: rank 0 runs each first stage once (adding its unit alone); every rank gets rank 0's results."""
+        stage1: list[Stage1Result] = []
+        if group.is_main:  # the other ranks get rank 0's candidates: every rank reranks the same pairs, on any machine
+            for spec in dict.fromkeys(s.strip() for s in specs):
+                result = run_first_stage(
+                    self.dataset, spec, self.top_k, settings=self.embedder_settings, embedder_loader=embedder_loader,
+                    show_progress=show_progress,
+                )
+                stage1.append(result)
+                self.add(result, result.as_run(), None, {"stage1_s": round(result.seconds, 3)})
+        return group.broadcast(stage1)
+
+    def add_reranked(self, stage1: Sequence[Stage1Result], rr: Reranker, runs: dict, stats: RerankStats) -> None:
+        """Add one reranker's unit for each first stage it reranked."""
+        for result in stage1:
+            timing = {"stage1_s": round(result.seconds, 3), "rerank_s_all_first_stages": round(stats.seconds, 3)}
+            self.add(result, runs[result.name], rr, timing)
+
+    def add_fused(self, stage1: Sequence[Stage1Result], rr: Reranker, runs: dict, weights: Sequence[float]) -> None:
+        """Add the fused system (z-scored reranker and first-stage scores, :mod:`ettin.fusion`) of each weight, under its
+        own name, for each first stage."""
+        from ettin.fusion import fused_name, zscore_fuse
+
+        for weight in weights:
+            fusion = {"system": fused_name(rr.name, weight), "method": "z-score", "reranker": rr.name, "reranker_weight": weight}
+            for result in stage1:
+                first, reranked = result.as_run(), runs[result.name]
+                fused = {q: zscore_fuse(first.get(q, {}), scores, weight) for q, scores in reranked.items()}
+                self.add(result, fused, rr, {"stage1_s": round(result.seconds, 3)}, fusion)
+
+
+def _check_arguments(first_stages: Sequence[str], top_k: int, fuse_weights: Sequence[float] = ()) -> None:
+    """Raise ``ValueError`` for no first stage, a ``top_k`` below 1 or a fusion weight outside [0, 1]."""
+    bad = [w for w in fuse_weights if not (isinstance(w, (int, float)) and 0.0 <= w <= 1.0)]
+    if bad:
+        raise ValueError(f"fusion weights must be between 0 and 1: {bad}")
+    if not first_stages:
+        raise ValueError("give at least one first stage (e.g. bm25)")
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ValueError("top_k must be a positive whole number")
 
 
 def evaluate_retrieval(
@@ -153,6 +204,7 @@ def evaluate_retrieval(
     reranker_loader: Callable[[str, RuntimeSettings], Reranker] | None = None,
     embedder_loader: Callable[[str, RuntimeSettings], Embedder] | None = None,
     group: RankGroup | None = None,
+    fuse_weights: Sequence[float] = (),
 ) -> EvaluationReport:
     """Evaluate each first stage alone and reranked by each reranker; write each unit to the store as it finishes.
 
@@ -175,6 +227,8 @@ def evaluate_retrieval(
         group: The torchrun ranks sharing the reranking (:func:`ettin.distributed.rank_group`; default this process
             alone). They must share ``score_cache``'s file. Only rank 0 computes metrics, writes to ``results_dir`` and
             returns units; the other ranks return an empty report.
+        fuse_weights: For each weight ``w``, also a fused system per reranker and first stage:
+            ``w * z(reranker) + (1 - w) * z(first stage)`` per query, recorded under its own name (never as the reranker).
 
     Raises:
         ValueError: no first stage, or ``top_k`` below 1.
@@ -182,26 +236,14 @@ def evaluate_retrieval(
     """
     from ettin.runtime import load_reranker
 
-    if not first_stages:
-        raise ValueError("give at least one first stage (e.g. bm25)")
-    if not isinstance(top_k, int) or top_k < 1:
-        raise ValueError("top_k must be a positive whole number")
+    _check_arguments(first_stages, top_k, fuse_weights)
     group = group or RankGroup(Workers())
     main = group.is_main
     settings = settings or best_settings()
     embedder_settings = embedder_settings or best_settings(settings.device, "fp32")
     workers = group.workers.describe() if group.workers.torchrun else None
     units = _Units(dataset, dataset_source, top_k, embedder_settings, results_dir if main else None, workers)
-    stage1: list[Stage1Result] = []
-    if main:  # the other ranks get rank 0's candidates: every rank reranks the same pairs, on any machine
-        for spec in dict.fromkeys(s.strip() for s in first_stages):
-            result = run_first_stage(
-                dataset, spec, top_k, settings=embedder_settings, embedder_loader=embedder_loader,
-                show_progress=show_progress,
-            )
-            stage1.append(result)
-            units.add(result, result.as_run(), None, {"stage1_s": round(result.seconds, 3)})
-    stage1 = group.broadcast(stage1)
+    stage1 = units.run_first_stages(first_stages, group, embedder_loader, show_progress)
     report = EvaluationReport(units.units, workers=workers)
     rerankers = list(dict.fromkeys(r.strip() for r in rerankers))
     if not rerankers:
@@ -210,18 +252,16 @@ def evaluate_retrieval(
     candidates = candidate_pairs(dataset, stage1, top_k)  # the same for every reranker (and every rank)
     cache = score_cache or ScoreCache()
     try:
-        for spec in rerankers:
+        for spec in rerankers:  # stage 2, shared by the ranks
             rr = load(spec, settings)
             runs, stats = rerank(
                 candidates, rr, cache, batch_size=batch_size, chunk_pairs=chunk_pairs,
                 show_progress=show_progress, group=group,
             )
             report.rerank_stats[rr.name] = stats
-            if not main:
-                continue
-            for result in stage1:
-                timing = {"stage1_s": round(result.seconds, 3), "rerank_s_all_first_stages": round(stats.seconds, 3)}
-                units.add(result, runs[result.name], rr, timing)
+            if main:
+                units.add_reranked(stage1, rr, runs, stats)
+                units.add_fused(stage1, rr, runs, fuse_weights)
     finally:
         if score_cache is None:
             cache.close()

@@ -158,6 +158,7 @@ def record_run(
     shared: dict[str, Any],
     protocol_extra: dict[str, Any] | None = None,
     provenance_extra: dict[str, Any] | None = None,
+    system_name: str | None = None,
 ) -> dict[str, Any]:
     """The record of one run (its metrics computed against ``qrels``), written to ``results_dir`` unless that is None.
 
@@ -166,6 +167,7 @@ def record_run(
         settings: The settings whose dtype and attention the protocol records.
         shared: Provenance shared by every record of an evaluation (packages, hardware, date).
         protocol_extra: More protocol fields; provenance_extra: more provenance fields (before ``shared``).
+        system_name: The record's ``reranker`` when it is not the reranker's own name (a fused system's).
     """
     per_query = per_query_metrics(qrels, run)
     protocol = {
@@ -179,7 +181,7 @@ def record_run(
         dataset=dataset["name"],
         split=dataset["split"],
         first_stage=first_stage,
-        reranker=reranker.name if reranker else None,
+        reranker=system_name or (reranker.name if reranker else None),
         metrics=mean_metrics(per_query),
         n_queries=len(per_query),
         per_query=per_query,

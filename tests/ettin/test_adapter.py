@@ -25,7 +25,7 @@ def adapter(tmp_path_factory):
     import torch
 
     from ettin.architecture import build_reranker
-    from ettin.runtime.sources import packaged_path
+    from ettin.packaged import packaged_path
 
     torch.manual_seed(0)
     model = attach_lora(build_reranker(str(packaged_path(MINILM_ID)), max_length=32, pooling="mean"), rank=4, alpha=8)

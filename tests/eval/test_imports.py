@@ -13,7 +13,7 @@ def test_building_the_cli_imports_no_pandas_numpy_or_torch():
         "import sys\n"
         "from ettin.cli import build_parser\n"
         "from eval.__main__ import VERB_MODULES\n"
-        "import eval.retrieval, eval.speed, eval.leaderboard\n"
+        "import eval.retrieval, eval.speed, eval.leaderboard, eval.scale\n"
         "build_parser('python -m eval', '', VERB_MODULES)\n"
         "print(sorted(m for m in ('pandas', 'numpy', 'torch', 'plotly') if m in sys.modules))\n"
     )
@@ -23,8 +23,8 @@ def test_building_the_cli_imports_no_pandas_numpy_or_torch():
 
 def test_lazy_reexports_are_the_modules_names():
     from eval import leaderboard as lb
-    from eval import retrieval, speed
+    from eval import retrieval, scale, speed
 
-    for package in (lb, retrieval, speed):
+    for package in (lb, retrieval, scale, speed):
         assert all(getattr(package, name) is not None for name in package.__all__)
 

@@ -122,7 +122,7 @@ def test_markdown_flag_fills_only_the_markers_and_check_catches_drift(tmp_path, 
     doc = tmp_path / "scale.md"
     doc.write_text(f"# prose kept\n\n{sc.BEGIN_MARKER}\nstale 42\n{sc.END_MARKER}\ntail kept\n", encoding="utf-8")
     out = tmp_path / "plan.json"
-    assert run_cli("python -m eval", "", ["eval.scale"], ["scale", "--markdown", str(doc), "--out", str(out)]) == 0
+    assert run_cli("python -m eval", "", ["eval.scale.cli"], ["scale", "--markdown", str(doc), "--out", str(out)]) == 0
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("# prose kept\n\n") and text.endswith(f"{sc.END_MARKER}\ntail kept\n") and "stale 42" not in text
     assert sc.generated_section(text) == sc.generated_section(DOC.read_text(encoding="utf-8"))
@@ -130,15 +130,15 @@ def test_markdown_flag_fills_only_the_markers_and_check_catches_drift(tmp_path, 
     assert data["schema"] == "ettin.scale/1" and data["jobs"][sc.JOB_GRID]["pairs"] == 31_752_000
     assert data["provenance"]["mteb"] and "measured" in data["provenance"]
 
-    assert run_cli("python -m eval", "", ["eval.scale"], ["scale", "--markdown", str(doc), "--check"]) == 0
+    assert run_cli("python -m eval", "", ["eval.scale.cli"], ["scale", "--markdown", str(doc), "--check"]) == 0
     doc.write_text(text.replace("31,752,000", "31,752,001"), encoding="utf-8")
-    assert run_cli("python -m eval", "", ["eval.scale"], ["scale", "--markdown", str(doc), "--check"]) == 1
+    assert run_cli("python -m eval", "", ["eval.scale.cli"], ["scale", "--markdown", str(doc), "--check"]) == 1
     assert "regenerate" in capsys.readouterr().err
 
 
 def test_a_document_without_markers_is_a_clear_error(tmp_path, capsys):
     doc = tmp_path / "plain.md"
     doc.write_text("no markers\n", encoding="utf-8")
-    assert run_cli("python -m eval", "", ["eval.scale"], ["scale", "--markdown", str(doc), "--check"]) == 2
+    assert run_cli("python -m eval", "", ["eval.scale.cli"], ["scale", "--markdown", str(doc), "--check"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and sc.BEGIN_MARKER in err and "Traceback" not in err

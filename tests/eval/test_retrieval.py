@@ -198,3 +198,25 @@ def test_hybrid_of_bm25_and_minilm_reproduces_0_7171_on_scifact_test(scifact_tes
     # BM25 0.68630 and all-MiniLM-L6-v2 0.64508 (each top-100, eval/results/retrieval/scifact/test/) fused by RRF k=60
     assert metrics["ndcg_at_10"] == pytest.approx(0.71714, abs=5e-6)
     assert metrics["recall_at_100"] == pytest.approx(0.94833, abs=5e-6)
+
+
+@pytest.mark.slow
+def test_a_fused_system_is_its_own_row_and_its_weights_reach_both_ends(small, reranker_17m, tmp_path):
+    from ettin.fusion import fused_name
+
+    kwargs = dict(top_k=6, settings=reranker_17m.settings, dataset_source="test slice", results_dir=tmp_path / "results",
+                  reranker_loader=lambda spec, settings: reranker_17m)
+    with ScoreCache(tmp_path / "scores.sqlite") as cache:
+        report = evaluate_retrieval(small, ["bm25"], ["17m"], score_cache=cache, fuse_weights=[0.0, 1.0, 0.5], **kwargs)
+    units = {u.reranker: u for u in report.units}
+    alone, reranked = units[None], units["17m"]
+    assert units[fused_name("17m", 0.0)].metrics == pytest.approx(alone.metrics)  # w = 0: the first stage's order
+    assert units[fused_name("17m", 1.0)].metrics == pytest.approx(reranked.metrics)  # w = 1: the reranker's order
+    fused = units[fused_name("17m", 0.5)]
+    assert fused.provenance["protocol"]["fusion"] == {"system": fused_name("17m", 0.5), "method": "z-score",
+                                                      "reranker": "17m", "reranker_weight": 0.5}
+    assert fused.random_init  # a fused replica is still a replica
+    stored = {r.record["reranker"] for r in read_records(tmp_path / "results")[0]}
+    assert fused_name("17m", 0.5) in stored
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        evaluate_retrieval(small, ["bm25"], ["17m"], fuse_weights=[1.5], **kwargs)

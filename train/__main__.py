@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from ettin.cli import main as run_cli
 from train.cli import INTERRUPTED
 
-VERB_MODULES = ("train.data", "train.score", "train.fit", "train.scifact")
+VERB_MODULES = (
+    "train.data.candidates",
+    "train.data.select",
+    "train.data.mix",
+    "train.data.load_benchmark",
+    "train.score",
+    "train.fit",
+    "train.scifact",
+    "train.reranker",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,8 @@
 
 * **positives**: every document the split's qrels judge relevant (grade > 0) for a query;
 * **hard negatives**: ``--negatives`` documents drawn (seeded, per query) from the first stages' interleaved top
-  ``--mine-depth`` (BM25 + a dense embedder through :func:`train.data.build_candidates`, the project's first stages),
-  never a document the qrels judge for that query (any grade);
+  ``--mine-depth`` (BM25 + a dense embedder through :func:`train.data.candidates.build_candidates`, the project's
+  first stages), never a document the qrels judge for that query (any grade);
 * **loss**: ``bce`` (default) = ``BinaryCrossEntropyLoss`` on (query, document, label) pairs with ``pos_weight`` =
   negatives per positive, the loss sentence-transformers' reranker training guide starts from with mined hard
   negatives (pointwise, so every pair is independent and a query with several positives needs no special case);
@@ -16,7 +16,9 @@
   both losses accept).
 
 ``sentence_transformers.util.mine_hard_negatives`` mines with one dense model; the recipe here mines from BM25 and an
-embedder together (the same candidates the evaluation reranks), so it reuses :func:`train.data.build_candidates`.
+embedder together (the same candidates the evaluation reranks), so it reuses
+:func:`train.data.candidates.build_candidates`. The label-specific steps of ``fit --labels`` (mining with the run's
+settings, its loss, its evaluator and the ``--test-split`` evaluation) are at the end of this module.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from train.beir import load_beir_spec
 from train.tables import TrainDataError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from ettin.corpus import BeirDataset
+    from train.fit_config import FitConfig
 
 __all__ = [
     "LOSSES",
@@ -46,6 +50,10 @@ __all__ = [
     "trainer_table",
     "make_label_loss",
     "prepare_label_data",
+    "label_data",
+    "evaluator_config",
+    "make_loss",
+    "evaluate_test_split",
 ]
 
 LOSSES = ("bce", "listnet", "lambdaloss")
@@ -96,7 +104,7 @@ def mine_label_rows(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from train.data import build_candidates
+    from train.data.candidates import build_candidates
     from train.selection import query_rng
 
     mining.check()
@@ -243,7 +251,6 @@ def prepare_label_data(
     import pyarrow.parquet as pq
 
     from ettin.io import write_json_atomic
-    from train.data import load_beir_spec
     from train.selection import draw_holdout
     from train.tables import read_query_ids, write_manifest, write_parquet_atomic
 
@@ -287,3 +294,60 @@ def prepare_label_data(
     info = {**settings, "loss": loss, "rows": mined.num_rows, "positives": positives,
             "training_queries": len(set(mined.column("query_id").to_pylist()))}  # fmt: skip
     return LabelData(train_file, mined, dev_file, info)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The label-specific steps of ``python -m train fit --labels`` (:func:`train.fit.fit`)
+
+
+def label_data(cfg: FitConfig, recipe: dict[str, Any], loss_name: str, out: Path, show_progress: bool):
+    """Mine (or reuse) the label run's training rows (:func:`prepare_label_data`) with ``cfg``'s mining settings."""
+    stages = tuple(s.strip() for s in cfg.first_stages.split(",") if s.strip())
+    mining = MiningConfig(stages, negatives=cfg.negatives, depth=cfg.mine_depth, skip=cfg.mine_skip, seed=recipe["seed"])
+    return prepare_label_data(
+        cfg.labels, cfg.split, out, mining, loss_name, holdout=cfg.holdout, distill_from=cfg.distill_from,
+        distill_weight=cfg.distill_weight, show_progress=show_progress,
+    )  # fmt: skip
+
+
+def evaluator_config(cfg: FitConfig, labels: Any) -> FitConfig:
+    """A label run with ``--holdout`` and no ``--eval-data`` evaluates on its held-out queries of the labelled split."""
+    from dataclasses import replace
+
+    if labels is None or labels.dev_query_ids is None or cfg.eval_data not in ("", "none"):
+        return cfg
+    return replace(cfg, eval_data=cfg.labels, eval_split=cfg.split, eval_query_ids=str(labels.dev_query_ids))
+
+
+def make_loss(student: Any, loss_name: str, labels: Any) -> tuple[Any, str]:
+    """The sentence-transformers loss of the run and its description: ``MSELoss`` on teacher scores, else
+    :func:`make_label_loss`."""
+    if loss_name == "mse":
+        from sentence_transformers.cross_encoder.losses import MSELoss
+
+        return MSELoss(student), "MSELoss (raw teacher scores)"
+    return make_label_loss(student, loss_name, labels.mined)
+
+
+def evaluate_test_split(cfg: FitConfig, recipe: dict[str, Any], labels: Any, student: Any, show_progress: bool) -> dict[str, Any]:
+    """NDCG@10 on ``cfg.test_split``: the first stage, the starting model and the trained one reranking the same
+    candidates (the first stages of the mining, interleaved, top ``cfg.test_depth``; see :func:`train.evaluate.split_candidates`)."""
+    import transformers
+
+    from train.evaluate import cross_encoder_scorer, evaluate_scorers, split_candidates
+    from train.student import build_student
+
+    test = load_beir_spec(cfg.labels, cfg.test_split)
+    stages = list(labels.info["mining"]["first_stages"])
+    cands, cands_sha = split_candidates(test, stages, cfg.test_depth, Path(cfg.out) / f"{cfg.test_split}_candidates_{cfg.test_depth}.parquet", show_progress)
+    transformers.set_seed(recipe["seed"])
+    base = build_student(recipe["backbone"], recipe["size"], cfg.max_length)
+    scores = evaluate_scorers(
+        test, cands, {"base": cross_encoder_scorer(base, show_progress=show_progress),
+                      "trained": cross_encoder_scorer(student, show_progress=show_progress)},
+    )  # fmt: skip
+    return {
+        "split": cfg.test_split, "queries": len(test.queries), "pairs": cands.num_rows, "depth": cfg.test_depth,
+        "first_stages": stages, "candidates_sha256": cands_sha, "ndcg@10": scores,
+        "beats_first_stage": scores["trained"] > scores["first_stage"],
+    }  # fmt: skip

@@ -6,7 +6,8 @@ belongs to shard ``c % n``, so the parts do not depend on how many processes wro
 scores the chunks ``c % WORLD_SIZE == RANK`` and rank 0 alone writes ``manifest.json`` (before the ranks start, and once
 all are done, marking it complete); a scheduler that starts processes itself passes ``--shard i/n`` instead (the same code path,
 without the barrier). The manifest pins the input fingerprint, the teacher and the chunking, so parts of a different run
-are never mixed in, and records every run (launcher, world size, parts written) that worked on the folder.
+are never mixed in, and records every run (launcher, world size, parts written) that worked on the folder. The folder's
+layout and reading it back (:func:`~train.scored.read_scored`) are in :mod:`train.scored`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from ettin.cli import verb
 from ettin.distributed import RankGroup, Workers
 from train.cli import print_json, quiet_argument
+from train.scored import MANIFEST, missing_parts, part_path, rows_of
 from train.tables import (
     DOCUMENT_COLUMNS,
     QUERY_COLUMNS,
@@ -40,17 +42,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
-    "MANIFEST",
     "Teacher",
     "CrossEncoderTeacher",
     "CosineTeacher",
     "make_teacher",
     "parse_shard",
     "score_file",
-    "read_scored",
 ]
-
-MANIFEST = "manifest.json"
 
 
 class Teacher(Protocol):
@@ -197,19 +195,6 @@ def make_teacher(
     return CrossEncoderTeacher(spec, batch_size=batch_size, precision=precision, allow_random=allow_random, device=device)
 
 
-def _part_path(out: Path, chunk: int) -> Path:
-    return out / f"part-{chunk:06d}.parquet"
-
-
-def _part_ok(path: Path, rows: int) -> bool:
-    import pyarrow.parquet as pq
-
-    try:
-        return path.is_file() and pq.ParquetFile(path).metadata.num_rows == rows
-    except Exception:  # noqa: BLE001 - an unreadable part is redone
-        return False
-
-
 def _check_manifest(out: Path, expected: dict[str, Any]) -> None:
     """Refuse an ``out`` folder whose manifest records another input, teacher or chunking.
 
@@ -240,14 +225,6 @@ def _manifest_locked(out: Path) -> Iterator[dict[str, Any]]:
         yield manifest
         if json.dumps(manifest, sort_keys=True) != before:
             write_json_atomic(path, manifest)
-
-
-def _rows_of(chunk: int, chunk_size: int, rows: int) -> int:
-    return min(chunk_size, rows - chunk * chunk_size)
-
-
-def _missing_parts(out: Path, chunks: Sequence[int], chunk_size: int, rows: int) -> list[int]:
-    return [c for c in chunks if not _part_ok(_part_path(out, c), _rows_of(c, chunk_size, rows))]
 
 
 def _start_run(out: Path, expected: dict[str, Any], teacher: Teacher, workers: Workers, todo: int) -> str:
@@ -306,62 +283,38 @@ def score_file(
     Raises:
         TrainDataError: unreadable input, missing columns, or an ``out`` folder that belongs to another run.
     """
-    import pyarrow as pa
-
-    from ettin.progress import progress_bar
-
     if chunk_size < 1:
         raise TrainDataError("--chunk-size must be at least 1")
     if group is None:
         i, n = shard
         group = RankGroup(Workers(i, n, 0, 1, "shard" if n > 1 else "single"))
     workers = group.workers
-    table = read_table(input_path)
-    q_col = find_column(table, QUERY_COLUMNS, "query", str(input_path))
-    d_col = find_column(table, DOCUMENT_COLUMNS, "document", str(input_path))
-    if "score" in table.column_names:
-        table = table.drop_columns(["score"])
+    table, q_col, d_col = _pairs_table(input_path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = table.num_rows
     n_parts = max(1, math.ceil(rows / chunk_size))
-    expected = {
-        "input": str(input_path),
-        "input_sha256": fingerprint(input_path),
-        "rows": rows,
-        "chunk_size": chunk_size,
-        "parts": n_parts,
-        "teacher_spec": getattr(teacher, "spec", repr(teacher)),
-        "scale": getattr(teacher, "scale", None),
-    }
+    expected = _expected_manifest(input_path, teacher, rows, chunk_size, n_parts)
     _check_manifest(out, expected)
     i, n = workers.rank, workers.world_size
     mine = [c for c in range(n_parts) if c % n == i]
-    todo = _missing_parts(out, mine, chunk_size, rows)
+    todo = missing_parts(out, mine, chunk_size, rows)
     summary = {"parts_total": n_parts, "parts_in_shard": len(mine), "already_done": len(mine) - len(todo), "written": 0}
     # rank 0 of a torchrun job records the run for all ranks; a --shard process (which knows no others) its own share
     records = workers.is_main or not group.connected
-    job_todo = len(_missing_parts(out, range(n_parts), chunk_size, rows)) if group.connected else len(todo)
+    job_todo = len(missing_parts(out, range(n_parts), chunk_size, rows)) if group.connected else len(todo)
     run_id = _start_run(out, expected, teacher, workers, job_todo) if records and job_todo else None
     group.barrier()  # the manifest exists before any rank writes a part
-    rows_todo = sum(_rows_of(c, chunk_size, rows) for c in todo)
-    with progress_bar(show=show_progress and workers.is_main, total=rows_todo, desc=f"scoring shard {i}/{n}",
-                      unit="pair") as bar:  # fmt: skip
-        for c in todo:
-            part = table.slice(c * chunk_size, chunk_size)
-            pairs = list(zip(part.column(q_col).to_pylist(), part.column(d_col).to_pylist()))
-            scores = np.asarray(teacher.score(pairs), dtype=np.float32)
-            if scores.shape != (len(pairs),):
-                raise RuntimeError(f"teacher returned {scores.shape} scores for {len(pairs)} pairs")
-            row_ids = pa.array(np.arange(c * chunk_size, c * chunk_size + len(pairs), dtype=np.int64))
-            write_parquet_atomic(pa.table({"row": row_ids, "score": pa.array(scores, type=pa.float32())}), _part_path(out, c))
-            summary["written"] += 1
-            bar.update(len(pairs))
+    rows_todo = sum(rows_of(c, chunk_size, rows) for c in todo)
+    summary["written"] = _score_parts(
+        table, (q_col, d_col), teacher, out, todo, chunk_size, rows_todo,
+        show_progress=show_progress and workers.is_main, desc=f"scoring shard {i}/{n}",
+    )  # fmt: skip
     summary["rows_scored"] = rows_todo
     ranks = group.gather(summary)  # every rank is done once this returns
     if not records:
         return summary
-    complete = not _missing_parts(out, range(n_parts), chunk_size, rows)
+    complete = not missing_parts(out, range(n_parts), chunk_size, rows)
     if run_id is not None:
         _finish_run(out, run_id, ranks, complete)
     if not group.connected:
@@ -370,38 +323,65 @@ def score_file(
     return {"parts_total": n_parts, **totals, "workers": workers.describe(), "complete": complete, "ranks": ranks}
 
 
-def read_scored(out: str | Path, input_path: str | Path | None = None) -> pa.Table:
-    """The scored input: the input table (as recorded in the manifest, or ``input_path``) plus a ``score`` column.
+def _pairs_table(input_path: str | Path) -> tuple[pa.Table, str, str]:
+    """The input table (without a ``score`` column it may already have) and the names of its query and document columns.
 
     Raises:
-        TrainDataError: no manifest, an input that changed since scoring, or parts missing (names what to rerun).
+        TrainDataError: unreadable input, or no query or document column.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    out = Path(out)
-    manifest_path = out / MANIFEST
-    if not manifest_path.is_file():
-        raise TrainDataError(f"{out}: not a scoring folder (no {MANIFEST}); run `python -m train score` first")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    n_parts, chunk, rows = manifest["parts"], manifest["chunk_size"], manifest["rows"]
-    missing = [c for c in range(n_parts) if not _part_ok(_part_path(out, c), min(chunk, rows - c * chunk))]
-    if missing:
-        raise TrainDataError(
-            f"{out}: {len(missing)} of {n_parts} parts are missing (e.g. part {missing[0]}); "
-            "finish scoring (rerun the same `python -m train score` command for every shard)"
-        )
-    source = Path(input_path or manifest["input"])
-    if fingerprint(source) != manifest["input_sha256"]:
-        raise TrainDataError(f"{source} changed since it was scored into {out}; score it again into a new folder")
-    table = read_table(source)
+    table = read_table(input_path)
+    q_col = find_column(table, QUERY_COLUMNS, "query", str(input_path))
+    d_col = find_column(table, DOCUMENT_COLUMNS, "document", str(input_path))
     if "score" in table.column_names:
         table = table.drop_columns(["score"])
-    parts = pa.concat_tables([pq.read_table(_part_path(out, c)) for c in range(n_parts)])
-    rows_col = parts.column("row").to_numpy()
-    if not np.array_equal(rows_col, np.arange(rows)):
-        raise TrainDataError(f"{out}: the parts do not cover rows 0..{rows - 1} exactly once")
-    return table.append_column("score", parts.column("score"))
+    return table, q_col, d_col
+
+
+def _expected_manifest(input_path: str | Path, teacher: Teacher, rows: int, chunk_size: int, n_parts: int) -> dict[str, Any]:
+    """What the folder's manifest must record for its parts to belong to this run: input, chunking and teacher."""
+    return {
+        "input": str(input_path),
+        "input_sha256": fingerprint(input_path),
+        "rows": rows,
+        "chunk_size": chunk_size,
+        "parts": n_parts,
+        "teacher_spec": getattr(teacher, "spec", repr(teacher)),
+        "scale": getattr(teacher, "scale", None),
+    }
+
+
+def _score_parts(
+    table: pa.Table,
+    columns: tuple[str, str],
+    teacher: Teacher,
+    out: Path,
+    todo: Sequence[int],
+    chunk_size: int,
+    total_rows: int,
+    *,
+    show_progress: bool,
+    desc: str,
+) -> int:
+    """Score the chunks ``todo`` of ``table`` (its ``(query, document)`` ``columns``) and write each as a part, atomically;
+    returns how many parts were written."""
+    import pyarrow as pa
+
+    from ettin.progress import progress_bar
+
+    q_col, d_col = columns
+    written = 0
+    with progress_bar(show=show_progress, total=total_rows, desc=desc, unit="pair") as bar:
+        for c in todo:
+            part = table.slice(c * chunk_size, chunk_size)
+            pairs = list(zip(part.column(q_col).to_pylist(), part.column(d_col).to_pylist()))
+            scores = np.asarray(teacher.score(pairs), dtype=np.float32)
+            if scores.shape != (len(pairs),):
+                raise RuntimeError(f"teacher returned {scores.shape} scores for {len(pairs)} pairs")
+            row_ids = pa.array(np.arange(c * chunk_size, c * chunk_size + len(pairs), dtype=np.int64))
+            write_parquet_atomic(pa.table({"row": row_ids, "score": pa.array(scores, type=pa.float32())}), part_path(out, c))
+            written += 1
+            bar.update(len(pairs))
+    return written
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -437,7 +417,7 @@ def score_command(args: argparse.Namespace) -> int:
     """``python -m train score``: score the input's rows of this process's share, then print the summary (under torchrun:
     rank 0 prints the whole job's, once every rank is done)."""
     from ettin.distributed import cpu_threads_per_rank, device_for, rank_group, shard_of
-    from train.data import load_beir_spec
+    from train.beir import load_beir_spec
 
     workers = shard_of(args.shard)
     device = device_for(None, workers)

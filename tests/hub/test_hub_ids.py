@@ -83,8 +83,8 @@ def test_app_lists_the_hub_ids_and_runs_a_cached_one(run_offline, tmp_path):
     script = tmp_path / "app_check.py"
     script.write_text(textwrap.dedent(f"""
         import json
-        from demo.choices import RANDOM_BADGE, discover_rerankers
-        from demo.playground import Playground
+        from demo.search.playground import Playground
+        from demo.sources.choices import RANDOM_BADGE, discover_rerankers
         from ettin.corpus import scifact_corpus
 
         offline = discover_rerankers(None)
@@ -110,7 +110,7 @@ def test_train_score_with_the_teacher_by_id_gives_predicts_raw_logits(run_offlin
     import torch
     from sentence_transformers import CrossEncoder
 
-    from train.score import read_scored
+    from train.scored import read_scored
 
     pairs = _pairs_file(tmp_path / "pairs.parquet")
     run_offline(["-m", "train", "score", "--input", str(tmp_path / "pairs.parquet"), "--out", str(tmp_path / "scores"),

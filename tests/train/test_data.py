@@ -11,7 +11,9 @@ import pytest
 
 from ettin.corpus import BeirDataset, Corpus
 from train.__main__ import main
-from train.data import SourceSpec, build_candidates, interleave_rankings, mix_sources, select_rows
+from train.data.candidates import build_candidates, interleave_rankings
+from train.data.mix import SourceSpec, mix_sources
+from train.data.select import select_rows
 from train.selection import SelectionConfig
 from train.tables import TrainDataError, read_table
 
@@ -149,7 +151,7 @@ def test_hub_source_loads_every_config_and_caps_by_seeded_random_sample(monkeypa
     whole split (never ``split[:cap]``, the first rows). The Hub is replaced by in-memory Arrow datasets."""
     import datasets
 
-    from train.data import SourceSpec, mix_sources
+    from train.data.mix import SourceSpec, mix_sources
 
     loaded = []
 

@@ -72,7 +72,7 @@ def test_scifact_first_stage_ndcg_is_unchanged():
     import pytrec_eval
 
     from ettin.corpus import scifact
-    from train.data import build_candidates
+    from train.data.candidates import build_candidates
 
     test = scifact("test")
     candidates = build_candidates(test, ["bm25"], depth=20, show_progress=False)

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.fit import FitConfig, fit, resolve_recipe
+from train.fit import fit
+from train.fit_config import FitConfig, resolve_recipe
 from train.tables import TrainDataError
 
 
@@ -77,7 +78,7 @@ def test_tiny_run_learns_saves_and_reloads(tiny_train_file, tiny_encoder, tmp_pa
 def test_metric_key_matches_the_recipe_name():
     from types import SimpleNamespace
 
-    from train.fit import metric_key
+    from train.student import metric_key
 
     nanobeir = SimpleNamespace(name="NanoBEIR_R100_mean", primary_metric="ndcg@10")
     assert metric_key(nanobeir) == "eval_NanoBEIR_R100_mean_ndcg@10"
@@ -110,7 +111,7 @@ def _fake_checkpoint(folder: Path, step: int, state: str | None, weights: bool =
 
 
 def test_resume_picks_the_newest_complete_checkpoint_and_sets_the_others_aside(tmp_path, capsys):
-    from train.fit import last_checkpoint, set_aside_incomplete
+    from train.checkpoints import last_checkpoint, set_aside_incomplete
 
     folder = tmp_path / "checkpoints"
     _fake_checkpoint(folder, 4, json.dumps({"global_step": 4}))
@@ -151,7 +152,7 @@ def test_training_killed_from_outside_resumes_from_its_newest_complete_checkpoin
         kill_when(args, lambda: (ckpts / f"checkpoint-{step}" / "trainer_state.json").is_file(),
                   delay_s=random.Random().uniform(0.0, 0.02))  # fmt: skip
     assert not (out / "train_config.json").exists()
-    from train.fit import checkpoint_is_complete
+    from train.checkpoints import checkpoint_is_complete
 
     on_disk = sorted(ckpts.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     complete = [p.name for p in on_disk if checkpoint_is_complete(p)]
@@ -205,7 +206,7 @@ def _torchrun(tiny_train_file, tiny_encoder, out):
 
 
 def test_local_evaluator_keeps_only_the_dev_queries(tmp_path):
-    from train.fit import build_evaluator, metric_key
+    from train.student import build_evaluator, metric_key
 
     assert build_evaluator(FitConfig(train="x", out="y")) is None, "--eval-data none (the default): no evaluator"
     ids = tmp_path / "dev.json"

@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ettin.corpus import load_beir
-from train.fit import FitConfig, add_fit_arguments, fit
+from train.fit import fit
+from train.fit_config import FitConfig, add_fit_arguments
 from train.labels import MINED_FILE, MiningConfig, make_label_loss, prepare_label_data
 from train.tables import TrainDataError
 

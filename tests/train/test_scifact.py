@@ -53,13 +53,14 @@ def _args(max_steps: int) -> argparse.Namespace:
 @pytest.mark.parametrize(("done_steps", "max_steps", "expect"), [(None, 10, "new"), (10, 10, "skip"), (6, 10, "extend")])
 def test_training_step_trains_skips_or_extends(tmp_path, monkeypatch, done_steps, max_steps, expect):
     import train.fit
+    import train.fit_config
 
     calls = []
     monkeypatch.setattr(train.fit, "fit", lambda cfg, show_progress=True: calls.append(cfg))
     out = tmp_path / "student"
     out.mkdir()
     if done_steps is not None:
-        (out / train.fit.TRAIN_CONFIG).write_text(json.dumps({"global_step": done_steps}), encoding="utf-8")
+        (out / train.fit_config.TRAIN_CONFIG).write_text(json.dumps({"global_step": done_steps}), encoding="utf-8")
     scifact._fit(_args(max_steps), tmp_path / "train.parquet", out, "backbone", tmp_path / "dev.json", show=False)
     if expect == "skip":
         assert calls == []

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from train.score import parse_shard, read_scored, score_file
+from train.score import parse_shard, score_file
+from train.scored import read_scored
 from train.tables import TrainDataError
 
 

@@ -6,7 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from train.fit import FitConfig, fit, load_training_table
+from train.fit import fit
+from train.fit_config import FitConfig
+from train.rows import load_training_table
 from train.tables import TrainDataError
 
 
@@ -15,7 +17,7 @@ def no_whole_table_reads(monkeypatch):
     """Every whole-file reader the loaders could fall back on raises."""
     import pandas
 
-    import train.data
+    import train.data.select
     import train.tables
 
     def refuse(*args, **kwargs):
@@ -25,7 +27,7 @@ def no_whole_table_reads(monkeypatch):
     monkeypatch.setattr(pandas, "read_json", refuse)
     monkeypatch.setattr(pq, "read_table", refuse)
     monkeypatch.setattr(train.tables, "read_table", refuse)
-    monkeypatch.setattr(train.data, "read_table", refuse)
+    monkeypatch.setattr(train.data.select, "read_table", refuse)
 
 
 def _rows(path, n: int, extra: bool = True):
@@ -48,7 +50,7 @@ def test_fit_loads_memory_mapped_rows_without_reading_the_whole_table(tmp_path, 
 
 
 def test_mix_reads_local_sources_memory_mapped(tmp_path, no_whole_table_reads):
-    from train.data import SourceSpec, mix_sources
+    from train.data.mix import SourceSpec, mix_sources
 
     path = _rows(tmp_path / "a.parquet", 300)
     table, counts = mix_sources([SourceSpec.parse(f"a={path}@40")], seed=5)

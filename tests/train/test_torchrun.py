@@ -15,14 +15,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from train.score import CrossEncoderTeacher, read_scored, score_file
+from train.score import CrossEncoderTeacher, score_file
+from train.scored import read_scored
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = 60
 
 
 def _free_port() -> int:
-    from demo.server import free_port
+    from demo.tools.server import free_port
 
     return free_port()
 

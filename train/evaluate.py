@@ -80,7 +80,7 @@ def split_candidates(
         ``(candidates, SHA-256 of the cache file)``.
     """
     from ettin.io import sha256_file
-    from train.data import build_candidates
+    from train.data.candidates import build_candidates
     from train.tables import read_table, write_parquet_atomic
 
     if not cache_file.is_file():

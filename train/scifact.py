@@ -61,7 +61,7 @@ def _holdout(work: Path, train_split: BeirDataset, size: int) -> tuple[Path, lis
 
 def _candidates(work: Path, train_split: BeirDataset, train_qids: list[str], depth: int, show: bool) -> Path:
     """The training candidates (MiniLM + BM25, interleaved), built once."""
-    from train.data import build_candidates
+    from train.data.candidates import build_candidates
 
     candidates = work / "candidates.parquet"
     if not candidates.is_file():
@@ -86,8 +86,8 @@ def _score(work: Path, candidates: Path, train_split: BeirDataset, scale: float,
 
 def _select(work: Path, scored_dir: Path, depth: int, show: bool) -> Path:
     """The recipe's selection of training rows, made once."""
-    from train.data import select_rows
-    from train.score import read_scored
+    from train.data.select import select_rows
+    from train.scored import read_scored
     from train.selection import SelectionConfig
 
     train_file = work / "train.parquet"
@@ -103,7 +103,8 @@ def _select(work: Path, scored_dir: Path, depth: int, show: bool) -> Path:
 def _fit(args: argparse.Namespace, train_file: Path, out: Path, backbone: str, holdout_file: Path, show: bool) -> None:
     """Train the student (the driver's own settings), unless ``out`` already holds a run of ``--max-steps`` steps; a
     shorter finished or a killed run is continued."""
-    from train.fit import TRAIN_CONFIG, FitConfig, fit
+    from train.fit import fit
+    from train.fit_config import TRAIN_CONFIG, FitConfig
 
     cfg = FitConfig(
         train=str(train_file),
@@ -148,7 +149,7 @@ def _evaluate(args: argparse.Namespace, work: Path, out: Path, backbone: str, te
 
     from ettin.corpus import scifact
     from train.evaluate import cross_encoder_scorer, evaluate_scorers, split_candidates
-    from train.fit import build_student
+    from train.student import build_student
 
     _log(f"evaluation on SciFact test: MiniLM + BM25, {args.eval_depth} candidates per query")
     test = scifact("test")

@@ -3,8 +3,8 @@ reproduce it.
 
 The Hugging Face Spaces entry point. It only composes the tabs: their layout and handlers live in :mod:`demo.tabs`, the
 search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Building the app loads no model, so
-``python app.py`` loads only the start-up embedder and reranker (:mod:`demo.warmup`) before it serves, so its first
-search does not wait for them (``--serve-before-warm-up``: serve at once, load them in the background); with
+``python app.py`` loads only the start-up embedder and reranker (:mod:`demo.search.warmup`) before it serves, so its
+first search does not wait for them (``--serve-before-warm-up``: serve at once, load them in the background); with
 ``--compile`` on or auto that includes compiling the start-up reranker (only then: a compile must not run beside a
 search). Runs on 127.0.0.1 without a share link unless asked.
 """
@@ -45,12 +45,13 @@ def build_app(
     import gradio as gr
 
     from demo import texts
-    from demo.board import BoardStore
-    from demo.choices import default_first_stage as default_first_stage_key
-    from demo.playground import DEFAULT_MAX_RERANK_SECONDS, Playground
-    from demo.rest import add_rerank_route
+    from demo.api.rest import add_rerank_route
+    from demo.board.store import BoardStore
+    from demo.search.params import DEFAULT_MAX_RERANK_SECONDS
+    from demo.search.playground import Playground
+    from demo.search.warmup import start_warm_up
+    from demo.sources.choices import default_first_stage as default_first_stage_key
     from demo.tabs import compare, explore, leaderboard, reproduce, search
-    from demo.warmup import start_warm_up
     from ettin.paths import models_dir as env_models_dir
 
     play = Playground(models_dir or env_models_dir(), max_rerank_seconds or DEFAULT_MAX_RERANK_SECONDS, include_hub,

@@ -1,38 +1,27 @@
 """The Ettin Rerankers app's logic; ``app.py`` (the Spaces entry point) only composes the tabs.
 
-- models and search: :mod:`~demo.choices` (what is offered), :mod:`~demo.throughput` (live pairs/s, estimates),
-  :mod:`~demo.playground` (search / streaming compare and their caches), :mod:`~demo.user_corpus` (bundled corpora and
-  user documents), :mod:`~demo.fair` (the corpus-embedding queue and its time budget), :mod:`~demo.warmup` (start-up
-  loading), :mod:`~demo.firstrun` (building a first model when there is none), :mod:`~demo.rest` (``POST /rerank``);
-- what is shown: :mod:`~demo.agreement`, :mod:`~demo.frames` (tables), :mod:`~demo.figures` (rank movement),
-  :mod:`~demo.compare_figures` (latency and agreement per size), :mod:`~demo.board` (leaderboard data),
-  :mod:`~demo.texts` (long Markdown), :mod:`~demo.guard` (user errors -> UI, Stop flags);
-- Gradio layout: :mod:`demo.tabs` (one module per tab);
-- tools (``python -m demo bundle-embeddings|load|screenshots``): :mod:`~demo.bundle`, :mod:`~demo.load`,
-  :mod:`~demo.screenshots`, :mod:`~demo.server`.
+Sub-packages by concern, each importing only those listed before it (and :mod:`demo.texts`):
+
+- :mod:`demo.sources` — what is offered: rerankers and first stages (``choices``), the bundled corpora and the user's
+  documents (``user_corpus``), a first model when there is none (``firstrun``);
+- :mod:`demo.search` — what a search does, no Gradio: the ``Playground`` (``playground``) composed of loading, budget,
+  searching, comparing and warm-up parts, judged queries (``judged``), live rates (``throughput``) and the
+  corpus-embedding queue (``fair``);
+- :mod:`demo.views` — what a search shows: tables and HTML (``frames``), the rank-movement figure (``figures``), the
+  Markdown around the results (``search_text``), agreement between sizes (``agreement``) and the Compare tab's table and
+  chart (``compare_figures``);
+- :mod:`demo.board` — what the Leaderboard and Explore tabs show: the board (``store``), its tables (``tables``), the
+  per-query view (``explore``) and its histogram (``figures``);
+- :mod:`demo.api` — ``POST /rerank`` (``rest``);
+- :mod:`demo.tabs` — the Gradio layout, one module per tab, and the handlers' guard (``guard``: user errors -> UI, Stop
+  flags); the only sub-package that imports ``gradio``;
+- :mod:`demo.tools` — ``python -m demo bundle-embeddings|load|screenshots`` (``bundle``, ``load``, ``screenshots``) and
+  the subprocess app they drive (``server``).
+
+:mod:`demo.texts` holds the long Markdown and the corpus choices' names; ``app.css`` the page's styles (results rows,
+score bars, phone layout), read by ``app.py``.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "agreement",
-    "board",
-    "bundle",
-    "choices",
-    "compare_figures",
-    "fair",
-    "figures",
-    "firstrun",
-    "frames",
-    "guard",
-    "load",
-    "playground",
-    "rest",
-    "screenshots",
-    "server",
-    "tabs",
-    "texts",
-    "throughput",
-    "user_corpus",
-    "warmup",
-]
+__all__ = ["api", "board", "search", "sources", "tabs", "texts", "tools", "views"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ettin.cli import main as run_cli
 
-VERB_MODULES = ("demo.bundle", "demo.load", "demo.screenshots")
+VERB_MODULES = ("demo.tools.bundle", "demo.tools.load", "demo.tools.screenshots")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,16 +4,20 @@ agreement per size, and a Stop button."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import gradio as gr
 
 from demo import texts
-from demo.choices import RANDOM_BADGE, default_first_stage
-from demo.compare_figures import compare_figure, compare_table
-from demo.guard import StopFlags, Stopped, guard, guarded_stream
-from demo.playground import MAX_K, PRECISIONS, CompareOutcome, Playground
+from demo.search.outcomes import CompareOutcome
+from demo.search.params import MAX_K, PRECISIONS
+from demo.search.playground import Playground
+from demo.sources.choices import RANDOM_BADGE, default_first_stage
+from demo.sources.user_corpus import example_queries
+from demo.tabs.guard import StopFlags, Stopped, guarded_stream
 from demo.tabs.search import CorpusInputs, corpus_choices, corpus_for
-from demo.user_corpus import example_queries
+from demo.views.compare_figures import compare_figure, compare_table
 
 __all__ = ["NO_RERANKERS_NOTE", "STOPPING_NOTE", "build", "reranker_state", "status_text"]
 
@@ -73,17 +77,9 @@ def reranker_state(play: Playground, selected: list[str] | None) -> tuple[list[t
     return offered, kept or default, "" if offered else NO_RERANKERS_NOTE
 
 
-def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None) -> None:
-    """Lay out the Compare sizes tab and wire Compare (streamed, size by size), Stop and the refresh on tab select.
-
-    Args:
-        play: The playground that runs the comparison.
-        corpus: The Search tab's corpus components: the session's documents are shared, and a corpus chosen there is
-            chosen here too (this tab has its own chooser).
-        first_stage: First stage selected at start.
-    """
-
-    stops = StopFlags()
+def _compare_handler(play: Playground, stops: StopFlags):
+    """The Compare button's handler: the comparison streamed size by size; Stop lets the running size finish and starts
+    no other."""
 
     def compare(query, mode, user_corpus, embedder, rerankers, k, precision, request: gr.Request = None,
                 progress=gr.Progress()):  # fmt: skip
@@ -115,6 +111,22 @@ def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None
         finally:
             stops.finish(session, check)
 
+    return compare
+
+
+@dataclass
+class _Handlers:
+    """The tab's event handlers, made once per app by :func:`_handlers`."""
+
+    compare: Callable[..., Iterator[tuple]]
+    arm: Callable[..., None]
+    stop: Callable[..., str]
+    refresh_rerankers: Callable[..., tuple]
+
+
+def _handlers(play: Playground, stops: StopFlags) -> _Handlers:
+    """Compare, the arming before it queues, Stop and the reranker refresh, over ``play`` and the tab's ``stops``."""
+
     def arm(request: gr.Request = None) -> None:
         stops.arm(request.session_hash if request is not None else None)
 
@@ -126,22 +138,52 @@ def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None
         offered, value, note = reranker_state(play, selected)
         return gr.update(choices=offered, value=value), gr.update(interactive=bool(offered)), note
 
+    return _Handlers(_compare_handler(play, stops), arm, stop, refresh_rerankers)
+
+
+@dataclass
+class _CompareView:
+    """The tab's components that handlers read or write."""
+
+    tab: gr.Tab
+    models_note: gr.Markdown
+    query: gr.Textbox
+    mode: gr.Radio
+    embedder: gr.Dropdown
+    k: gr.Slider
+    precision: gr.Radio
+    rerankers: gr.CheckboxGroup
+    button: gr.Button
+    stop_btn: gr.Button
+    stopped: gr.Markdown
+    status: gr.Markdown
+    chart: gr.Plot
+    table: gr.Dataframe
+
+
+def _settings_row(play: Playground, first_stage: str | None, choices: list[str]) -> tuple:
+    """The query with its examples, and the corpus, first stage, K and precision beside it."""
+    with gr.Row():
+        with gr.Column(scale=2):
+            query = gr.Textbox(label="Query", lines=2, elem_id="compare-query")
+            gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
+        with gr.Column(scale=1):
+            mode = gr.Radio(choices, value=texts.SAMPLE, label="Corpus", elem_id="compare-corpus")
+            embedder = gr.Dropdown([(c.label, c.key) for c in play.first_stages],
+                                   value=default_first_stage(play.first_stages, first_stage), label="First stage")
+            k = gr.Slider(1, MAX_K, value=20, step=1, label="K (documents reranked by every size)")
+            precision = gr.Radio(list(PRECISIONS), value="auto", label="Precision",
+                                 info="auto: bf16 where the hardware computes it natively, else fp32")
+    return query, mode, embedder, k, precision
+
+
+def _layout(play: Playground, first_stage: str | None, choices: list[str]) -> _CompareView:
+    """The Compare sizes tab's components, laid out (inside ``gr.Blocks`` and ``gr.Tabs``)."""
     offered, selected, note = reranker_state(play, None)
-    choices = corpus_choices()
     with gr.Tab("Compare sizes", id="compare") as tab:
         gr.Markdown(texts.COMPARE_HELP)
         models_note = gr.Markdown(note, elem_id="compare-models-note")
-        with gr.Row():
-            with gr.Column(scale=2):
-                query = gr.Textbox(label="Query", lines=2, elem_id="compare-query")
-                gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
-            with gr.Column(scale=1):
-                mode = gr.Radio(choices, value=texts.SAMPLE, label="Corpus", elem_id="compare-corpus")
-                embedder = gr.Dropdown([(c.label, c.key) for c in play.first_stages],
-                                       value=default_first_stage(play.first_stages, first_stage), label="First stage")
-                k = gr.Slider(1, MAX_K, value=20, step=1, label="K (documents reranked by every size)")
-                precision = gr.Radio(list(PRECISIONS), value="auto", label="Precision",
-                                     info="auto: bf16 where the hardware computes it natively, else fp32")
+        query, mode, embedder, k, precision = _settings_row(play, first_stage, choices)
         rerankers = gr.CheckboxGroup(label="Rerankers", elem_id="compare-rerankers", choices=offered, value=selected)
         with gr.Row():
             button = gr.Button("Compare", variant="primary", elem_id="compare-btn", scale=3, interactive=bool(offered))
@@ -151,19 +193,39 @@ def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None
         chart = gr.Plot(label="Rerank time and agreement per size", elem_id="compare-plot")
         table = gr.Dataframe(label="Per size", wrap=True, interactive=False, elem_id="compare-table",
                              datatype=["str"] * 4 + ["number"] * 4 + ["markdown"], column_widths=TABLE_WIDTHS)
+    return _CompareView(tab, models_note, query, mode, embedder, k, precision, rerankers, button, stop_btn, stopped,
+                        status, chart, table)  # fmt: skip
 
-    tab.select(refresh_rerankers, [rerankers], [rerankers, button, models_note], api_name=False, show_progress="hidden")
-    corpus.mode.change(lambda chosen: gr.update(value=chosen) if chosen in choices else gr.update(), corpus.mode, mode,
-                       api_name=False, show_progress="hidden")
-    inputs = [query, mode, corpus.documents, embedder, rerankers, k, precision]
-    for trigger, api_name in ((button.click, "compare"), (query.submit, False)):
+
+def _wire(ui: _CompareView, h: _Handlers, corpus: CorpusInputs, choices: list[str]) -> None:
+    """Wire the refresh on tab select, the corpus shared with the Search tab, Compare and Stop."""
+    ui.tab.select(h.refresh_rerankers, [ui.rerankers], [ui.rerankers, ui.button, ui.models_note], api_name=False,
+                  show_progress="hidden")  # fmt: skip
+    corpus.mode.change(lambda chosen: gr.update(value=chosen) if chosen in choices else gr.update(), corpus.mode,
+                       ui.mode, api_name=False, show_progress="hidden")  # fmt: skip
+    inputs = [ui.query, ui.mode, corpus.documents, ui.embedder, ui.rerankers, ui.k, ui.precision]
+    for trigger, api_name in ((ui.button.click, "compare"), (ui.query.submit, False)):
         # the clearing on the client, then the arming on the server, and only then (.then) the queued compare: see the
         # Search tab on why nothing may follow a queued handler on the same trigger
-        trigger(None, None, stopped, js="() => ''", api_name=False, show_progress="hidden", queue=False)
-        armed = trigger(arm, None, None, api_name=False, show_progress="hidden", queue=False)
-        armed.then(compare, inputs, [status, table, chart], api_name=api_name, concurrency_limit=1,
-                     concurrency_id="compare", show_progress_on=[stopped])  # fmt: skip
+        trigger(None, None, ui.stopped, js="() => ''", api_name=False, show_progress="hidden", queue=False)
+        armed = trigger(h.arm, None, None, api_name=False, show_progress="hidden", queue=False)
+        armed.then(h.compare, inputs, [ui.status, ui.table, ui.chart], api_name=api_name, concurrency_limit=1,
+                   concurrency_id="compare", show_progress_on=[ui.stopped])  # fmt: skip
     # not cancels=: the running size finishes (a thread cannot be interrupted), then the stream ends with a final
     # "stopped" update instead of an error badge, and no other size starts
-    stop_btn.click(stop, None, stopped, api_name=False, queue=False)
+    ui.stop_btn.click(h.stop, None, ui.stopped, api_name=False, queue=False)
 
+
+def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None) -> None:
+    """Lay out the Compare sizes tab and wire Compare (streamed, size by size), Stop and the refresh on tab select.
+
+    Args:
+        play: The playground that runs the comparison.
+        corpus: The Search tab's corpus components: the session's documents are shared, and a corpus chosen there is
+            chosen here too (this tab has its own chooser).
+        first_stage: First stage selected at start.
+    """
+    handlers = _handlers(play, StopFlags())
+    choices = corpus_choices()
+    ui = _layout(play, first_stage, choices)
+    _wire(ui, handlers, corpus, choices)

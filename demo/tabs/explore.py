@@ -8,9 +8,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from demo import explore
-from demo.figures import change_histogram
-from demo.guard import guard
+from demo.board import explore
+from demo.board.figures import change_histogram
+from demo.tabs.guard import guard
 from eval.leaderboard.figures import message_figure
 
 __all__ = ["INTRO", "build"]

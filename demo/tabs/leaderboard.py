@@ -3,13 +3,14 @@ filters that apply to every figure and table, sortable tables and CSV/JSON expor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
 
-from demo.board import BoardStore
-from demo.frames import ABLATION_TABLE, EMBEDDER_TABLE, QUALITY_TABLE, SPEED_TABLE, board_table
-from demo.guard import guard
+from demo.board.store import BoardStore
+from demo.board.tables import ABLATION_TABLE, EMBEDDER_TABLE, QUALITY_TABLE, SPEED_TABLE, board_table
+from demo.tabs.guard import guard
 from eval import leaderboard as lb
 from eval.leaderboard import figures
 
@@ -74,52 +75,51 @@ def _statistics_note(board: lb.Leaderboard) -> str:
     )
 
 
-def build(store: BoardStore, blocks: gr.Blocks):
-    """Lay out the Leaderboard tab and wire filters, refresh, export and reload.
+def _select(store: BoardStore, families, min_m, max_m, sources, benchmark, hardware, dataset) -> dict:
+    """Every frame after the filters (ranked again over the rows left), and the figures drawn from them."""
+    board = store.board
+    kw = store.filter_kwargs(families, min_m, max_m, sources)
+    q = lb.ranked(lb.filter_frame(board.quality, **kw), board.comparisons)
+    s = lb.filter_frame(board.speed, **kw)
+    e = lb.ranked(lb.filter_frame(board.embedders, **kw), board.comparisons)
+    a = lb.filter_frame(board.ablation, **kw)
+    shown = {
+        "quality": q[q["benchmark"] == benchmark].sort_values("ndcg10", ascending=False),
+        "speed": s[s["hardware"] == hardware].sort_values("pairs_per_s", ascending=False),
+        "embedders": e[e["dataset"] == dataset],
+        "ablation": a,
+    }
+    notes = "\n".join(f"- {n}" for n in board.notes) or "- all result files read"
+    counts = (
+        f"**After filters: {len(shown['quality'])} quality rows on {benchmark} ({len(q)} over all benchmarks), "
+        f"{len(shown['embedders'])} per-embedder rows on {dataset}, {len(shown['speed'])} speed rows on {hardware}, "
+        f"{len(a)} ablation rows.**"
+    )
+    figs = [
+        figures.quality_vs_params(q, benchmark),
+        figures.pareto(q, s, benchmark, hardware),
+        figures.speed_bars(s, hardware),
+        figures.embedder_bars(e, dataset),
+    ]
+    return {**shown, "figures": figs, "notes": f"{counts} {_statistics_note(board)}\n\nNotes:\n{notes}"}
 
-    Every filter applies to every figure and table (quality, per-embedder, speed, ablation) and to the row counts;
-    ranks and Holm's correction are recomputed over the rows left.
 
-    Args:
-        store: The leaderboard data.
-        blocks: The app (its page load draws the figures).
+@dataclass
+class _Handlers:
+    """The tab's event handlers, made once per app by :func:`_handlers`."""
 
-    Returns:
-        The reload event, so that other tabs can refresh after it (``.then``).
-    """
+    update: Callable[..., tuple]
+    api_update: Callable[..., tuple]
+    reload: Callable[..., tuple]
 
-    def select(families, min_m, max_m, sources, benchmark, hardware, dataset) -> dict:
-        """Every frame after the filters (ranked again over the rows left), and the figures drawn from them."""
-        board = store.board
-        kw = store.filter_kwargs(families, min_m, max_m, sources)
-        q = lb.ranked(lb.filter_frame(board.quality, **kw), board.comparisons)
-        s = lb.filter_frame(board.speed, **kw)
-        e = lb.ranked(lb.filter_frame(board.embedders, **kw), board.comparisons)
-        a = lb.filter_frame(board.ablation, **kw)
-        shown = {
-            "quality": q[q["benchmark"] == benchmark].sort_values("ndcg10", ascending=False),
-            "speed": s[s["hardware"] == hardware].sort_values("pairs_per_s", ascending=False),
-            "embedders": e[e["dataset"] == dataset],
-            "ablation": a,
-        }
-        notes = "\n".join(f"- {n}" for n in board.notes) or "- all result files read"
-        counts = (
-            f"**After filters: {len(shown['quality'])} quality rows on {benchmark} ({len(q)} over all benchmarks), "
-            f"{len(shown['embedders'])} per-embedder rows on {dataset}, {len(shown['speed'])} speed rows on {hardware}, "
-            f"{len(a)} ablation rows.**"
-        )
-        figs = [
-            figures.quality_vs_params(q, benchmark),
-            figures.pareto(q, s, benchmark, hardware),
-            figures.speed_bars(s, hardware),
-            figures.embedder_bars(e, dataset),
-        ]
-        return {**shown, "figures": figs, "notes": f"{counts} {_statistics_note(board)}\n\nNotes:\n{notes}"}
+
+def _handlers(store: BoardStore) -> _Handlers:
+    """What the page shows after the filters, the /leaderboard endpoint's answer, and the reload, over ``store``."""
 
     @guard
     def update(*filters):
         """What the page shows: figures, formatted sortable tables, the ablation, counts and notes (last)."""
-        got = select(*filters)
+        got = _select(store, *filters)
         return (
             *got["figures"],
             board_table(got["quality"], QUALITY_TABLE),
@@ -133,7 +133,7 @@ def build(store: BoardStore, blocks: gr.Blocks):
     @guard
     def api_update(*filters):
         """The /leaderboard endpoint: the four figures, the quality and speed frames as data, and the notes."""
-        got = select(*filters)
+        got = _select(store, *filters)
         return (*got["figures"], got["quality"], got["speed"], got["notes"])
 
     @guard
@@ -141,24 +141,50 @@ def build(store: BoardStore, blocks: gr.Blocks):
         store.reload()
         return update(*filters)
 
+    return _Handlers(update, api_update, reload)
+
+
+@dataclass
+class _BoardView:
+    """The tab's components that handlers read or write."""
+
+    filters: Filters
+    notes: gr.Markdown
+    plots: list[gr.Plot]
+    tables: list[gr.Dataframe]
+    outputs: list
+    export_btn: gr.Button
+    reload_btn: gr.Button
+    files: gr.File
+    refresh: gr.Button
+
+
+def _plots_and_tables() -> tuple[list[gr.Plot], list[gr.Dataframe]]:
+    """The four figures, then the quality, per-embedder and speed tables."""
+    plots = [
+        gr.Plot(label="Quality vs parameters", elem_id="quality-plot"),
+        gr.Plot(label="Quality vs speed", elem_id="pareto-plot"),
+        gr.Plot(label="Speed", elem_id="speed-plot"),
+        gr.Plot(label="Per embedder", elem_id="embedder-plot"),
+    ]
+    tables = [
+        gr.Dataframe(label="Quality on the chosen benchmark (sort: ⋮ in a column header)", interactive=False, wrap=True,
+                     elem_id="quality-table"),
+        gr.Dataframe(label="Per first stage on the chosen dataset, with intervals and gains (sort: ⋮ in a column header)",
+                     interactive=False, wrap=True, elem_id="embedder-table",
+                     column_widths=["4%", "15%", "12%", "5%", "7%", "7%", "7%", "6%", "6%", "6%", "6%", "6%", "6%",
+                                    "7%"]),
+        gr.Dataframe(label="Speed on the chosen hardware", interactive=False, wrap=True, elem_id="speed-table"),
+    ]
+    return plots, tables
+
+
+def _layout(store: BoardStore) -> _BoardView:
+    """The Leaderboard tab's components, laid out (inside ``gr.Blocks`` and ``gr.Tabs``)."""
     with gr.Tab("Leaderboard", id="leaderboard"):
         filters = _filters(store)
         notes = gr.Markdown(elem_id="leaderboard-notes")
-        plots = [
-            gr.Plot(label="Quality vs parameters", elem_id="quality-plot"),
-            gr.Plot(label="Quality vs speed", elem_id="pareto-plot"),
-            gr.Plot(label="Speed", elem_id="speed-plot"),
-            gr.Plot(label="Per embedder", elem_id="embedder-plot"),
-        ]
-        tables = [
-            gr.Dataframe(label="Quality on the chosen benchmark (sort: ⋮ in a column header)", interactive=False, wrap=True,
-                         elem_id="quality-table"),
-            gr.Dataframe(label="Per first stage on the chosen dataset, with intervals and gains (sort: ⋮ in a column header)",
-                         interactive=False, wrap=True, elem_id="embedder-table",
-                         column_widths=["4%", "15%", "12%", "5%", "7%", "7%", "7%", "6%", "6%", "6%", "6%", "6%", "6%",
-                                        "7%"]),
-            gr.Dataframe(label="Speed on the chosen hardware", interactive=False, wrap=True, elem_id="speed-table"),
-        ]
+        plots, tables = _plots_and_tables()
         gr.Markdown("### bf16 / FlashAttention-2 ablation (pairs/s and peak GB per configuration)")
         ablation = [gr.Dataframe(interactive=False, wrap=True, elem_id="ablation-table"), gr.Plot(elem_id="ablation-plot")]
         outputs = [*plots, *tables, *ablation, notes]
@@ -167,11 +193,34 @@ def build(store: BoardStore, blocks: gr.Blocks):
             reload_btn = gr.Button("Reload results store")
         files = gr.File(label="Downloads", file_count="multiple", interactive=False)
         refresh = gr.Button(visible=False)  # the /leaderboard endpoint
+    return _BoardView(filters, notes, plots, tables, outputs, export_btn, reload_btn, files, refresh)
 
+
+def _wire(ui: _BoardView, h: _Handlers, store: BoardStore, blocks: gr.Blocks):
+    """Wire the filters, the /leaderboard endpoint, the page load, export and reload; returns the reload event."""
+    filters, outputs = ui.filters, ui.outputs
     for comp in filters.all():
-        comp.change(update, filters.all(), outputs, api_name=False)
-    api_outputs = [*plots, tables[0], tables[2], notes]
-    refresh.click(api_update, filters.all(), api_outputs, api_name="leaderboard")
-    blocks.load(update, filters.all(), outputs, api_name=False)
-    export_btn.click(guard(store.export), filters.rows(), files, api_name="export")
-    return reload_btn.click(reload, filters.all(), outputs, api_name="reload")
+        comp.change(h.update, filters.all(), outputs, api_name=False)
+    api_outputs = [*ui.plots, ui.tables[0], ui.tables[2], ui.notes]
+    ui.refresh.click(h.api_update, filters.all(), api_outputs, api_name="leaderboard")
+    blocks.load(h.update, filters.all(), outputs, api_name=False)
+    ui.export_btn.click(guard(store.export), filters.rows(), ui.files, api_name="export")
+    return ui.reload_btn.click(h.reload, filters.all(), outputs, api_name="reload")
+
+
+def build(store: BoardStore, blocks: gr.Blocks):
+    """Lay out the Leaderboard tab and wire filters, refresh, export and reload.
+
+    Every filter applies to every figure and table (quality, per-embedder, speed, ablation) and to the row counts;
+    ranks and Holm's correction are recomputed over the rows left.
+
+    Args:
+        store: The leaderboard data.
+        blocks: The app (its page load draws the figures).
+
+    Returns:
+        The reload event, so that other tabs can refresh after it (``.then``).
+    """
+    handlers = _handlers(store)
+    ui = _layout(store)
+    return _wire(ui, handlers, store, blocks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from demo import texts
-from demo.board import BoardStore
+from demo.board.store import BoardStore
 from ettin import registry
 from ettin.published import published
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.server import free_port
+from demo.tools.server import free_port
 
 
 def _write_store(root: Path) -> Path:

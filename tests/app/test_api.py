@@ -12,7 +12,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from demo.user_corpus import sample_relevance
+from demo.sources.user_corpus import sample_relevance
 
 SAMPLE, MINE = "Bundled SciFact sample", "My documents"
 QUERY = "A deficiency of vitamin B12 increases blood levels of homocysteine."

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from demo.playground import Playground
-from demo.server import free_port
+from demo.search.playground import Playground
+from demo.tools.server import free_port
 
 pytestmark = pytest.mark.slow
 

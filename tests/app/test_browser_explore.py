@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from demo import explore
-from demo.server import free_port
+from demo.board import explore
+from demo.tools.server import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from demo.server import free_port
+from demo.tools.server import free_port
 
 pytestmark = pytest.mark.slow
 

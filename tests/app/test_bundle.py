@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from demo.bundle import MINILM
-from demo.user_corpus import sample_corpus, scifact_corpus
+from demo.sources.user_corpus import sample_corpus, scifact_corpus
+from demo.tools.bundle import MINILM
 from ettin.pipeline import EmbeddingStore, bundled_embeddings_path
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from demo.choices import RANDOM_BADGE, discover_rerankers
+from demo.sources.choices import RANDOM_BADGE, discover_rerankers
 
 
 def _model_folder(root: Path, name: str, metadata: dict | None) -> Path:

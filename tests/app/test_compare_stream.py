@@ -9,10 +9,10 @@ import shutil
 import gradio as gr
 import pytest
 
-from demo.compare_figures import compare_figure, compare_table
-from demo.guard import guarded_stream
-from demo.playground import Playground
+from demo.search.playground import Playground
 from demo.tabs.compare import NO_RERANKERS_NOTE, reranker_state, status_text
+from demo.tabs.guard import guarded_stream
+from demo.views.compare_figures import compare_figure, compare_table
 from ettin.corpus import Corpus
 from ettin.pipeline import InputError
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from demo.playground import Playground, compile_mode
-from demo.tabs.search import status_text
-from demo.warmup import warm_up
+from demo.search.params import compile_mode
+from demo.search.playground import Playground
+from demo.search.warmup import warm_up
+from demo.views.search_text import status_text
 from ettin.pipeline import InputError
 
 
@@ -77,7 +78,7 @@ def test_the_status_line_says_how_the_reranker_ran(replica_17m, state, shown):
 
 
 def test_the_comparison_table_says_which_sizes_ran_compiled(replica_17m):
-    from demo.compare_figures import compare_table
+    from demo.views.compare_figures import compare_table
 
     play = Playground(replica_17m.parent, include_hub=False, compile="off")
     outcome = play.compare("cells and proteins", _corpus(), "bm25", ["17m"], k=3)

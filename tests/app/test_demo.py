@@ -9,9 +9,9 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from demo.guard import guard
-from demo.load import percentile
-from demo.user_corpus import CorpusInputError
+from demo.sources.user_corpus import CorpusInputError
+from demo.tabs.guard import guard
+from demo.tools.load import percentile
 from ettin.corpus import Corpus
 from ettin.errors import UserError
 from ettin.pipeline import InputError
@@ -130,7 +130,7 @@ def test_tools_are_verbs_of_python_m_demo(verb, flags):
 
 
 def test_reproduce_markdown_cites_the_post_and_the_new_load_command(tmp_path):
-    from demo.board import BoardStore
+    from demo.board.store import BoardStore
     from demo.tabs.reproduce import reproduce_markdown
     from ettin.published import published
 
@@ -142,7 +142,7 @@ def test_reproduce_markdown_cites_the_post_and_the_new_load_command(tmp_path):
 
 
 def test_first_stages_are_built_once_per_corpus():
-    from demo.playground import Playground
+    from demo.search.playground import Playground
 
     play = Playground(None, include_hub=False)
     corpus = Corpus.from_texts(["apples and pears", "pears only"])
@@ -176,7 +176,7 @@ def test_every_reproduce_command_parses_with_its_cli():
 @pytest.mark.parametrize(("bound", "message"), [("nan", "finite number"), (float("inf"), "finite number"), ("-5", "0 or more"),
                                                  ("ten", "number of millions"), ([1], "number of millions")])  # fmt: skip
 def test_a_bad_leaderboard_filter_bound_is_refused_not_an_empty_table(tmp_path, bound, message):
-    from demo.board import BoardStore
+    from demo.board.store import BoardStore
 
     with pytest.raises(InputError, match=message):
         BoardStore.filter_kwargs(None, bound, None, None)
@@ -187,7 +187,7 @@ def test_a_bad_leaderboard_filter_bound_is_refused_not_an_empty_table(tmp_path, 
 def test_export_applies_the_filters_to_the_ablation_too(tmp_path):
     import json as _json
 
-    from demo.board import BoardStore
+    from demo.board.store import BoardStore
 
     store = BoardStore(tmp_path)
     everything = len(store.board.ablation)
@@ -197,7 +197,7 @@ def test_export_applies_the_filters_to_the_ablation_too(tmp_path):
 
 
 def test_stop_flags_end_the_work_of_the_session_that_pressed_stop():
-    from demo.guard import StopFlags, Stopped
+    from demo.tabs.guard import StopFlags, Stopped
 
     flags = StopFlags()
     check_a, check_b = flags.start("a"), flags.start("b")
@@ -215,7 +215,7 @@ def test_stop_flags_end_the_work_of_the_session_that_pressed_stop():
     assert flags.stop("b") is False
 
     # a stopped search gives up at the playground's next progress call, before any reranking
-    from demo.playground import Playground
+    from demo.search.playground import Playground
 
     play = Playground(None, include_hub=False)
     check = flags.start("c")
@@ -225,7 +225,7 @@ def test_stop_flags_end_the_work_of_the_session_that_pressed_stop():
 
 
 def test_an_armed_flag_carries_a_stop_pressed_in_the_queue_to_the_handler_that_starts_later():
-    from demo.guard import StopFlags, Stopped
+    from demo.tabs.guard import StopFlags, Stopped
 
     flags = StopFlags()
     flags.arm("q")  # the compare waits for its slot
@@ -249,9 +249,9 @@ def test_an_armed_flag_carries_a_stop_pressed_in_the_queue_to_the_handler_that_s
 
 
 def test_estimates_start_from_a_prior_then_use_the_rate_measured_at_the_nearest_k(tmp_path):
-    from demo.choices import RerankerChoice
-    from demo.tabs.search import estimate_markdown
-    from demo.throughput import ThroughputBook
+    from demo.search.throughput import ThroughputBook
+    from demo.sources.choices import RerankerChoice
+    from demo.views.search_text import estimate_markdown
 
     book = ThroughputBook()
     small = RerankerChoice("17m", "17m", "y", "17m", True, 1)
@@ -265,7 +265,7 @@ def test_estimates_start_from_a_prior_then_use_the_rate_measured_at_the_nearest_
     (tmp_path / "17m").mkdir()
     (tmp_path / "17m" / "config.json").write_text("{}")
     (tmp_path / "17m" / "ettin_metadata.json").write_text('{"random_init": true, "size": "17m"}')
-    from demo.playground import Playground
+    from demo.search.playground import Playground
 
     play = Playground(tmp_path, include_hub=False)
     before = estimate_markdown(play, "17m", 30)
@@ -278,15 +278,15 @@ def test_estimates_start_from_a_prior_then_use_the_rate_measured_at_the_nearest_
 
 
 def test_the_corpus_choices_include_full_scifact_when_the_app_ships_it():
-    import demo.user_corpus
+    import demo.sources.user_corpus
     from demo import texts
     from demo.tabs.search import corpus_choices, corpus_for
 
-    assert corpus_for(texts.SAMPLE, None) is demo.user_corpus.sample_corpus()
+    assert corpus_for(texts.SAMPLE, None) is demo.sources.user_corpus.sample_corpus()
     with pytest.raises(CorpusInputError, match="no documents of yours"):
         corpus_for(texts.MINE, None)
-    if not hasattr(demo.user_corpus, "scifact_corpus"):
-        pytest.skip("demo.user_corpus.scifact_corpus is not there yet")
+    if not hasattr(demo.sources.user_corpus, "scifact_corpus"):
+        pytest.skip("demo.sources.user_corpus.scifact_corpus is not there yet")
     assert texts.FULL_SCIFACT in corpus_choices()
     assert len(corpus_for(texts.FULL_SCIFACT, None)) == 5183
 

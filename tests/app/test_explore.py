@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demo import explore
-from demo.figures import change_histogram
+from demo.board import explore
+from demo.board.figures import change_histogram
 from ettin.metrics import per_query_metrics, ranking_as_run
 
 
@@ -90,9 +90,10 @@ def test_markdown_from_data_is_escaped():
 
 
 def test_search_says_plainly_that_a_random_replica_does_not_help(replica_17m):
-    from demo.playground import Playground, judged_metrics, judged_query
-    from demo.tabs.search import judged_text
-    from demo.user_corpus import example_queries, sample_corpus
+    from demo.search.judged import judged_metrics, judged_query
+    from demo.search.playground import Playground
+    from demo.sources.user_corpus import example_queries, sample_corpus
+    from demo.views.search_text import judged_text
 
     play = Playground(replica_17m.parent, include_hub=False)
     query = example_queries()[0]
@@ -113,7 +114,7 @@ def test_search_says_plainly_that_a_random_replica_does_not_help(replica_17m):
 def test_board_tables_sort_by_value_and_show_ranges_and_params():
     import gradio as gr
 
-    from demo.frames import QUALITY_TABLE, board_table
+    from demo.board.tables import QUALITY_TABLE, board_table
     from eval import leaderboard as lb
 
     board = lb.build_leaderboard(lb.DEFAULT_RESULTS_DIR / "no-such-folder")

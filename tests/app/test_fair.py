@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from demo.fair import EmbeddingQueue
+from demo.search.fair import EmbeddingQueue
 from ettin.pipeline import InputError
 
 
@@ -120,8 +120,8 @@ class BlockingEmbedder:
 
 def test_a_bm25_search_answers_while_another_session_embeds_its_corpus(monkeypatch, tmp_path):
     import ettin.runtime
-    from demo.playground import Playground
-    from demo.user_corpus import sample_corpus
+    from demo.search.playground import Playground
+    from demo.sources.user_corpus import sample_corpus
     from ettin.corpus import Corpus
 
     monkeypatch.setenv("ETTIN_CACHE", str(tmp_path / "cache"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from demo import figures
+from demo.views import figures
 
 
 def test_movement_figure_colours_up_and_down():

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from demo import firstrun, texts
-from demo.playground import Playground
+from demo import texts
+from demo.search.playground import Playground
+from demo.sources import firstrun
 
 
 def test_no_reranker_means_first_run_and_the_replica_goes_to_the_models_folder_or_the_cache(tmp_path, monkeypatch):

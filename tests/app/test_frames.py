@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from demo import figures
-from demo.frames import (
+from demo.search.playground import Playground
+from demo.views import figures
+from demo.views.frames import (
     RESULT_HEADERS,
     movement_frame,
     ranking_code,
@@ -18,7 +19,6 @@ from demo.frames import (
     results_table,
     sigmoid,
 )
-from demo.playground import Playground
 from ettin.corpus import Corpus
 
 LONG = "pears " + "and more words about pears " * 20 + "THE END"  # longer than a snippet

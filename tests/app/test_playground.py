@@ -11,12 +11,13 @@ import shutil
 import pytest
 from scipy.stats import kendalltau
 
-from demo.agreement import kendall_tau, overlap_at_k
-from demo.choices import NO_RERANKER, RANDOM_BADGE, RerankerChoice, discover_rerankers
-from demo.compare_figures import compare_table
-from demo.frames import movement_frame, results_frame, timings_frame
-from demo.playground import PRECISIONS, Playground
-from demo.throughput import ThroughputBook
+from demo.search.params import PRECISIONS
+from demo.search.playground import Playground
+from demo.search.throughput import ThroughputBook
+from demo.sources.choices import NO_RERANKER, RANDOM_BADGE, RerankerChoice, discover_rerankers
+from demo.views.agreement import kendall_tau, overlap_at_k
+from demo.views.compare_figures import compare_table
+from demo.views.frames import movement_frame, results_frame, timings_frame
 from ettin.corpus import Corpus
 from ettin.pipeline import InputError
 from ettin.runtime import INTERACTIVE_MAX_LENGTH, ModelLoadError, best_settings

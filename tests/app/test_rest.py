@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from demo.choices import RANDOM_BADGE
-from demo.playground import Playground
-from demo.rest import MAX_DOCUMENTS, add_rerank_route
+from demo.api.rest import MAX_DOCUMENTS, add_rerank_route
+from demo.search.playground import Playground
+from demo.sources.choices import RANDOM_BADGE
 
 QUERY = "vitamin b12 and homocysteine"
 DOCS = ["Vitamin B12 deficiency raises homocysteine.", "Cats sleep a lot.", "Aspirin inhibits PGE2.", "B12 and folate."]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from demo.user_corpus import (
+from demo.sources.user_corpus import (
     EXAMPLE_QUERY_IDS,
     MAX_DOCUMENTS,
     MAX_UPLOAD_BYTES,

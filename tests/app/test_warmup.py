@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from demo.playground import Playground
-from demo.user_corpus import sample_corpus
-from demo.warmup import start_warm_up
+from demo.search.playground import Playground
+from demo.search.warmup import start_warm_up
+from demo.sources.user_corpus import sample_corpus
 from ettin.pipeline import EmbeddingStore
 
 

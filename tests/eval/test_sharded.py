@@ -93,7 +93,7 @@ def test_one_process_verbs_refuse_several_torchrun_ranks(monkeypatch, capsys):
 
 
 def _free_port() -> int:
-    from demo.server import free_port
+    from demo.tools.server import free_port
 
     return free_port()
 

@@ -5,6 +5,8 @@ Loads what the Search tab starts with — the default first stage over the bundl
 project, so nothing is embedded) and the default reranker when it is a local folder, timed once so estimates have a
 measured rate, and compiled when the app compiles and waits for the warm-up — in a daemon thread. A search that arrives
 meanwhile simply waits for the same cached objects; a failure is logged and left for the search itself to report.
+
+The playground's own part, compiling the start-up reranker, is :class:`WarmUpMixin`.
 """
 
 from __future__ import annotations
@@ -13,22 +15,56 @@ import logging
 import threading
 import time
 
-__all__ = ["start_warm_up", "warm_up"]
+from demo.sources.choices import RerankerChoice
+from ettin.runtime import INTERACTIVE_BATCH
+
+__all__ = ["WarmUpMixin", "start_warm_up", "warm_up"]
 
 logger = logging.getLogger("ettin.app")
+
+
+def _warm_up_pairs(n: int = INTERACTIVE_BATCH) -> list[tuple[str, str]]:
+    """Pairs of different lengths (so batches are padded, as a search's are) that compile a reranker's shapes."""
+    return [("warm up query", "a document about cells and proteins " * (4 + 6 * i)) for i in range(n)]
+
+
+class WarmUpMixin:
+    """Compiling the start-up reranker, for :class:`~demo.search.playground.Playground`.
+
+    Uses the playground's ``compile`` mode (``on``, ``off`` or ``auto``) and ``reranker`` from
+    :class:`~demo.search.loading.LoadingMixin`.
+    """
+
+    compile: str
+
+    def compile_reranker(self, choice: RerankerChoice, precision: str = "auto") -> str | None:
+        """Load ``choice`` and compile its encoder when this playground compiles: only before the app serves, since
+        nothing else may run a model during a compile (:mod:`ettin.runtime.compiled`). Then no later call compiles.
+
+        Returns:
+            The compiled encoder's state (``ready`` or ``failed``), or ``None`` when nothing was compiled.
+        """
+        from ettin.runtime import compile_encoder, compiler_missing_reason, no_more_compiling
+
+        model = self.reranker(choice, precision)
+        if self.compile == "off" or (self.compile == "auto" and compiler_missing_reason(model.settings.device)):
+            return None
+        forward = compile_encoder(model, _warm_up_pairs(), batch_size=INTERACTIVE_BATCH)
+        no_more_compiling()
+        return forward.state if forward is not None else None
 
 
 def warm_up(play, first_stage: str, reranker: str | None, compile: bool = False) -> float:
     """Load ``first_stage`` over the bundled sample and ``reranker`` into ``play``'s caches; returns the seconds it took.
 
     Args:
-        play: The app's :class:`demo.playground.Playground`.
+        play: The app's :class:`demo.search.playground.Playground`.
         first_stage: The first stage the Search tab selects at start.
         reranker: The reranker it selects (``None`` or ``"none"``: no reranker).
         compile: Also compile the reranker when ``play`` compiles; only before the app serves (nothing else may run a
             model during a compile).
     """
-    from demo.user_corpus import sample_corpus
+    from demo.sources.user_corpus import sample_corpus
 
     t0 = time.perf_counter()
     stage = play.first_stage(first_stage, sample_corpus())

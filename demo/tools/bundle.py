@@ -18,11 +18,12 @@ __all__ = ["BUNDLED_CORPORA", "MINILM", "bundle_embeddings_for"]
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_CORPORA = ("sample", "scifact")
-"""The app's bundled corpora: :func:`demo.user_corpus.sample_corpus` and :func:`demo.user_corpus.scifact_corpus`."""
+"""The app's bundled corpora: :func:`demo.sources.user_corpus.sample_corpus` and
+:func:`demo.sources.user_corpus.scifact_corpus`."""
 
 
 def _corpus(name: str):
-    from demo.user_corpus import sample_corpus, scifact_corpus
+    from demo.sources.user_corpus import sample_corpus, scifact_corpus
 
     return {"sample": sample_corpus, "scifact": scifact_corpus}[name]()
 

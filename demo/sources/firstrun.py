@@ -38,11 +38,11 @@ def build_first_reranker(play, progress=None):
     (``play.refresh()``). A replica already there is reused.
 
     Args:
-        play: The app's :class:`~demo.playground.Playground`.
+        play: The app's :class:`~demo.search.playground.Playground`.
         progress: Called with (fraction, description) before the build and when it is done.
 
     Returns:
-        The new :class:`~demo.choices.RerankerChoice`.
+        The new :class:`~demo.sources.choices.RerankerChoice`.
 
     Raises:
         FirstRunError: the folder cannot be written.

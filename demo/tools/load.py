@@ -35,8 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from demo.server import running_app
 from demo.texts import FULL_SCIFACT, MINE, SAMPLE
+from demo.tools.server import running_app
 from ettin.cli import verb
 from ettin.runtime.compiled import COMPILE_MODES
 

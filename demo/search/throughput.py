@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 
-from demo.choices import RerankerChoice
+from demo.sources.choices import RerankerChoice
 from ettin import registry
 from ettin.published import published
 

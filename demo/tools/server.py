@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["ROOT", "RunningApp", "free_port", "running_app"]
 
-ROOT = Path(__file__).resolve().parent.parent  # where app.py is
+ROOT = Path(__file__).resolve().parents[2]  # where app.py is
 
 
 def free_port() -> int:

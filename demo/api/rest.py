@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request  # at run time: FastAPI reads the endpoint's annotation
 
-from demo.choices import RANDOM_BADGE
-from demo.frames import sigmoid
-from demo.playground import validate_precision
-from demo.user_corpus import MAX_DOCUMENT_CHARS, MAX_UPLOAD_BYTES
+from demo.search.params import validate_precision
+from demo.sources.choices import RANDOM_BADGE
+from demo.sources.user_corpus import MAX_DOCUMENT_CHARS, MAX_UPLOAD_BYTES
+from demo.views.frames import sigmoid
 from ettin.errors import UserError
-from ettin.runtime import INTERACTIVE_BATCH
 from ettin.pipeline import validate_query, whole_number
+from ettin.runtime import INTERACTIVE_BATCH
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
-    from demo.playground import Playground
+    from demo.search.playground import Playground
 
 __all__ = ["MAX_DOCUMENTS", "RerankRequest", "RestError", "add_rerank_route", "parse_request", "rerank"]
 

@@ -1,5 +1,5 @@
-"""The app's own figures, pure ``DataFrame -> Figure``: where the reranker took the final top from (a slope chart), and
-the Explore view's histogram of per-query NDCG@10 changes."""
+"""The search's figure, pure ``DataFrame -> Figure``: where the reranker took the final top from (a slope chart), in the
+colours (up, down, same) that the Explore view's histogram (:mod:`demo.board.figures`) uses too."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from eval.leaderboard.figures import message_figure, safe
 
-__all__ = ["DOWN_COLOR", "SAME_COLOR", "UP_COLOR", "change_histogram", "movement_figure"]
+__all__ = ["DOWN_COLOR", "SAME_COLOR", "UP_COLOR", "movement_figure"]
 
 UP_COLOR = "#2ca02c"
 DOWN_COLOR = "#d62728"
@@ -58,45 +58,6 @@ def movement_figure(df: pd.DataFrame, top_n: int = 10) -> go.Figure:
         yaxis={"title": "rank", "autorange": "reversed", "type": "log" if d["first_stage_rank"].max() > 30 else "linear"},
         template="plotly_white",
         height=380,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-    )
-    return fig
-
-
-@safe
-def change_histogram(changes: pd.DataFrame, title: str = "", bin_size: float = 0.05) -> go.Figure:
-    """Per-query NDCG@10 change (after − before) as a histogram: losses red, ties grey, wins green.
-
-    Args:
-        changes: One row per query with a ``change`` column.
-        title: The figure's title.
-        bin_size: Width of a bin.
-    """
-    if changes.empty:
-        return message_figure("No query to show.", title)
-    fig = go.Figure()
-    change = changes["change"]
-    for name, part, color in (
-        ("losses", change[change < -1e-9], DOWN_COLOR),
-        ("ties", change[change.abs() <= 1e-9], SAME_COLOR),
-        ("wins", change[change > 1e-9], UP_COLOR),
-    ):
-        fig.add_trace(
-            go.Histogram(
-                x=part, name=f"{name} ({len(part)})", marker={"color": color},
-                xbins={"start": -1.0 - bin_size / 2, "end": 1.0 + bin_size / 2, "size": bin_size},
-                hovertemplate="change %{x:+.2f}: %{y} queries<extra></extra>",
-            )
-        )  # fmt: skip
-    fig.add_vline(x=0, line={"color": "black", "dash": "dot"})
-    fig.update_layout(
-        title=title or "Per-query NDCG@10 change",
-        barmode="overlay",
-        xaxis={"title": "NDCG@10 after − before", "range": [-1.05, 1.05]},
-        yaxis={"title": "queries"},
-        template="plotly_white",
-        height=360,
-        legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
     )
     return fig

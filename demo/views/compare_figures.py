@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from demo.agreement import agreement
-from demo.choices import RANDOM_BADGE
+from demo.sources.choices import RANDOM_BADGE
+from demo.views.agreement import agreement
 from eval.leaderboard import format_params
 from eval.leaderboard.figures import message_figure, safe
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from demo.playground import CompareOutcome
+    from demo.search.outcomes import CompareOutcome
 
 __all__ = ["OVERLAP_DEPTH", "compare_figure", "compare_table", "size_status"]
 

@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from demo.server import ROOT, running_app
+from demo.tools.server import ROOT, running_app
 from ettin.cli import verb
 from ettin.errors import UserError
 

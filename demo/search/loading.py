@@ -1,0 +1,130 @@
+"""The playground's models: which reranker or first stage a key from the UI or the API names, and loading them (first
+stages built once per corpus and kept; rerankers from the runtime's bounded cache, in the precision asked for)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from demo.search.fair import EmbeddingQueue
+from demo.search.params import ProgressFn, validate_precision
+from demo.sources.choices import NO_RERANKER, FirstStageChoice, RerankerChoice
+from ettin import registry
+from ettin.cache import BoundedCache
+from ettin.corpus import Corpus
+from ettin.pipeline import BM25FirstStage, DenseFirstStage, EmbeddingStore
+from ettin.runtime import INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSettings, best_settings
+
+__all__ = ["APP_EMBEDDINGS_MAX_BYTES", "BM25_CACHED", "DENSE_CACHED", "LoadingMixin", "compiled_state"]
+
+BM25_CACHED = 8  # BM25 indexes kept, one per corpus
+APP_EMBEDDINGS_MAX_BYTES = 1 << 30  # corpus embeddings the app keeps on disk
+DENSE_CACHED = 4  # (embedder, corpus) first stages kept
+
+
+class LoadingMixin:
+    """Lookups and loading for :class:`~demo.search.playground.Playground`.
+
+    Uses the playground's ``rerankers`` and ``first_stages`` (what is offered), ``models_dir``, its first-stage caches
+    ``_bm25`` and ``_dense``, its ``_embeddings`` store and ``embedding_queue``, and (to time a reranker's first pairs)
+    ``throughput`` and ``record_throughput`` from :class:`~demo.search.budget.BudgetMixin`.
+    """
+
+    models_dir: Path | None
+    rerankers: list[RerankerChoice]
+    first_stages: list[FirstStageChoice]
+    _bm25: BoundedCache[BM25FirstStage]
+    _dense: BoundedCache[DenseFirstStage]
+    _embeddings: EmbeddingStore
+    embedding_queue: EmbeddingQueue
+
+    # ---- lookups -----------------------------------------------------------------------------------------------------
+
+    def reranker_choice(self, key: str | None) -> RerankerChoice | None:
+        """The choice for a key the UI or API sent (``none`` or empty: no reranker).
+
+        Raises:
+            ModelLoadError: a key that is not offered (never interpreted as a path).
+        """
+        if key is None or not str(key).strip() or str(key).strip().lower() == NO_RERANKER:
+            return None
+        key = str(key).strip()
+        for c in self.rerankers:
+            if key in (c.key, c.label):
+                return c
+        offered = ", ".join(c.key for c in self.rerankers) or "none (build replicas with `python -m ettin replica --size all --out models` and start the app with --models-dir models)"
+        raise ModelLoadError(f"unknown reranker {key[:80]!r}; available: {offered}")
+
+    def first_stage_key(self, key: str | None) -> str:
+        """The offered first stage for a key or label the UI or API sent.
+
+        Raises:
+            ModelLoadError: nothing given, or a first stage that is not offered.
+        """
+        if key is None or not str(key).strip():
+            raise ModelLoadError("no first stage given: choose an embedder or bm25")
+        key = str(key).strip()
+        for c in self.first_stages:
+            if key in (c.key, c.label):
+                return c.key
+        raise ModelLoadError(
+            f"unknown embedder {key[:80]!r}; available here: {', '.join(c.key for c in self.first_stages)}"
+        )
+
+    # ---- loading -----------------------------------------------------------------------------------------------------
+
+    def first_stage(self, key: str, corpus: Corpus, progress: ProgressFn | None = None):
+        """The first stage ``key`` over ``corpus``: a BM25 index or the embedded corpus, built once and kept."""
+        key = self.first_stage_key(key)
+        if key == registry.BM25.id:
+            return self._bm25.get(corpus.fingerprint, lambda: BM25FirstStage(corpus))
+        return self._dense.get((key, corpus.fingerprint), lambda: self._embed(key, corpus, progress))
+
+    def _embed(self, key: str, corpus: Corpus, progress: ProgressFn | None) -> DenseFirstStage:
+        """The dense first stage over ``corpus``; a corpus not embedded yet waits for the embedding queue's one slot
+        and must finish within its time budget (:class:`demo.search.fair.EmbeddingQueue`)."""
+        from ettin.runtime import cached_embedder
+
+        if progress:
+            progress(0.0, f"loading {key}")
+        embedder = cached_embedder(key, allow_local=False)
+        if self._embeddings.has(embedder, corpus):  # bundled, or embedded before: nothing to queue for
+            return DenseFirstStage(embedder, corpus, store=self._embeddings)
+        with self.embedding_queue.slot(len(corpus), progress) as embed_progress:
+            return DenseFirstStage(embedder, corpus, store=self._embeddings, progress=embed_progress)
+
+    @staticmethod
+    def reranker_settings(precision: str = "auto") -> RuntimeSettings:
+        """The runtime settings a reranker runs with in the app: ``precision`` on the best device, capped at
+        :data:`~ettin.runtime.INTERACTIVE_MAX_LENGTH` tokens per pair.
+
+        Raises:
+            InputError: a precision not in :data:`~demo.search.params.PRECISIONS`.
+        """
+        return best_settings(precision=validate_precision(precision), max_length=INTERACTIVE_MAX_LENGTH)
+
+    def reranker(self, choice: RerankerChoice, precision: str = "auto"):
+        """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate.
+
+        Raises:
+            InputError: a precision not in :data:`~demo.search.params.PRECISIONS`.
+            ModelLoadError: the model cannot be loaded.
+        """
+        from ettin.runtime import cached_reranker
+
+        settings = self.reranker_settings(precision)
+        roots = [self.models_dir] if self.models_dir else None
+        model = cached_reranker(choice.spec, settings=settings, allow_local=choice.local, local_roots=roots)
+        if self.throughput(precision).rate(choice.key) is None:  # warm-up + first measurement on 2 pairs
+            t0 = time.perf_counter()
+            model.score_pairs([("warm up", "a short document"), ("warm up", "another short document")])
+            self.record_throughput(choice, precision, 2, time.perf_counter() - t0)
+        return model
+
+
+def compiled_state(model) -> str | None:
+    """The state of ``model``'s compiled encoder, ``None`` when it has none (or no model)."""
+    from ettin.runtime import compiled_forward
+
+    forward = compiled_forward(model.model) if model is not None else None
+    return forward.state if forward is not None else None

@@ -11,6 +11,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the app compiles rerankers in the background (tens of seconds of both cores each); tests of that set it themselves
 os.environ["ETTIN_COMPILE"] = "off"
+# the app's tests see the replicas and Hub ids they set up; tests/app/test_shipped_reranker.py turns the shipped one on
+os.environ["ETTIN_TRAINED_RERANKERS"] = "0"
 
 from pathlib import Path  # noqa: E402
 

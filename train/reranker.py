@@ -197,7 +197,13 @@ def _card(recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None) -> s
         f"| dev (top {dev['depth']}), NDCG@10 | first stage | reranker | fused |", "|---|---|---|---|",
     ]
     w = f"fused_w{dev['fuse_weight']:g}"
-    lines += [f"| {fs} | {row['first_stage']:.4f} | {row['reranker']:.4f} | {row[w]:.4f} |" for fs, row in dev["ndcg_at_10"].items()]
+    rows = dev["ndcg_at_10"]
+    lines += [f"| {fs} | {row['first_stage']:.4f} | {row['reranker']:.4f} | {row[w]:.4f} |" for fs, row in rows.items()]
+    alone_below = all(row["reranker"] < row["first_stage"] for row in rows.values())
+    fused_above = all(row[w] > row["first_stage"] for row in rows.values())
+    lines += ["", ("On dev the reranker alone ranks *below* every first stage it reranks" if alone_below else
+                   "On dev the reranker alone does not rank below every first stage") +
+              ("; its fused system ranks above each of them." if fused_above else "; its fused system does not beat them all.")]
     if test:
         lines += ["", "| SciFact test (300 queries, top 100), NDCG@10 [95% bootstrap CI] | value |", "|---|---|"]
         lines += [f"| {system} | {v['ndcg_at_10']:.4f} [{v['low']:.4f}, {v['high']:.4f}] |" for system, v in test.items()]

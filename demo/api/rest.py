@@ -129,7 +129,7 @@ def parse_request(body: bytes) -> RerankRequest:
 
 
 def _choice(play: Playground, key: str | None):
-    """The offered reranker for ``key`` (default: the smallest offered)."""
+    """The offered reranker for ``key`` (default: the first offered; offline, the reranker trained here)."""
     if key is None:
         if not play.rerankers:
             raise RestError("no rerankers are offered: start the app with --models-dir (python -m ettin replica ...)", 503)

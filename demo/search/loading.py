@@ -74,10 +74,16 @@ class LoadingMixin:
     # ---- loading -----------------------------------------------------------------------------------------------------
 
     def first_stage(self, key: str, corpus: Corpus, progress: ProgressFn | None = None):
-        """The first stage ``key`` over ``corpus``: a BM25 index or the embedded corpus, built once and kept."""
+        """The first stage ``key`` over ``corpus``: a BM25 index, the embedded corpus, or the hybrid of the two (the
+        same kept BM25 index and embeddings, fused by RRF), each built once and kept."""
+        from ettin.hybrid import HybridFirstStage, hybrid_embedder
+
         key = self.first_stage_key(key)
         if key == registry.BM25.id:
             return self._bm25.get(corpus.fingerprint, lambda: BM25FirstStage(corpus))
+        dense = hybrid_embedder(key)
+        if dense is not None:
+            return HybridFirstStage(self.first_stage(registry.BM25.id, corpus), self.first_stage(dense, corpus, progress))
         return self._dense.get((key, corpus.fingerprint), lambda: self._embed(key, corpus, progress))
 
     def _embed(self, key: str, corpus: Corpus, progress: ProgressFn | None) -> DenseFirstStage:

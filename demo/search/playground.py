@@ -38,6 +38,8 @@ class Playground(SearchMixin, CompareMixin, WarmUpMixin, BudgetMixin, LoadingMix
         models_dir: Folder of local rerankers (sub-folders); ``None`` for none.
         max_rerank_seconds: Refuse a rerank whose estimated time is above this.
         include_hub: Offer registry Hub ids (default: when not ``HF_HUB_OFFLINE``).
+        include_trained: Offer the rerankers trained here and shipped (offline, first: the app's default); default:
+            unless ``ETTIN_TRAINED_RERANKERS=0``.
         compile: ``on``, ``off`` or ``auto`` (default ``$ETTIN_COMPILE``, else auto): whether
             :meth:`compile_reranker` compiles (the app's start-up reranker, before it serves); auto does where the
             device has a compiler for ``torch.compile``.
@@ -52,10 +54,12 @@ class Playground(SearchMixin, CompareMixin, WarmUpMixin, BudgetMixin, LoadingMix
         max_rerank_seconds: float = DEFAULT_MAX_RERANK_SECONDS,
         include_hub: bool | None = None,
         compile: str | None = None,
+        include_trained: bool | None = None,
     ) -> None:
         self.models_dir = Path(models_dir).expanduser().resolve() if models_dir else None
         self.max_rerank_seconds = max_rerank_seconds
         self.include_hub = include_hub
+        self.include_trained = include_trained
         self.compile = compile_mode(compile)
         self._throughput: dict[str, ThroughputBook] = {}  # one per precision, so bf16 and fp32 rates never mix
         self._bm25: BoundedCache[BM25FirstStage] = BoundedCache(BM25_CACHED)
@@ -68,5 +72,5 @@ class Playground(SearchMixin, CompareMixin, WarmUpMixin, BudgetMixin, LoadingMix
 
     def refresh(self) -> None:
         """Discover the offered rerankers and first stages again."""
-        self.rerankers = discover_rerankers(self.models_dir, self.include_hub)
+        self.rerankers = discover_rerankers(self.models_dir, self.include_hub, self.include_trained)
         self.first_stages = first_stage_choices(self.include_hub)

@@ -6,6 +6,7 @@ Replicas (random weights) carry :data:`RANDOM_BADGE` wherever they are shown.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +116,31 @@ def _hub_choice(meta: registry.RerankerMeta, snapshot: Path | None) -> RerankerC
     return RerankerChoice(meta.hub_id, label, meta.hub_id, meta.size, random_init, meta.total_parameters)
 
 
-def discover_rerankers(models_dir: str | Path | None, include_hub: bool | None = None) -> list[RerankerChoice]:
+def _trained_choices() -> list[RerankerChoice]:
+    """The rerankers trained here and shipped with the project (:data:`ettin.registry.TRAINED_RERANKERS`); one whose
+    adapter is missing or differs from its card is left out, with a warning (the app still starts)."""
+    import warnings
+
+    from ettin.adapter import AdapterError, read_adapter_metadata
+    from ettin.paths import RESOURCES
+
+    out = []
+    for meta in registry.TRAINED_RERANKERS.values():
+        try:
+            card = read_adapter_metadata(RESOURCES / meta.folder)
+        except AdapterError as exc:
+            warnings.warn(f"{meta.id} is not offered: {exc}", stacklevel=2)
+            continue
+        trained = card.get("trained_here") or {}
+        score = (trained.get("test") or {}).get(f"bm25 » {meta.id}") or {}
+        scored = f", SciFact test NDCG@10 {score['ndcg_at_10']:.3f} [{score['low']:.3f}, {score['high']:.3f}] reranking BM25" if score.get("low") is not None else ""
+        out.append(RerankerChoice(meta.id, f"{meta.id} — {meta.label}{scored}", meta.id, None, False, None))
+    return out
+
+
+def discover_rerankers(
+    models_dir: str | Path | None, include_hub: bool | None = None, include_trained: bool | None = None
+) -> list[RerankerChoice]:
     """Rerankers in ``models_dir`` plus the six registry Hub ids: all of them online, those in the local Hugging Face
     cache offline (e.g. filled by ``python -m ettin hub-cache``).
 
@@ -123,9 +148,13 @@ def discover_rerankers(models_dir: str | Path | None, include_hub: bool | None =
         models_dir: Folder whose sub-folders with a ``config.json`` are models (e.g. ``python -m ettin replica`` output),
             or one model folder itself; ``None`` for none.
         include_hub: ``True``: offer all six Hub ids; ``False``: none; default: all online, the cached ones offline.
+        include_trained: Offer the rerankers trained here (:func:`_trained_choices`); default: unless the environment
+            sets ``ETTIN_TRAINED_RERANKERS=0`` (a deployment that offers only Ettin models; the test suite's default).
 
     Returns:
         The choices sorted by parameter count; replicas (folders or cached Hub ids) are labelled with :data:`RANDOM_BADGE`.
+        When no real (non-replica) Ettin reranker is among them, the rerankers trained here come first (the offline
+        default); otherwise they come last.
     """
     choices: list[RerankerChoice] = []
     if models_dir is not None:
@@ -139,11 +168,17 @@ def discover_rerankers(models_dir: str | Path | None, include_hub: bool | None =
             snapshot = hub_snapshot(meta.hub_id)
             if snapshot is not None or include_hub or not offline:
                 choices.append(_hub_choice(meta, snapshot))
-    return sorted(choices, key=lambda c: (c.parameters or 0, c.key))
+    choices = sorted(choices, key=lambda c: (c.parameters or 0, c.key))
+    if include_trained is None:
+        include_trained = os.environ.get("ETTIN_TRAINED_RERANKERS", "1").strip() != "0"
+    trained = _trained_choices() if include_trained else []
+    real_ettin = any(c.size and not c.random_init for c in choices)
+    return [*choices, *trained] if real_ettin else [*trained, *choices]
 
 
 def first_stage_choices(include_hub: bool | None = None) -> list[FirstStageChoice]:
-    """BM25 always; the packaged all-MiniLM-L6-v2 when installed; the other registry embedders only when online."""
+    """BM25 always; the packaged all-MiniLM-L6-v2 when installed (and then the hybrid of the two); the other registry
+    embedders only when online."""
     from ettin.runtime import packaged_path
 
     online = include_hub if include_hub is not None else not hub_offline()
@@ -153,6 +188,9 @@ def first_stage_choices(include_hub: bool | None = None) -> list[FirstStageChoic
         if local or online:
             out.append(FirstStageChoice(meta.hub_id, meta.label + ("" if local else " (Hub download)"), local))
     out.append(FirstStageChoice(registry.BM25.id, registry.BM25.label, True))
+    if any(c.key == registry.HYBRID.default_embedder and c.available_offline for c in out):
+        label = f"Hybrid: BM25 + {registry.embedder(registry.HYBRID.default_embedder).label} (RRF k={registry.HYBRID.rrf_k})"
+        out.append(FirstStageChoice(registry.HYBRID.id, label, True))
     return out
 
 

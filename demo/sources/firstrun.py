@@ -1,5 +1,8 @@
 """First run without models: build the 17m replica into the models folder so the app has a reranker to show.
 
+The reranker trained here (shipped as an adapter) is offered whenever its adapter is intact, so this panel appears only
+when it is missing or damaged and nothing else is offered; replicas stay available for speed.
+
 No Gradio here: the Search tab shows the panel and calls :func:`build_first_reranker`.
 """
 

@@ -32,9 +32,12 @@ ABLATION_COLUMNS = ["hardware", "size", "family", "params", "config", "pairs_per
 
 
 def family(model_id: str | None) -> str:
-    """``Ettin``, ``teacher``, ``retriever only`` or the Hub organisation."""
+    """``Ettin``, ``teacher``, ``trained here`` (a reranker the project trained and ships, or its fused system),
+    ``retriever only`` or the Hub organisation."""
     if not model_id:
         return "retriever only"
+    if model_id.split(" + ")[0] in registry.TRAINED_RERANKERS:
+        return "trained here"
     if "ettin-reranker" in model_id:
         return "Ettin"
     if model_id == registry.TEACHER_ID:

@@ -150,3 +150,21 @@ def test_readme_label_fine_tune_figures_equal_its_report():
     readme = _text("README.md")
     assert f"{ndcg['start_model']:.4f} → **{ndcg['fine_tuned']:.4f}** after 400 steps" in readme
     assert f"still *below* the first stage's {ndcg['first_stage']:.4f}" in readme
+
+
+def test_the_shipped_rerankers_test_figures_in_the_docs_equal_the_leaderboard():
+    from eval.leaderboard import build_leaderboard
+
+    board = build_leaderboard(RESULTS)
+    rows = board.embedders[(board.embedders["dataset"] == "scifact") & (board.embedders["source"] == "regenerated")]
+    by_system = rows.set_index("system")
+    section = _text("train/README.md").split("## The shipped reranker")[1]
+    readme = _text("README.md")
+    for first in ("bm25", "sentence-transformers/all-MiniLM-L6-v2"):
+        for system in (f"{first} » minilm-scifact", f"{first} » minilm-scifact + first stage (z, w=0.5)"):
+            r = by_system.loc[system]
+            quoted = f"{r.ndcg10:.4f} [{r.ndcg10_low:.4f}, {r.ndcg10_high:.4f}]"
+            assert quoted in section and quoted in readme, system
+        fused = by_system.loc[f"{first} » minilm-scifact + first stage (z, w=0.5)"]
+        assert f"+{fused.gain:.4f} [+{fused.gain_low:.4f}, +{fused.gain_high:.4f}], p (Holm) {fused.gain_p_holm:.3f}" in section
+        assert fused.family == "trained here"

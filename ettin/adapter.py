@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 HEAD_WEIGHTS = "head.safetensors"
 _MERGED_VERSION = 1
+_FIX = "regenerate it with `python -m train scifact-reranker`, or restore it with `git checkout -- <folder>`"
 
 
 class AdapterError(UserError, RuntimeError):
@@ -69,24 +71,33 @@ def read_adapter_metadata(folder: str | Path) -> dict[str, Any]:
         AdapterError: a missing or unreadable file, or weights whose hash differs from the card's.
     """
     root = Path(folder)
-    fix = "regenerate it with `python -m train scifact-reranker`, or restore it with `git checkout -- <folder>`"
     missing = [n for n in (ADAPTER_CONFIG, ADAPTER_WEIGHTS, HEAD_WEIGHTS, METADATA_FILE) if not (root / n).is_file()]
     if missing:
-        raise AdapterError(f"the adapter reranker in {root.name!r} is incomplete (missing {', '.join(missing)}): {fix}")
+        raise AdapterError(f"the adapter reranker in {root.name!r} is incomplete (missing {', '.join(missing)}): {_FIX}")
+    stats = {n: (root / n).stat() for n in (ADAPTER_WEIGHTS, HEAD_WEIGHTS, METADATA_FILE)}
+    files = tuple((n, st.st_size, st.st_mtime_ns) for n, st in stats.items())
+    return dict(_verified_metadata(str(root.resolve()), files))
+
+
+@lru_cache(maxsize=16)
+def _verified_metadata(folder: str, files: tuple) -> dict[str, Any]:
+    """The hash check of :func:`read_adapter_metadata`, done once per folder and file state (``files``: name, size,
+    modification time), so a request that resolves the shipped reranker does not hash its weights again."""
+    root = Path(folder)
     try:
         meta = json.loads((root / METADATA_FILE).read_text(encoding="utf-8"))
         recorded = meta["weights_sha256"]
         base = meta["base_encoder"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AdapterError(f"the adapter reranker in {root.name!r} has an unreadable {METADATA_FILE} ({exc}): {fix}") from None
+        raise AdapterError(f"the adapter reranker in {root.name!r} has an unreadable {METADATA_FILE} ({exc}): {_FIX}") from None
     actual = adapter_sha256(root)
     if actual != recorded:
         raise AdapterError(
             f"the adapter reranker in {root.name!r} has weights whose hash ({actual[:12]}…) differs from its card "
-            f"({str(recorded)[:12]}…), so it is not the model the card describes: {fix}"
+            f"({str(recorded)[:12]}…), so it is not the model the card describes: {_FIX}"
         )
     if not isinstance(base, str) or not base:
-        raise AdapterError(f"the adapter reranker in {root.name!r} names no base encoder: {fix}")
+        raise AdapterError(f"the adapter reranker in {root.name!r} names no base encoder: {_FIX}")
     return meta
 
 

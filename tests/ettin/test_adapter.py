@@ -99,3 +99,24 @@ def test_a_local_adapter_folder_resolves_to_its_merged_cross_encoder(adapter, mo
     source = resolve_model(str(folder), kind="reranker")
     assert source.is_local and (tmp_path / "merged") in __import__("pathlib").Path(source.name_or_path).parents
     assert not source.random_init
+
+
+def test_the_hash_is_checked_once_per_file_state_not_per_request(adapter, monkeypatch, tmp_path):
+    import shutil
+
+    import ettin.adapter
+
+    folder, _ = adapter
+    copy = tmp_path / "hashed-once"
+    shutil.copytree(folder, copy)
+    calls = []
+    real = ettin.adapter.adapter_sha256
+    monkeypatch.setattr(ettin.adapter, "adapter_sha256", lambda f: calls.append(f) or real(f))
+    read_adapter_metadata(copy)
+    read_adapter_metadata(copy)
+    assert len(calls) == 1
+    data = bytearray((copy / HEAD_WEIGHTS).read_bytes())
+    data[-1] ^= 0xFF
+    (copy / HEAD_WEIGHTS).write_bytes(bytes(data))
+    with pytest.raises(AdapterError, match="differs from its card"):
+        read_adapter_metadata(copy)  # a changed file is checked again

@@ -329,8 +329,13 @@ def retrieve_and_rerank(
     top_n: int = 10,
     batch_size: int = INTERACTIVE_BATCH,
     progress: Callable[[int, int], None] | None = None,
+    fuse_weight: float | None = None,
 ) -> SearchResult:
     """Run the first stage for the top ``k``, rerank them, and return the best ``top_n`` with ranks and timings.
+
+    With ``fuse_weight`` ``w`` the final order is the *fused system*'s (:func:`ettin.fusion.zscore_fuse`: ``w`` times the
+    reranker's z-scored score plus ``1 - w`` times the first stage's, over the K candidates): ``rerank_score`` is then
+    the fused score and the result's ``reranker`` the fused system's name (:func:`ettin.fusion.fused_name`).
 
     ``k`` larger than the corpus is fine (all documents are candidates). Ranks are 1-based. ``batch_size`` defaults to
     :data:`~ettin.runtime.INTERACTIVE_BATCH`. ``progress(done, total)`` is called after each forward pass of the rerank
@@ -357,6 +362,8 @@ def retrieve_and_rerank(
         pairs = [(query, corpus.document_text(i)) for i in idx.tolist()]
         scores = reranker.score_pairs(pairs, batch_size=batch_size, on_batch=progress)
         rerank_s = time.perf_counter() - t0
+        if fuse_weight is not None:
+            scores = _fused_scores(candidates, scores, fuse_weight)
         order = sorted(range(len(candidates)), key=lambda j: (-float(scores[j]), j))
         for new_rank, j in enumerate(order, start=1):
             candidates[j].rerank_rank = new_rank
@@ -370,10 +377,15 @@ def retrieve_and_rerank(
         "rerank_s": rerank_s,
         "total_s": time.perf_counter() - t_start,
     }
+    reranker_name = reranker.name if reranker else None
+    if reranker_name and fuse_weight is not None:
+        from ettin.fusion import fused_name
+
+        reranker_name = fused_name(reranker_name, fuse_weight)
     return SearchResult(
         query,
         first_stage.name,
-        reranker.name if reranker else None,
+        reranker_name,
         k,
         final[:top_n],
         candidates,
@@ -405,3 +417,13 @@ def make_first_stage(
     if fused_embedder is not None:
         return HybridFirstStage(BM25FirstStage(corpus), DenseFirstStage(loader(fused_embedder), corpus, progress=progress))
     return DenseFirstStage(loader(spec), corpus, progress=progress)
+
+
+def _fused_scores(candidates: list[Hit], scores, weight: float) -> list[float]:
+    """The fused system's score of each candidate (in the candidates' order) from the reranker's ``scores``."""
+    from ettin.fusion import zscore_fuse
+
+    keys = [str(j) for j in range(len(candidates))]
+    fused = zscore_fuse({k: h.first_stage_score for k, h in zip(keys, candidates)},
+                        {k: float(s) for k, s in zip(keys, scores)}, weight)  # fmt: skip
+    return [fused[k] for k in keys]

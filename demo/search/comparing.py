@@ -12,6 +12,7 @@ from demo.search.outcomes import CompareOutcome, CompareRow
 from demo.search.params import ProgressFn, check_params, validate_precision
 from demo.sources.choices import RerankerChoice
 from ettin.corpus import Corpus
+from ettin.fusion import zscore_fuse
 from ettin.pipeline import InputError, validate_query
 from ettin.runtime import INTERACTIVE_BATCH, ModelLoadError
 
@@ -69,9 +70,10 @@ class CompareMixin:
         t0 = time.perf_counter()
         stage = self.first_stage(first_stage, corpus, progress)
         setup_s = time.perf_counter() - t0
-        idx, _, _ = stage.search(query, k)
+        idx, fs_scores, _ = stage.search(query, k)
         idx = idx.tolist()
         cand_ids = [corpus.ids[i] for i in idx]
+        first_stage_scores = dict(zip(cand_ids, map(float, fs_scores.tolist())))
         pairs = [(query, corpus.document_text(i)) for i in idx]
         titles = [_full_title(corpus, i) for i in idx]
         skipped = {c.key: reason for c in choices if (reason := self._over_budget(c, len(pairs), precision))}
@@ -83,7 +85,7 @@ class CompareMixin:
         for n, choice in enumerate(planned, start=1):
             if progress:
                 progress((n - 1) / len(planned), f"{choice.key}: loading and reranking {len(pairs)} documents")
-            row = self._compare_one(choice, pairs, cand_ids, titles, precision)
+            row = self._compare_one(choice, pairs, cand_ids, titles, precision, first_stage_scores)
             if isinstance(row, str):
                 skipped[choice.key] = row
             else:
@@ -126,8 +128,10 @@ class CompareMixin:
         cand_ids: list[str],
         titles: list[str],
         precision: str,
+        first_stage_scores: dict[str, float],
     ) -> CompareRow | str:
-        """Rerank the shared candidates with one reranker, or say why it was skipped."""
+        """Rerank the shared candidates with one reranker (a fused system: fused with ``first_stage_scores``), or say
+        why it was skipped."""
         reason = self._over_budget(choice, len(pairs), precision)
         if reason:
             return reason
@@ -142,6 +146,9 @@ class CompareMixin:
         dt = time.perf_counter() - t1
         if pairs:
             self.record_throughput(choice, precision, len(pairs), dt)
+        if choice.fuse_weight is not None and pairs:
+            fused = zscore_fuse(first_stage_scores, dict(zip(cand_ids, map(float, scores))), choice.fuse_weight)
+            scores = [fused[d] for d in cand_ids]
         order = sorted(range(len(pairs)), key=lambda j: (-float(scores[j]), j))
         return CompareRow(
             choice,

@@ -100,14 +100,17 @@ class LoadingMixin:
             return DenseFirstStage(embedder, corpus, store=self._embeddings, progress=embed_progress)
 
     @staticmethod
-    def reranker_settings(precision: str = "auto") -> RuntimeSettings:
+    def reranker_settings(precision: str = "auto", choice: RerankerChoice | None = None) -> RuntimeSettings:
         """The runtime settings a reranker runs with in the app: ``precision`` on the best device, capped at
-        :data:`~ettin.runtime.INTERACTIVE_MAX_LENGTH` tokens per pair.
+        :data:`~ettin.runtime.INTERACTIVE_MAX_LENGTH` tokens per pair, or at the length ``choice`` was trained and
+        evaluated with when that is shorter (its card's: the protocol its test score holds for).
 
         Raises:
             InputError: a precision not in :data:`~demo.search.params.PRECISIONS`.
         """
-        return best_settings(precision=validate_precision(precision), max_length=INTERACTIVE_MAX_LENGTH)
+        own = choice.max_length if choice is not None else None
+        max_length = min(INTERACTIVE_MAX_LENGTH, own) if own else INTERACTIVE_MAX_LENGTH
+        return best_settings(precision=validate_precision(precision), max_length=max_length)
 
     def reranker(self, choice: RerankerChoice, precision: str = "auto"):
         """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate.
@@ -118,7 +121,7 @@ class LoadingMixin:
         """
         from ettin.runtime import cached_reranker
 
-        settings = self.reranker_settings(precision)
+        settings = self.reranker_settings(precision, choice)
         roots = [self.models_dir] if self.models_dir else None
         model = cached_reranker(choice.spec, settings=settings, allow_local=choice.local, local_roots=roots)
         if self.throughput(precision).rate(choice.key) is None:  # warm-up + first measurement on 2 pairs

@@ -62,11 +62,21 @@ class SearchMixin:
                 progress(done / total, f"reranking: {done}/{total} documents")
 
         compiled = compiled_state(model)  # before the rerank: "ready" means all of it ran compiled
-        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, progress=rerank_progress if progress else None)
+        fuse_weight = choice.fuse_weight if choice is not None else None
+        result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, progress=rerank_progress if progress else None,
+                                     fuse_weight=fuse_weight)  # fmt: skip
         if choice is not None and result.candidates:
             self.record_throughput(choice, precision, len(result.candidates), result.timings["rerank_s"])
         if not result.candidates:
             notes.append("the first stage found no candidate documents (BM25 needs at least one shared word)")
+        if fuse_weight is not None:
+            notes.append(_fused_note(choice.spec, fuse_weight))
         if choice is not None and choice.random_init:
             notes.append(f"{choice.key}: {RANDOM_BADGE}")
         return SearchOutcome(result, choice, setup_s, notes, model.settings if model is not None else None, compiled)
+
+
+def _fused_note(reranker: str, weight: float) -> str:
+    """What a fused system's scores are."""
+    return (f"fused system: each score is {weight:g} × {reranker}'s score + {1 - weight:g} × the first stage's, each "
+            "z-scored over the K candidates (so 0 is the candidates' average)")

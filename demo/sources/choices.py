@@ -22,6 +22,7 @@ __all__ = [
     "default_first_stage",
     "discover_rerankers",
     "first_stage_choices",
+    "trained_test_row",
 ]
 
 NO_RERANKER = "none"
@@ -39,6 +40,11 @@ class RerankerChoice:
         size: Ettin size when known (``replica_of`` or the registry).
         random_init: A replica with random weights.
         parameters: Parameter count when known.
+        fuse_weight: For a *fused system* (a reranker trained here whose score is combined with the first stage's,
+            :func:`ettin.fusion.zscore_fuse`): the reranker's weight, chosen on a dev hold-out; ``None`` for a reranker
+            alone. A fused system needs first-stage scores, so ``POST /rerank`` does not offer it.
+        max_length: Tokens per pair it was trained and evaluated with (a model trained here: from its card), when the
+            app should not run it longer; ``None``: the app's own cap.
     """
 
     key: str
@@ -47,6 +53,8 @@ class RerankerChoice:
     size: str | None
     random_init: bool
     parameters: int | None
+    fuse_weight: float | None = None
+    max_length: int | None = None
 
     @property
     def local(self) -> bool:
@@ -117,11 +125,14 @@ def _hub_choice(meta: registry.RerankerMeta, snapshot: Path | None) -> RerankerC
 
 
 def _trained_choices() -> list[RerankerChoice]:
-    """The rerankers trained here and shipped with the project (:data:`ettin.registry.TRAINED_RERANKERS`); one whose
-    adapter is missing or differs from its card is left out, with a warning (the app still starts)."""
+    """The rerankers trained here and shipped with the project (:data:`ettin.registry.TRAINED_RERANKERS`), each as its
+    fused system first (when its card has a fuse weight: the system that beats the first stages) and then alone, each
+    labelled with its own SciFact test score; one whose adapter is missing or differs from its card is left out, with a
+    warning (the app still starts)."""
     import warnings
 
     from ettin.adapter import AdapterError, read_adapter_metadata
+    from ettin.fusion import fused_name
     from ettin.paths import RESOURCES
 
     out = []
@@ -132,10 +143,32 @@ def _trained_choices() -> list[RerankerChoice]:
             warnings.warn(f"{meta.id} is not offered: {exc}", stacklevel=2)
             continue
         trained = card.get("trained_here") or {}
-        score = (trained.get("test") or {}).get(f"bm25 » {meta.id}") or {}
-        scored = f", SciFact test NDCG@10 {score['ndcg_at_10']:.3f} [{score['low']:.3f}, {score['high']:.3f}] reranking BM25" if score.get("low") is not None else ""
-        out.append(RerankerChoice(meta.id, f"{meta.id} — {meta.label}{scored}", meta.id, None, False, None))
+        weight = trained.get("fuse_weight")
+        length = card.get("max_length") if isinstance(card.get("max_length"), int) else None
+        if isinstance(weight, (int, float)) and 0 <= weight <= 1:
+            name = fused_name(meta.id, float(weight))
+            what = f"{meta.id}'s score fused with the first stage's (z-scores, w = {weight:g} chosen on dev); {meta.label}"
+            out.append(RerankerChoice(name, f"{name} — {what}{_test_score(trained, name)}", meta.id, None, False, None,
+                                      fuse_weight=float(weight), max_length=length))  # fmt: skip
+        out.append(RerankerChoice(meta.id, f"{meta.id} — {meta.label}{_test_score(trained, meta.id)}", meta.id, None,
+                                  False, None, max_length=length))  # fmt: skip
     return out
+
+
+def trained_test_row(first_stage: str, system: str) -> str:
+    """The key of a trained reranker's test score in its card's ``trained_here.test``: ``<first stage> » <system>``."""
+    return f"{first_stage} » {system}"
+
+
+def _test_score(trained: dict, system: str) -> str:
+    """``, SciFact test NDCG@10 0.716 [0.674, 0.757] reranking BM25 top 100 (BM25 alone 0.686)`` from the card."""
+    test = trained.get("test") or {}
+    score = test.get(trained_test_row(registry.BM25.id, system)) or {}
+    if score.get("low") is None:
+        return ""
+    text = f", SciFact test NDCG@10 {score['ndcg_at_10']:.3f} [{score['low']:.3f}, {score['high']:.3f}] reranking BM25"
+    alone = (test.get(registry.BM25.id) or {}).get("ndcg_at_10")
+    return text + (f" (BM25 alone {alone:.3f})" if isinstance(alone, (int, float)) else "")
 
 
 def discover_rerankers(

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from demo.sources.choices import discover_rerankers, first_stage_choices
+from ettin.adapter import read_adapter_metadata
 from ettin.paths import RESOURCES
 from ettin.registry import TRAINED_RERANKERS
 
@@ -21,10 +22,18 @@ def shipped_on(monkeypatch):
 
 def test_offline_the_shipped_reranker_comes_first_named_for_what_it_is(shipped_on, replica_17m):
     choices = discover_rerankers(replica_17m.parent, include_hub=False)
-    first = choices[0]
-    assert first.key == SHIPPED.id and not first.random_init
-    assert "trained here on SciFact train" in first.label and "not an Ettin model" in first.label
-    assert any(c.random_init for c in choices[1:])  # the replicas stay offered (for speed)
+    fused, alone = choices[:2]
+    # first the fused system (what beats the first stages on SciFact test), under its own name, then the model alone
+    assert fused.key == f"{SHIPPED.id} + first stage (z, w=0.5)" and fused.fuse_weight == 0.5 and fused.spec == SHIPPED.id
+    assert alone.key == SHIPPED.id and alone.fuse_weight is None and not alone.random_init and not fused.random_init
+    for choice in (fused, alone):
+        assert "trained here on SciFact train" in choice.label and "not an Ettin model" in choice.label
+    test = read_adapter_metadata(RESOURCES / SHIPPED.folder)["trained_here"]["test"]
+    for choice in (fused, alone):
+        row = test[f"bm25 » {choice.key}"]
+        shown = f"NDCG@10 {row['ndcg_at_10']:.3f} [{row['low']:.3f}, {row['high']:.3f}] reranking BM25"
+        assert f"{shown} (BM25 alone {test['bm25']['ndcg_at_10']:.3f})" in choice.label
+    assert any(c.random_init for c in choices[2:])  # the replicas stay offered (for speed)
 
 
 def test_a_damaged_adapter_is_left_out_with_a_warning_and_the_replicas_remain(shipped_on, replica_17m, monkeypatch, tmp_path):
@@ -36,7 +45,7 @@ def test_a_damaged_adapter_is_left_out_with_a_warning_and_the_replicas_remain(sh
     monkeypatch.setattr(ettin.paths, "RESOURCES", tmp_path)
     with pytest.warns(UserWarning, match="differs from its card"):
         choices = discover_rerankers(replica_17m.parent, include_hub=False)
-    assert SHIPPED.id not in {c.key for c in choices} and choices
+    assert not {c.spec for c in choices} & {SHIPPED.id} and choices
 
 
 def test_the_shipped_reranker_answers_post_rerank_by_default_with_a_real_model(shipped_on):
@@ -61,3 +70,59 @@ def test_the_shipped_reranker_answers_post_rerank_by_default_with_a_real_model(s
 def test_the_hybrid_first_stage_is_offered_next_to_its_two_parts():
     keys = [c.key for c in first_stage_choices(include_hub=False)]
     assert "hybrid" in keys and "bm25" in keys and "sentence-transformers/all-MiniLM-L6-v2" in keys
+
+
+@pytest.fixture(scope="module")
+def shipped_playground():
+    import os
+
+    from demo.search.playground import Playground
+
+    before = os.environ.get("ETTIN_TRAINED_RERANKERS")
+    os.environ["ETTIN_TRAINED_RERANKERS"] = "1"
+    try:
+        yield Playground(include_hub=False, max_rerank_seconds=float("inf"))
+    finally:
+        os.environ["ETTIN_TRAINED_RERANKERS"] = before if before is not None else "0"
+
+
+def _judged_claim() -> str:
+    from ettin.corpus import scifact
+
+    ds = scifact("test")
+    return next(text for qid, text in ds.queries.items() if ds.qrels.get(qid))
+
+
+@pytest.mark.slow
+def test_the_fused_system_is_searched_under_its_own_name_at_its_cards_length(shipped_playground):
+    from demo.search.judged import judged_metrics, judged_query
+    from demo.sources.user_corpus import sample_corpus
+    from ettin.fusion import zscore_fuse
+
+    play = shipped_playground
+    fused, alone = play.rerankers[:2]
+    query = _judged_claim()
+    corpus = sample_corpus()
+    both = play.search(query, corpus, "bm25", fused.key, k=20, top_n=20)
+    plain = play.search(query, corpus, "bm25", alone.key, k=20, top_n=20)
+    assert both.result.reranker == fused.key and plain.result.reranker == alone.spec
+    assert both.settings.max_length == 128 == plain.settings.max_length  # the length its test score was measured at
+    assert any("fused system" in note for note in both.notes)
+    first = {h.doc_id: h.first_stage_score for h in plain.result.candidates}
+    expected = zscore_fuse(first, {h.doc_id: h.rerank_score for h in plain.result.candidates}, fused.fuse_weight)
+    assert [h.doc_id for h in both.result.hits] == sorted(expected, key=lambda d: (-expected[d], list(first).index(d)))
+    metrics = judged_metrics(both.result, judged_query(query))
+    assert set(metrics) == {"first stage", "reranked"}
+
+
+@pytest.mark.slow
+def test_compare_runs_the_fused_system_beside_the_reranker_alone(shipped_playground):
+    from demo.sources.user_corpus import sample_corpus
+
+    play = shipped_playground
+    fused, alone = play.rerankers[:2]
+    outcome = list(play.compare_stream(_judged_claim(), sample_corpus(), "bm25", [fused.key, alone.key], k=10))[-1]
+    rows = {row.choice.key: row for row in outcome.rows}
+    assert set(rows) == {fused.key, alone.key}
+    assert rows[fused.key].scores.keys() == rows[alone.key].scores.keys()
+    assert rows[fused.key].scores != rows[alone.key].scores  # fused z-scores, not the logits

@@ -143,3 +143,39 @@ def test_an_exception_from_progress_ends_the_rerank_after_that_forward_pass(rera
     with pytest.raises(Stop):
         retrieve_and_rerank("shared word", BM25FirstStage(_words_corpus(70)), reranker_17m, k=70, batch_size=16, progress=stop)
     assert len(passes) == 1, "no batch after the Stop was scored"
+
+
+class _LengthReranker:
+    """A stand-in reranker whose score is the document's length: an order unlike BM25's, known in advance."""
+
+    name = "length"
+    random_init = False
+
+    def score_pairs(self, pairs, batch_size=32, on_batch=None):
+        return np.array([float(len(doc)) for _, doc in pairs])
+
+
+def _fusion_corpus() -> Corpus:
+    texts = ["apple", "apple apple banana cherry date", "apple banana", "apple apple apple", "apple " + "x " * 40]
+    return Corpus([f"d{i}" for i in range(len(texts))], texts)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 1.0])
+def test_a_fused_system_orders_by_the_z_scored_mix_of_both_stages_under_its_own_name(weight):
+    from ettin.fusion import fused_name, zscore
+
+    stage = BM25FirstStage(_fusion_corpus())
+    plain = retrieve_and_rerank("apple banana", stage, None, k=5, top_n=5)
+    fused = retrieve_and_rerank("apple banana", stage, _LengthReranker(), k=5, top_n=5, fuse_weight=weight)
+    first = np.array([h.first_stage_score for h in plain.candidates])
+    texts = dict(zip(stage.corpus.ids, stage.corpus.document_texts))  # what a reranker is given
+    length = np.array([float(len(texts[h.doc_id])) for h in plain.candidates])
+    expected = weight * zscore(length) + (1 - weight) * zscore(first)  # by hand, in the first stage's order
+    by_doc = {h.doc_id: s for h, s in zip(plain.candidates, expected)}
+    assert [h.doc_id for h in fused.hits] == sorted(by_doc, key=lambda d: -by_doc[d])
+    assert [h.rerank_score for h in fused.hits] == pytest.approx(sorted(expected, reverse=True))
+    assert fused.reranker == fused_name("length", weight)
+    if weight == 0.0:  # all first stage: its order, unchanged
+        assert [h.doc_id for h in fused.hits] == [h.doc_id for h in plain.hits]
+    if weight == 1.0:  # all reranker: by length
+        assert [h.doc_id for h in fused.hits] == sorted(by_doc, key=lambda d: -len(texts[d]))

@@ -103,6 +103,7 @@ def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs
 
 def main(argv: list[str] | None = None) -> None:
     """``python app.py [--host 127.0.0.1] [--port 7860] [--models-dir DIR] [--results-dir DIR] [--share]``."""
+    from demo.texts import compile_help
     from ettin.runtime.compiled import COMPILE_MODES
 
     parser = argparse.ArgumentParser(description="Ettin Rerankers app")
@@ -116,10 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--serve-before-warm-up", action="store_true",
                         help="answer at once and load the start-up models in the background (default: load them first, "
                         "so the first search does not wait)")  # fmt: skip
-    parser.add_argument("--compile", choices=COMPILE_MODES, default=None,
-                        help="compile the start-up reranker with torch.compile before serving: about 1.6x faster "
-                        "searches with it on a CPU, for 20-90 s more start-up (default: $ETTIN_COMPILE, else auto: "
-                        "where a C++ compiler is found; never with --serve-before-warm-up)")  # fmt: skip
+    parser.add_argument("--compile", choices=COMPILE_MODES, default=None, help=compile_help())  # measured gain
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     from ettin.errors import UserError

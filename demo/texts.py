@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from demo.sources.firstrun import proof_run_time
+
 __all__ = [
     "COMPARE_HELP",
     "FIRST_RUN",
@@ -16,6 +20,7 @@ __all__ = [
     "STOPPED",
     "TITLE",
     "UPLOAD_HELP",
+    "compile_help",
 ]
 
 TITLE = "Ettin Rerankers"
@@ -29,11 +34,11 @@ cost. *Compare* runs every size on one query; *Leaderboard* shows the blog's pub
 with intervals; *Explore* shows a regenerated result query by query. A REST `POST /rerank` serves the same models.
 """
 
-# formatted with folder (where the replica goes)
-FIRST_RUN = """**No reranker here yet**, so searches show first-stage results only.
-Build the 17m replica (about 10 s, into `{folder}`): the real Ettin 17m architecture with **random weights**, real speed
-and meaningless scores. For a trained one, run `python -m train scifact` (distils a small reranker on SciFact offline,
-about 25 min on 2 cores) and restart with `--models-dir models`.
+# formatted with folder (where the replica goes); the proof run's time is its committed report's
+FIRST_RUN = f"""**No reranker here yet**, so searches show first-stage results only.
+Build the 17m replica (about 10 s, into `{{folder}}`): the real Ettin 17m architecture with **random weights**, real speed
+and meaningless scores. For a trained one, run `python -m train scifact`, which distils a small reranker on SciFact
+offline (the committed run took {proof_run_time()}); then restart with `--models-dir models`.
 """
 
 SCORE_HELP = (
@@ -83,3 +88,39 @@ Shown now: {n_quality} regenerated quality rows, {n_speed} regenerated speed row
 Replicas have the exact architecture and parameter count but random weights: their **speed is real, their scores are
 meaningless**, so quality results made with them are refused by the leaderboard.
 """
+
+
+def _compiled_speedup(results_dir: str | Path) -> tuple[float, str, str] | None:
+    """(compiled / eager bf16 pairs/s, hardware, file) of the newest committed speed file that measured both."""
+    from eval.speed.report import read_results
+
+    best = None
+    for found in read_results(results_dir)[0]:
+        rows = {(r.get("model"), r.get("config")): r.get("pairs_per_s") for r in found.data.get("rows", [])
+                if r.get("runtime") == "ettin" and not r.get("skipped")}  # fmt: skip
+        prov = found.data.get("provenance") or {}
+        for (model, config), compiled in rows.items():
+            eager = rows.get((model, "bf16-sdpa"))
+            if config != "bf16-sdpa-compiled" or not compiled or not eager:
+                continue
+            hardware = (prov.get("hardware") or {}).get("description") or found.stem
+            if best is None or str(prov.get("date", "")) > best[0]:
+                best = (str(prov.get("date", "")), float(compiled) / float(eager), hardware, found.file)
+    return None if best is None else best[1:]
+
+
+def compile_help(results_dir: str | Path | None = None) -> str:
+    """The help of ``python app.py --compile``, with the speed-up measured in the committed speed results (default
+    ``eval/results``); without such a result it quotes no number."""
+    from eval.retrieval.store import DEFAULT_RESULTS_DIR
+
+    measured = _compiled_speedup(DEFAULT_RESULTS_DIR if results_dir is None else results_dir)
+    gain = "faster searches"
+    if measured is not None:
+        ratio, hardware, file = measured
+        gain = f"searches {ratio:.2f}x as fast as eager bf16 (measured on {hardware}: results file {file})"
+    return (
+        f"compile the start-up reranker with torch.compile before serving: {gain}, for a longer start-up while it "
+        "compiles (docs/app.md has measured cold starts) (default: $ETTIN_COMPILE, else auto: where a C++ compiler is "
+        "found; never with --serve-before-warm-up)"
+    )

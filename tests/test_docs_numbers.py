@@ -8,12 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from ettin import registry
+from ettin.published import published
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "eval" / "results"
 SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261127-185311.json"
 ACCURACY_FILE = RESULTS / "speed" / "accuracy" / "student-scifact_20261130-170517.json"
 PROOF_RUN_FILE = RESULTS / "train" / "scifact-proof-run.json"
 APP_LOAD_FILES = [RESULTS / "app" / f"load_20261130-compiled-idle-run{i}.json" for i in (1, 2, 3, 4)]
+APP_UNCOMPILED_FILE = RESULTS / "app" / "load_20261130-idle.json"
+SCIFACT_RESULTS = RESULTS / "retrieval" / "scifact" / "test"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 COMPILED_SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261130-162842.json"
 
 
@@ -33,7 +39,7 @@ def test_readme_speed_table_and_its_sentences_equal_the_speed_file():
     data, readme = _json(SPEED_FILE), _text("README.md")
     rows = {(r["size"], r["runtime"], r["config"]): r for r in data["rows"]}
     base17 = rows["17m", "ettin", "fp32-sdpa"]["pairs_per_s"]
-    blog = {"17m": 267.4, "32m": 92.5, "68m": 31.2}  # the post's CPU pairs/s (ettin/resources/ettin_blog_2026-05.json)
+    blog = {size: published().cpu_speed.rate(registry.RERANKERS[size].hub_id) for size in ("17m", "32m", "68m")}
     for size in ("17m", "32m", "68m"):
         base, fp32, bf16 = (rows[size, rt, cfg] for rt, cfg in
                             (("baseline", "fp32-sdpa"), ("ettin", "fp32-sdpa"), ("ettin", "bf16-sdpa")))  # fmt: skip
@@ -128,12 +134,43 @@ def test_app_doc_latency_table_equals_the_app_load_files():
     k100 = sorted(data["warm_search_full_scifact"]["k100"]["p50_s"] for data in runs)
     assert f"K = 100 p50 of {k100[0]:.2f}, {k100[1]:.2f}, {k100[2]:.2f} and {k100[3]:.2f} s" in doc
     assert f"the median is {(k100[1] + k100[2]) / 2:.2f} s" in doc
+    target = 1.5  # the table's "≤ 1.5 s (p50)"
+    assert "| same, K = 100: p50 / p95 / max over 20 queries | ≤ 1.5 s (p50) |" in doc
+    assert [data["warm_search_full_scifact"]["k100"]["p50_s"] > target for data in runs] == [True, False, False, False]
+    assert f"run 1 misses by {runs[0]['warm_search_full_scifact']['k100']['p50_s'] - target:.2f} s" in doc
 
 
-def test_readme_scifact_intervals_and_tests_equal_the_leaderboard_computed_from_the_committed_results():
+def test_app_doc_cold_starts_and_the_uncompiled_run_equal_the_app_load_files():
+    runs, doc = [_json(path) for path in APP_LOAD_FILES], _text("docs/app.md")
+    uncompiled = _json(APP_UNCOMPILED_FILE)
+    cold = [data["cold_start_to_http_200_s"] for data in runs]
+    assert f"waits for the 17m's compile before it serves ({min(cold):.0f}–{max(cold):.0f} s with an empty" in doc
+    assert "compile" not in uncompiled["settings"] and uncompiled["provenance"]["command"].endswith(APP_UNCOMPILED_FILE.name)
+    warm = uncompiled["warm_search_full_scifact"]
+    assert (f"the same command measured K = 30 {warm['k30']['p50_s']:.2f} s and K = 100 {warm['k100']['p50_s']:.2f} s "
+            f"(`eval/results/app/{APP_UNCOMPILED_FILE.name}`, uncompiled") in doc  # fmt: skip
+    assert f"(cold start {uncompiled['cold_start_to_http_200_s']:.1f} s in the uncompiled file)" in doc
+
+
+def test_the_compiled_speed_up_quoted_in_the_docs_equals_the_speed_file():
+    rows = {(r["runtime"], r["config"]): r["pairs_per_s"] for r in _json(COMPILED_SPEED_FILE)["rows"]}
+    gain = rows["ettin", "bf16-sdpa-compiled"] / rows["ettin", "bf16-sdpa"]
+    doc, readme = _text("docs/app.md"), _text("README.md")
+    assert f"its searches then run about {gain:.1f}x faster on this CPU" in doc
+    assert f"(README, compiled speed: {gain:.2f}x over eager bf16 in the same benchmark run)" in doc
+    assert f"its searches run about {gain:.1f}x faster" in readme
+
+
+@pytest.fixture(scope="module")
+def board():
+    """The leaderboard computed from the committed results."""
     from eval.leaderboard import build_leaderboard
 
-    board, readme = build_leaderboard(RESULTS), _text("README.md")
+    return build_leaderboard(RESULTS)
+
+
+def test_readme_scifact_intervals_and_tests_equal_the_leaderboard_computed_from_the_committed_results(board):
+    readme = _text("README.md")
     rows = board.embedders[(board.embedders["dataset"] == "scifact") & (board.embedders["source"] == "regenerated")]
     by_system = rows.set_index("system")
     for system, name in (("bm25", "BM25"), ("sentence-transformers/all-MiniLM-L6-v2", "MiniLM")):
@@ -143,6 +180,31 @@ def test_readme_scifact_intervals_and_tests_equal_the_leaderboard_computed_from_
     assert f"scores {student.ndcg10:.4f} [{student.ndcg10_low:.4f}, {student.ndcg10_high:.4f}]" in readme
     assert f"{-student.gain:.4f} *below* BM25 alone [{student.gain_low:+.4f}, {student.gain_high:+.4f}]".replace("-", "−") in readme
     assert f"p (Holm) = {student.gain_p_holm:.4f}" in readme and f"(ranks {student['rank']})" in readme
+    hybrid = by_system.loc[f"hybrid:{MINILM}"]
+    assert f"--first-stage hybrid`) scores {hybrid.ndcg10:.4f} [{hybrid.ndcg10_low:.4f}, {hybrid.ndcg10_high:.4f}]" in readme
+
+
+def test_readme_bm25_minus_minilm_equals_the_leaderboards_paired_comparison(board):
+    readme = _text("README.md")
+    scope = board.comparisons[board.comparisons["scope"] == "scifact/test"]
+    pair = scope[(scope["a"] == "bm25") & (scope["b"] == MINILM)].iloc[0]  # a − b: BM25 − MiniLM
+    ranks = board.embedders[board.embedders["source"] == "regenerated"].set_index("system")["rank"]
+    assert (f"BM25 − MiniLM {pair.difference:+.4f} [{pair.low:+.4f}, {pair.high:+.4f}], paired t-test "
+            f"p = {pair.p_value:.3f})") in readme  # fmt: skip
+    assert (f"not after Holm's correction over the leaderboard's {len(scope)} SciFact pairs (p = {pair.p_holm:.3f}: "
+            f"ranks {ranks['bm25']} and {ranks[MINILM]})") in readme  # fmt: skip
+    assert pair.p_value < 0.05 <= pair.p_holm and not pair.significant  # separated alone, not after the correction
+
+
+def test_readme_five_digit_reference_scores_equal_the_committed_results():
+    minilm = _json(SCIFACT_RESULTS / MINILM.replace("/", "__") / "retriever-only.json")["metrics"]
+    bm25 = _json(SCIFACT_RESULTS / "bm25" / "retriever-only.json")["metrics"]
+    readme = _text("README.md")
+    m, b = f"{minilm['ndcg_at_10']:.5f}", f"{bm25['ndcg_at_10']:.5f}"
+    assert f"all-MiniLM-L6-v2 NDCG@10 **{m}** (MTEB: {m})" in readme  # the README says the two are equal
+    assert f"BM25 **{b}**" in readme and f"mteb's current BM25 code gives {b}," in readme
+    assert f"Recall@100 {bm25['recall_at_100']:.5f} equals the published value" in readme
+    assert f"all-MiniLM-L6-v2 by id = {m}," in readme  # the full tier's mteb reproduction (tests/hub) pins the same
 
 
 def test_readme_label_fine_tune_figures_equal_its_report():
@@ -152,10 +214,7 @@ def test_readme_label_fine_tune_figures_equal_its_report():
     assert f"still *below* the first stage's {ndcg['first_stage']:.4f}" in readme
 
 
-def test_the_shipped_rerankers_test_figures_in_the_docs_equal_the_leaderboard():
-    from eval.leaderboard import build_leaderboard
-
-    board = build_leaderboard(RESULTS)
+def test_the_shipped_rerankers_test_figures_in_the_docs_equal_the_leaderboard(board):
     rows = board.embedders[(board.embedders["dataset"] == "scifact") & (board.embedders["source"] == "regenerated")]
     by_system = rows.set_index("system")
     section = _text("train/README.md").split("## The shipped reranker")[1]

@@ -8,15 +8,26 @@ No Gradio here: the Search tab shows the panel and calls :func:`build_first_rera
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 from ettin.errors import UserError
-from ettin.paths import cache_dir
+from ettin.paths import PROJECT_ROOT, cache_dir
 
-__all__ = ["FIRST_SIZE", "FirstRunError", "build_first_reranker", "needs_first_run", "target_folder"]
+__all__ = [
+    "FIRST_SIZE",
+    "PROOF_RUN_REPORT",
+    "FirstRunError",
+    "build_first_reranker",
+    "needs_first_run",
+    "proof_run_time",
+    "target_folder",
+]
 
 FIRST_SIZE = "17m"
+PROOF_RUN_REPORT = PROJECT_ROOT / "eval" / "results" / "train" / "scifact-proof-run.json"
+"""The committed report of ``python -m train scifact`` (the offline proof run the panel suggests)."""
 _BUILDING = threading.Lock()  # one build at a time, whoever clicks
 
 
@@ -32,6 +43,22 @@ def needs_first_run(play) -> bool:
 def target_folder(play) -> Path:
     """Where the replica goes: the app's models folder, or ``models`` under the cache folder when it has none."""
     return Path(play.models_dir) if play.models_dir else cache_dir() / "models"
+
+
+def proof_run_time(report: Path = PROOF_RUN_REPORT) -> str:
+    """How long the committed ``python -m train scifact`` took, from its report: ``"83 min on 2 cores, 4,959 s"``.
+
+    The time is the sum of the report's ``timings_s`` (candidates, teacher scores, selection, training, evaluation), the
+    cores its ``provenance.hardware``. Without a readable report: ``"an unmeasured time"``.
+    """
+    try:
+        data = json.loads(Path(report).read_text(encoding="utf-8"))
+        total = sum(float(v) for v in data["timings_s"].values())
+        cores = (data.get("provenance") or {}).get("hardware", {}).get("cpu_cores")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "an unmeasured time"
+    where = f" on {cores} cores" if cores else ""
+    return f"{total / 60:.0f} min{where}, {total:,.0f} s"
 
 
 def build_first_reranker(play, progress=None):

@@ -1,8 +1,10 @@
 """The leaderboard: published plus regenerated tables, ranked with intervals, filtered and written as CSV and JSON.
 
-Every pair of regenerated systems on the same queries is tested once (``Leaderboard.comparisons``) and :func:`ranked`
-gives any selection of rows its rank ranges ("2–4"), ties and rerankers' gains over their first stage (Holm-corrected
-over the pairs shown; see :mod:`eval.leaderboard.uncertainty`).
+Every pair of regenerated systems of one scope is tested once, on the queries those two share
+(``Leaderboard.comparisons``; regenerated quality rows only against rows averaged over the same first stages), and
+:func:`ranked` gives any selection of rows its rank ranges ("2–4"), ties and rerankers' gains over their first stage
+(Holm-corrected over the pairs shown; pairs without a test are ordered by their means; see
+:mod:`eval.leaderboard.uncertainty`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ OTHERS = "others"
 class Leaderboard:
     """All tables the app and the CLI show.
 
-    ``comparisons`` holds one row per pair of regenerated systems compared on the same queries (scope, a, b, mean
+    ``comparisons`` holds one row per pair of regenerated systems tested on the queries both have (scope, a, b, mean
     difference a − b with its paired interval, raw and Holm-adjusted p-values); ``statistics`` how they were computed.
     """
 
@@ -94,12 +96,15 @@ def build_leaderboard(results_dir: str | Path | None = None, settings: StatsSett
     retr, r_report = read_retrieval_results(root)
     speed, ablation, s_report = read_speed_results(root)
     embedders = _concat([published_embedders(), retr], EMBEDDER_COLUMNS)
-    regen_quality, averaged = regenerated_quality(embedders, r_report.per_query, settings)
+    regen_quality, averaged, first_stages = regenerated_quality(embedders, r_report.per_query, settings)
     quality = _concat([published_quality(), regen_quality], QUALITY_COLUMNS)
     by_system = {
         (scope_name(ds, split), system_name(fs, rr)): scores for (ds, split, fs, rr), scores in r_report.per_query.items()
     }
-    comparisons = _concat([comparisons_frame(by_system, settings), comparisons_frame(averaged, settings)], COMPARISON_COLUMNS)
+    comparisons = _concat(
+        [comparisons_frame(by_system, settings), comparisons_frame(averaged, settings, groups=first_stages)],
+        COMPARISON_COLUMNS,
+    )
     notes = []
     if r_report.refused_random_init:
         notes.append(

@@ -58,7 +58,7 @@ def _print_uncertainty(board: Leaderboard) -> None:
         for names in found:
             print(f"tied ({scope}): {' | '.join(names)}")
     if not groups:
-        print("tied groups: none (every pair of regenerated systems that was compared differs significantly)")
+        print("tied groups: none (no two regenerated systems share one rank range)")
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -74,8 +74,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     help="build the leaderboard tables (published + regenerated), print them, write CSV/JSON",
     arguments=_arguments,
     description="Published figures plus the results store; random-init quality results are refused. Regenerated results\n"
-    "with per-query scores get 95% bootstrap intervals (queries resampled; paired for gains), paired t-tests between systems on the same\n"
-    "queries (Holm-corrected) and rank ranges: systems no test separates share a range such as 2–4.",
+    "with per-query scores get 95% bootstrap intervals (queries resampled; paired for gains), paired t-tests between two systems on\n"
+    "the queries both have (Holm-corrected) and rank ranges: systems no test separates share a range such as 2–4; rows\n"
+    "without a test between them (no per-query scores) are ordered by their means.",
 )
 def leaderboard(args: argparse.Namespace) -> int:
     from eval.leaderboard.board import build_leaderboard, filter_frame, ranked, write_tables

@@ -22,6 +22,7 @@ from eval.leaderboard.columns import format_params
 
 __all__ = [
     "ETTIN_COLOR",
+    "FAILED_FIGURE",
     "OTHER_COLOR",
     "REGEN_COLOR",
     "TEACHER_COLOR",
@@ -39,6 +40,8 @@ ETTIN_COLOR = "#d62728"
 OTHER_COLOR = "#7f7f7f"
 TEACHER_COLOR = "#1f77b4"
 REGEN_COLOR = "#2ca02c"
+FAILED_FIGURE = "This figure could not be drawn"
+"""How the message of a figure :func:`safe` caught an error in begins (tests look for it in every figure the app sends)."""
 
 
 def message_figure(text: str, title: str = "") -> go.Figure:
@@ -57,7 +60,7 @@ def safe(fn: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - a figure that fails shows why, it never crashes the page
-            return message_figure(f"This figure could not be drawn: {type(exc).__name__}: {str(exc)[:160]}")
+            return message_figure(f"{FAILED_FIGURE}: {type(exc).__name__}: {str(exc)[:160]}")
 
     return wrapper
 

@@ -229,7 +229,7 @@ def regenerated_quality(
     embedders: pd.DataFrame,
     per_query: dict[tuple[str, str, str, str | None], dict[str, float]] | None = None,
     settings: StatsSettings = StatsSettings(),
-) -> tuple[pd.DataFrame, dict[tuple[str, str], dict[str, float]]]:
+) -> tuple[pd.DataFrame, dict[tuple[str, str], dict[str, float]], dict[tuple[str, str], tuple[str, ...]]]:
     """Mean NDCG@10 per (dataset, reranker) over the first stages it was run with (regenerated rows only).
 
     Args:
@@ -239,11 +239,13 @@ def regenerated_quality(
 
     Returns:
         (the quality rows, (benchmark, model) -> query id -> NDCG@10 averaged over the first stages, where every first
-        stage of the row has per-query scores).
+        stage of the row has per-query scores, (benchmark, model) -> the sorted first stages averaged over). Two rows are
+        paired-tested only when they were averaged over the same first stages (pass the third item as
+        :func:`~eval.leaderboard.uncertainty.comparisons_frame`'s ``groups``).
     """
     per_query = per_query or {}
     regen = embedders[(embedders["source"] == "regenerated") & embedders["reranker"].notna()]
-    rows, averaged = [], {}
+    rows, averaged, first_stages = [], {}, {}
     for (dataset, split, model), g in regen.groupby(["dataset", "split", "reranker"], sort=True):
         size = ettin_size(model)
         params = registry.RERANKERS[size].total_parameters if size else _params(model)
@@ -253,6 +255,7 @@ def regenerated_quality(
         if all(runs):
             mean_run = mean_per_query(runs)
             averaged[(_benchmark(dataset, split), model)] = mean_run
+            first_stages[(_benchmark(dataset, split), model)] = tuple(sorted(g["first_stage"].unique()))
             iv = interval_of(list(mean_run.values()), settings)
             low, high = iv["low"], iv["high"]
             interval = f"{low:.4f}–{high:.4f} (95% bootstrap of the per-query mean over first stages)"
@@ -272,5 +275,5 @@ def regenerated_quality(
                 "provenance": " | ".join(g["provenance"].head(3)),
             }
         )
-    return pd.DataFrame.from_records(rows, columns=QUALITY_COLUMNS), averaged
+    return pd.DataFrame.from_records(rows, columns=QUALITY_COLUMNS), averaged, first_stages
 

@@ -14,13 +14,19 @@ Holm multiplies the smallest p-value by the number of pairs (a store of 16 syste
   differences of two systems: the paired interval of a gain);
 - :func:`paired_test` — a two-sided paired t-test of the mean difference;
 - :func:`holm` — Holm-adjusted p-values;
-- :func:`compare_systems` — every pair of systems on the same queries, tested and Holm-corrected together, and each
-  system's rank range ("2–4": the ranks it could hold given which differences are significant).
+- :func:`compare_systems` — every pair of systems tested on the queries *those two* share, Holm-corrected together, and
+  each system's rank range ("2–4": the ranks it could hold given which differences are significant).
+
+Rank ranges: a pair with a paired test is separated when the Holm-adjusted p-value is below alpha (the better mean on
+the shared queries wins) and tied otherwise. A pair with no paired test — a row without per-query scores (the blog's
+published figures, schema-1 files), two systems sharing fewer than two queries, or two rows :func:`compare_systems` was
+told not to test against each other (``groups``) — is ordered by its two means alone: the higher mean is ranked above,
+and only equal means tie.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
@@ -33,7 +39,6 @@ __all__ = [
     "Interval",
     "StatsSettings",
     "SystemRank",
-    "aligned",
     "bootstrap_interval",
     "compare_systems",
     "format_rank",
@@ -140,17 +145,9 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def aligned(per_query: Mapping[str, Mapping[str, float]]) -> tuple[list[str], np.ndarray]:
-    """(query ids every system has, matrix systems x those queries) of ``system -> query id -> score``."""
-    names = list(per_query)
-    common = sorted(set.intersection(*(set(per_query[n]) for n in names))) if names else []
-    matrix = np.array([[float(per_query[n][q]) for q in common] for n in names], dtype=float).reshape(len(names), len(common))
-    return common, matrix
-
-
 @dataclass(frozen=True)
 class Comparison:
-    """One pair of systems on the same queries: mean difference ``a - b``, its paired interval and p-values."""
+    """One pair of systems on the ``n_queries`` queries both have: mean difference ``a - b``, its paired interval, p-values."""
 
     a: str
     b: str
@@ -186,52 +183,76 @@ def format_rank(best: int, worst: int) -> str:
 def rank_ranges(means: Mapping[str, float], comparisons: Sequence[Comparison]) -> list[SystemRank]:
     """Each system's rank range, best mean first.
 
-    A system's best rank is 1 + the number of systems significantly better than it; its worst rank is the number of
-    systems minus the number significantly worse. Systems no test separates share ranks ("2–4").
+    A system's best rank is 1 + the number of systems above it; its worst rank is the number of systems minus the number
+    below it. With a paired test, "above" means significantly better; without one (see the module docstring), a higher
+    mean. Systems neither above nor below each other are tied and share ranks ("2–4"). Comparisons of systems that are
+    not in ``means`` are ignored.
     """
-    better = {n: 0 for n in means}
-    worse = {n: 0 for n in means}
-    tied: dict[str, list[str]] = {n: [] for n in means}
-    for c in comparisons:
-        if not c.significant:
-            tied[c.a].append(c.b)
-            tied[c.b].append(c.a)
+    names = list(means)
+    tests = {frozenset((c.a, c.b)): c for c in comparisons if c.a in means and c.b in means}
+    above = {n: 0 for n in names}
+    below = {n: 0 for n in names}
+    tied: dict[str, list[str]] = {n: [] for n in names}
+    for a, b in combinations(names, 2):
+        c = tests.get(frozenset((a, b)))
+        if c is not None:
+            winner = None if not c.significant else (c.a if c.difference > 0 else c.b)
+        else:
+            winner = None if means[a] == means[b] else (a if means[a] > means[b] else b)
+        if winner is None:
+            tied[a].append(b)
+            tied[b].append(a)
             continue
-        winner, loser = (c.a, c.b) if c.difference > 0 else (c.b, c.a)
-        better[loser] += 1
-        worse[winner] += 1
-    n = len(means)
-    order = sorted(means, key=lambda name: -means[name])
-    return [SystemRank(name, float(means[name]), 1 + better[name], n - worse[name], tuple(tied[name])) for name in order]
+        loser = b if winner == a else a
+        above[loser] += 1
+        below[winner] += 1
+    n = len(names)
+    order = sorted(names, key=lambda name: -means[name])
+    return [SystemRank(name, float(means[name]), 1 + above[name], n - below[name], tuple(tied[name])) for name in order]
+
+
+def _testable_pairs(
+    per_query: Mapping[str, Mapping[str, float]], groups: Mapping[str, Hashable] | None
+) -> list[tuple[str, str, list[str]]]:
+    """(a, b, the query ids both have) of every pair that can be tested: two shared queries or more, the same group."""
+    names = list(per_query)
+    out = []
+    for a, b in combinations(names, 2):
+        if groups is not None and groups.get(a) != groups.get(b):
+            continue
+        shared = sorted(set(per_query[a]) & set(per_query[b]))
+        if len(shared) >= 2:
+            out.append((a, b, shared))
+    return out
 
 
 def compare_systems(
-    per_query: Mapping[str, Mapping[str, float]], settings: StatsSettings = StatsSettings()
+    per_query: Mapping[str, Mapping[str, float]],
+    settings: StatsSettings = StatsSettings(),
+    groups: Mapping[str, Hashable] | None = None,
 ) -> tuple[list[Comparison], list[SystemRank]]:
-    """Test every pair of systems on the queries they all have, Holm-correct across those pairs, and rank them.
+    """Test every pair of systems on the queries those two share, Holm-correct across the pairs tested, and rank them.
 
     Args:
         per_query: System name -> query id -> score (e.g. NDCG@10).
         settings: Resamples, seed, confidence and alpha.
+        groups: System name -> group; when given, only systems of the same group are tested against each other (e.g.
+            rerankers averaged over the same first stages). A pair left untested is ranked by its means alone.
 
     Returns:
-        (one :class:`Comparison` per pair, the systems' :class:`SystemRank` s best first). With one system, no comparison
-        and rank 1.
+        (one :class:`Comparison` per pair tested — pairs sharing fewer than two queries are not —, the systems'
+        :class:`SystemRank` s best first, each system's mean taken over all its own queries). With one system, no
+        comparison and rank 1.
     """
-    names = list(per_query)
-    queries, matrix = aligned(per_query)
-    if names and not queries:
-        raise ValueError("the systems share no query: they cannot be compared")
-    pairs = list(combinations(range(len(names)), 2))
     raw = []
-    for i, j in pairs:
-        diff = matrix[i] - matrix[j]
-        interval = bootstrap_interval(diff, settings)
-        raw.append((i, j, interval, paired_test(matrix[i], matrix[j])))
-    adjusted = holm([r[3] for r in raw])
+    for a, b, shared in _testable_pairs(per_query, groups):
+        x = np.array([float(per_query[a][q]) for q in shared])
+        y = np.array([float(per_query[b][q]) for q in shared])
+        raw.append((a, b, len(shared), bootstrap_interval(x - y, settings), paired_test(x, y)))
+    adjusted = holm([r[4] for r in raw])
     comparisons = [
-        Comparison(names[i], names[j], len(queries), interval.mean, interval.low, interval.high, p, p_adj, p_adj < settings.alpha)
-        for (i, j, interval, p), p_adj in zip(raw, adjusted)
+        Comparison(a, b, n, interval.mean, interval.low, interval.high, p, p_adj, p_adj < settings.alpha)
+        for (a, b, n, interval, p), p_adj in zip(raw, adjusted)
     ]
-    means = {name: float(matrix[k].mean()) for k, name in enumerate(names)}
+    means = {name: float(np.mean([float(v) for v in scores.values()])) for name, scores in per_query.items() if scores}
     return comparisons, rank_ranges(means, comparisons)

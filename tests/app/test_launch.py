@@ -88,3 +88,24 @@ def test_python_app_py_warms_up_before_it_serves_unless_told_not_to(monkeypatch)
         app.main(argv)
         threading.Event().wait(0.2)  # the background warm-up's thread
         assert order == expected, argv
+
+
+def test_the_compile_flags_help_quotes_the_speed_up_of_the_committed_speed_file(capsys, tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    import app
+
+    data = json.loads((ROOT / "eval/results/speed/intel-xeon-processor-2c_20261130-162842.json").read_text(encoding="utf-8"))
+    rows = {(r["runtime"], r["config"]): r["pairs_per_s"] for r in data["rows"]}
+    gain = rows["ettin", "bf16-sdpa-compiled"] / rows["ettin", "bf16-sdpa"]
+    monkeypatch.setenv("COLUMNS", "1000")  # argparse wraps its help at the terminal's width, hyphens included
+    with pytest.raises(SystemExit):
+        app.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"searches {gain:.2f}x as fast as eager bf16 (measured on {data['provenance']['hardware']['description']}" in shown
+    assert "1.6x" not in shown and "20-90 s" not in shown
+    from demo.texts import compile_help
+
+    assert "x as fast" not in compile_help(tmp_path)  # no speed result: no number

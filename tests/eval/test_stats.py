@@ -84,13 +84,90 @@ def test_identical_systems_are_tied_and_clearly_different_ones_are_not():
     assert all(c.p_holm >= c.p_value for c in comparisons)
 
 
-def test_systems_are_compared_on_the_queries_they_share():
+def test_each_pair_is_compared_on_the_queries_those_two_share():
     systems = _systems()
     del systems["A copy"]["0"]
     comparisons, _ = stats.compare_systems(systems)
-    assert {c.n_queries for c in comparisons} == {119}
-    with pytest.raises(ValueError, match="share no query"):
-        stats.compare_systems({"x": {"1": 0.5}, "y": {"2": 0.5}})
+    by_pair = {(c.a, c.b): c for c in comparisons}
+    # strong and A both have all 120 queries; only the pairs with "A copy" lose query 0
+    assert {pair: c.n_queries for pair, c in by_pair.items()} == {
+        ("strong", "A"): 120, ("strong", "A copy"): 119, ("A", "A copy"): 119,
+    }
+    strong, copy = systems["strong"], systems["A copy"]
+    assert by_pair["strong", "A copy"].difference == pytest.approx(np.mean([strong[q] - copy[q] for q in copy]))
+    assert by_pair["strong", "A"].difference == pytest.approx(np.mean([strong[q] - systems["A"][q] for q in strong]))
+    # two systems with no (or a single) shared query cannot be tested: no comparison, ranked by their means
+    comparisons, ranks = stats.compare_systems({"x": {"1": 0.5, "3": 0.7}, "y": {"2": 0.5, "3": 0.1}})
+    assert comparisons == [] and [(r.name, r.rank) for r in ranks] == [("x", "1"), ("y", "2")]
+
+
+def _comparison(a, b, difference, significant):
+    p = 0.001 if significant else 0.5
+    return stats.Comparison(a, b, 100, difference, difference - 0.01, difference + 0.01, p, p, significant)
+
+
+def test_rows_without_a_test_are_ordered_by_their_means_against_every_row():
+    # A (0.80) beats B (0.50) significantly; C (0.95) and D (0.10) have no per-query scores (published figures)
+    means = {"A": 0.80, "B": 0.50, "C": 0.95, "D": 0.10}
+    ranks = {r.name: (r.rank, set(r.tied_with)) for r in stats.rank_ranges(means, [_comparison("A", "B", 0.3, True)])}
+    assert ranks == {"C": ("1", set()), "A": ("2", set()), "B": ("3", set()), "D": ("4", set())}
+    # A and B not separated: they share 2–3; C stays above both and D below both by their means alone
+    ranks = {r.name: (r.rank, set(r.tied_with)) for r in stats.rank_ranges(means, [_comparison("A", "B", 0.3, False)])}
+    assert ranks == {"C": ("1", set()), "A": ("2–3", {"B"}), "B": ("2–3", {"A"}), "D": ("4", set())}
+    # an untested row with the same mean as a tested one ties with it, and only with it
+    means = {"A": 0.80, "B": 0.50, "E": 0.50}
+    ranks = {r.name: (r.rank, set(r.tied_with)) for r in stats.rank_ranges(means, [_comparison("A", "B", 0.3, True)])}
+    assert ranks == {"A": ("1", set()), "B": ("2–3", {"E"}), "E": ("2–3", {"B"})}
+
+
+def test_with_ranks_ranks_a_published_row_among_tested_rows_by_its_mean():
+    systems = _systems()
+    per_query = {("scifact/test", name): scores for name, scores in systems.items()}
+    comparisons = uncertainty.comparisons_frame(per_query)
+    means = {name: float(np.mean(list(s.values()))) for name, s in systems.items()}
+    between = (means["strong"] + means["A"]) / 2
+    rows = pd.DataFrame(
+        {
+            "scope": ["scifact/test"] * 5,
+            "system": ["strong", "A", "A copy", "published high", "published low"],
+            "ndcg10": [means["strong"], means["A"], means["A copy"], between, 0.0],
+        }
+    )
+    ranked = uncertainty.with_ranks(rows, comparisons, "scope", "system")
+    assert dict(zip(ranked["system"], ranked["rank"])) == {
+        "strong": "1", "published high": "2", "A": "3–4", "A copy": "3–4", "published low": "5",
+    }
+    assert dict(zip(ranked["system"], ranked["tied_with"]))["published high"] == ""
+    assert dict(zip(ranked["system"], ranked["tied_with"]))["A"] == "A copy"
+
+
+def test_averaged_rows_are_paired_tested_only_against_rows_over_the_same_first_stages():
+    from eval.leaderboard.regenerated import regenerated_quality
+
+    q = [str(i) for i in range(10)]
+    base = np.linspace(0.1, 0.9, 10)
+    runs = {  # (first stage, reranker) -> per-query NDCG@10
+        ("bm25", "r1"): base + 0.05, ("minilm", "r1"): base + 0.03,
+        ("bm25", "r2"): base, ("minilm", "r2"): base - 0.01 * (np.arange(10) % 3),
+        ("bm25", "r3"): base + 0.5 * (base - 0.5),  # only over BM25: its average is not comparable with r1's or r2's
+    }
+    per_query = {("scifact", "test", fs, rr): dict(zip(q, v.tolist())) for (fs, rr), v in runs.items()}
+    embedders = pd.DataFrame(
+        [{"source": "regenerated", "dataset": "scifact", "split": "test", "first_stage": fs, "reranker": rr,
+          "ndcg10": float(v.mean()), "provenance": "p"} for (fs, rr), v in runs.items()]
+    )  # fmt: skip
+    quality, averaged, first_stages = regenerated_quality(embedders, per_query)
+    assert first_stages == {("scifact/test (regenerated)", "r1"): ("bm25", "minilm"),
+                            ("scifact/test (regenerated)", "r2"): ("bm25", "minilm"),
+                            ("scifact/test (regenerated)", "r3"): ("bm25",)}  # fmt: skip
+    comparisons = uncertainty.comparisons_frame(averaged, groups=first_stages)
+    assert [(c.a, c.b) for c in comparisons.itertuples()] == [("r1", "r2")]
+    # per query r1 − r2 = (0.05 + 0.03) / 2 − (0 − 0.01·(i mod 3)) / 2: mean 0.04 + 0.005 · 0.9
+    assert comparisons.iloc[0]["difference"] == pytest.approx(0.0445) and comparisons.iloc[0]["n_queries"] == 10
+    ranked = uncertainty.with_ranks(quality, comparisons, "benchmark", "model")
+    # r1 > r2 on every query (tested, significant); r3 (0.5, untested) sits between them by its mean alone
+    assert dict(zip(ranked["model"], ranked["ndcg10"])) == pytest.approx({"r1": 0.54, "r2": 0.4955, "r3": 0.5})
+    assert dict(zip(ranked["model"], ranked["rank"])) == {"r1": "1", "r3": "2", "r2": "3"}
 
 
 def test_ranks_and_gains_follow_the_rows_shown():

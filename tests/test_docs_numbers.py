@@ -208,7 +208,7 @@ def test_readme_five_digit_reference_scores_equal_the_committed_results():
 
 
 def test_readme_label_fine_tune_figures_equal_its_report():
-    ndcg = _json(RESULTS / "train" / "scifact-labels-run.json")["ndcg@10_scifact_test"]
+    ndcg = _json(ROOT / "train" / "attempts" / "scifact-labels-run.json")["ndcg@10_scifact_test"]
     readme = _text("README.md")
     assert f"{ndcg['start_model']:.4f} → **{ndcg['fine_tuned']:.4f}** after 400 steps" in readme
     assert f"still *below* the first stage's {ndcg['first_stage']:.4f}" in readme

@@ -11,6 +11,7 @@ Layout (``python -m train <verb>``; each verb lives in the module that owns its 
 * ``score``     — resumable, shardable teacher scoring (``score``);
 * ``fit_config`` — :class:`~train.fit_config.FitConfig` (its fields are the ``fit`` flags) and the effective recipe;
 * ``rows``      — the trainer's rows: memory-mapped training tables, seeded samples, the ``--eval-rows`` hold-out;
+* ``splits``    — no model selection on test: the split checks, disjoint train/dev/test queries, the dev hold-out file;
 * ``checkpoints`` — complete checkpoints, setting half-written ones aside, resuming (``fit --resume``);
 * ``student``   — the student, its precision and the in-training evaluator;
 * ``trainer``   — the recipe's ``CrossEncoderTrainer`` and its training arguments;
@@ -18,5 +19,8 @@ Layout (``python -m train <verb>``; each verb lives in the module that owns its 
 * ``fit``       — one training run, composed of the steps above (``fit``);
 * ``evaluate``  — reranking NDCG@10 of teachers and students (metrics from :mod:`ettin.metrics`);
 * ``scifact``   — the offline proof run on SciFact (``scifact``);
+* ``reranker``  — the shipped reranker (``scifact-reranker``);
 * ``cli``       — what the verbs share (JSON output, ``--quiet``, the Ctrl-C hint).
+
+``attempts/`` holds no code: hand-kept logs of runs (see its README), kept out of ``eval/results/``.
 """

@@ -57,14 +57,17 @@ def cross_encoder_scorer(model: Any, batch_size: int = 32, show_progress: bool =
 def evaluate_scorers(dataset: BeirDataset, candidates: pa.Table, scorers: dict[str, Scorer]) -> dict[str, float]:
     """Mean NDCG@10 of the first stage and of each scorer reranking the same candidates.
 
-    Every judged query counts (one the candidates miss scores 0), as :func:`ettin.metrics.evaluate_run` defines it.
+    Every judged query counts (one the candidates miss scores 0), as :func:`ettin.metrics.evaluate_run` defines it; a
+    dataset named after an mteb task that sets ``ignore_identical_ids`` (ArguAna, FiQA2018 …) drops a document whose id
+    equals the query id, as mteb does (:func:`ettin.metrics.identical_ids_rule`).
     """
-    from ettin.metrics import MAIN_METRIC, evaluate_run
+    from ettin.metrics import MAIN_METRIC, evaluate_run, identical_ids_rule
 
-    out = {"first_stage": evaluate_run(dataset.qrels, first_stage_run(candidates))[MAIN_METRIC]}
+    ignore = identical_ids_rule(dataset.name).ignore
+    out = {"first_stage": evaluate_run(dataset.qrels, first_stage_run(candidates), ignore)[MAIN_METRIC]}
     for name, scorer in scorers.items():
         run, _ = rerank_run(candidates, scorer)
-        out[name] = evaluate_run(dataset.qrels, run)[MAIN_METRIC]
+        out[name] = evaluate_run(dataset.qrels, run, ignore)[MAIN_METRIC]
     return out
 
 

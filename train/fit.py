@@ -18,6 +18,7 @@ from train.cli import print_json
 from train.fit_config import TRAIN_CONFIG, FitConfig, add_fit_arguments, resolve_loss, resolve_recipe, world
 from train.labels import evaluate_test_split, evaluator_config, label_data, make_loss
 from train.rows import holdout_dataset, training_rows
+from train.splits import check_disjoint, check_splits, query_sets, record_query_sets
 from train.student import build_evaluator, precision, seeded_student
 from train.tables import fingerprint
 from train.trainer import build_trainer, trainer_outcome
@@ -57,11 +58,13 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
 
     Raises:
         TrainDataError: bad input (unknown size, unreadable data, missing columns, indivisible batch, unloadable backbone,
-            an existing output without ``--resume``, neither or both of ``--train`` and ``--labels``).
+            an existing output without ``--resume``, neither or both of ``--train`` and ``--labels``), an evaluator or
+            test split that is (or overlaps) a test or training split (:mod:`train.splits`).
     """
     from ettin.io import write_json_atomic
 
     loss_name = resolve_loss(cfg)
+    check_splits(cfg)
     recipe = resolve_recipe(cfg)
     recipe["loss"] = loss_name if cfg.labels else recipe["loss"]
     rank, world_size = world()
@@ -73,10 +76,12 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
     labels = label_data(cfg, recipe, loss_name, out, show_progress) if cfg.labels else None
     train_path = str(labels.train_file) if labels else cfg.train
     rows, eval_rows = _rows(cfg, recipe, train_path, loss_name)
+    eval_cfg = evaluator_config(cfg, labels)
+    queries = _query_sets(cfg, eval_cfg, labels, rows, out if rank == 0 else None)
     data_fp = fingerprint(train_path)
     use_bf16, model_kwargs = precision(cfg)
     student = seeded_student(cfg, recipe, model_kwargs, world_size)
-    evaluator = build_evaluator(evaluator_config(cfg, labels))
+    evaluator = build_evaluator(eval_cfg)
     loss, loss_description = make_loss(student, loss_name, labels)
     trainer = build_trainer(
         student, rows, eval_rows, loss, evaluator, recipe, out / "checkpoints", use_bf16=use_bf16,
@@ -107,6 +112,7 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
         "attn_implementation": model_kwargs.get("attn_implementation", "default"),
         "max_length": student.max_seq_length,
         "eval_rows": 0 if eval_rows is None else eval_rows.num_rows,
+        "query_sets": queries,
     }
     if labels is not None:
         summary["labels"] = labels.info
@@ -114,6 +120,17 @@ def fit(cfg: FitConfig, show_progress: bool = True, callbacks: Sequence[Any] = (
             summary["test_eval"] = evaluate_test_split(cfg, recipe, labels, student, show_progress)
     _write_outputs(out, summary, recipe["backbone"], data_fp, labels=labels.info if labels else None)
     return summary
+
+
+def _query_sets(cfg: FitConfig, eval_cfg: FitConfig, labels: Any, rows: Any, out: Path | None) -> dict[str, Any]:
+    """Assert the run's train, dev and test queries are disjoint (:func:`train.splits.check_disjoint`); write their ids
+    to ``out/query_ids.json`` (unless ``out`` is None) and return the check's record."""
+    sets = query_sets(cfg, eval_cfg, labels, rows)
+    record = check_disjoint(sets)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        record_query_sets(out, sets)
+    return record
 
 
 def _rows(cfg: FitConfig, recipe: dict[str, Any], path: str, loss_name: str) -> tuple[Any, Any]:
@@ -130,6 +147,7 @@ def _dry_run(cfg: FitConfig, recipe: dict[str, Any], loss_name: str, out: Path, 
     return {
         "dry_run": True, "rows": rows.num_rows, "eval_rows": 0 if eval_rows is None else eval_rows.num_rows,
         "columns": rows.column_names, "memory_mapped": bool(rows.cache_files), "loss": loss_name,
+        "query_sets": _query_sets(cfg, evaluator_config(cfg, labels), labels, rows, None),
     }  # fmt: skip
 
 

@@ -117,7 +117,12 @@ class FitConfig:
             "in-training evaluator: 'nanobeir' (online, the recipe), 'scifact' or a BEIR folder (offline), 'none'"
         ),
     )
-    eval_split: str = field(default="test", metadata=flag("split of a local BEIR evaluator"))
+    eval_split: str | None = field(
+        default=None,
+        metadata=flag(
+            "split of a local BEIR evaluator (required with one; never 'test' nor --test-split: it picks the checkpoint)"
+        ),
+    )
     eval_first_stage: str = field(default="bm25", metadata=flag("first stage of a local evaluator"))
     eval_top_k: int = field(default=100, metadata=flag("candidates reranked per query"))
     eval_max_queries: int | None = field(default=None, metadata=flag("evaluate on the first N queries only"))

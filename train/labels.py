@@ -240,19 +240,19 @@ def prepare_label_data(
         out: The run's output folder (the tables and the dev query ids go there).
         mining: Hard-negative settings.
         loss: ``bce``, ``listnet`` or ``lambdaloss``.
-        holdout: Queries of the split held out (seeded) as the in-training dev set, written to ``out/dev_query_ids.json``.
+        holdout: Queries of the split held out (seeded) as the in-training dev set, written to ``out/dev_query_ids.json``
+            (reused on a rerun; one drawn with another ``holdout`` or seed is refused, :func:`train.splits.holdout_ids`).
         distill_from: Optional teacher (see :func:`train.score.make_teacher`) mixed into the targets.
         distill_weight: The teacher's share of each target.
         show_progress: Show progress bars.
 
     Raises:
-        TrainDataError: unknown loss, unreadable dataset, bad settings.
+        TrainDataError: unknown loss, unreadable dataset, bad settings, a ``dev_query_ids.json`` of other settings.
     """
     import pyarrow.parquet as pq
 
-    from ettin.io import write_json_atomic
-    from train.selection import draw_holdout
-    from train.tables import read_query_ids, write_manifest, write_parquet_atomic
+    from train.splits import holdout_ids
+    from train.tables import write_manifest, write_parquet_atomic
 
     if loss not in LOSSES:
         raise TrainDataError(f"--loss {loss!r}: choose one of {', '.join(LOSSES)}")
@@ -260,11 +260,14 @@ def prepare_label_data(
     dataset = load_beir_spec(spec, split)
     out.mkdir(parents=True, exist_ok=True)
     dev_file = out / DEV_QUERY_IDS if holdout else None
+    if not holdout and (out / DEV_QUERY_IDS).is_file():
+        raise TrainDataError(
+            f"{DEV_QUERY_IDS} in {out.name}/ holds the dev queries of a run with --holdout; without --holdout they would "
+            "now be trained on: give the same --holdout, or use a new output folder"
+        )
     qids = sorted(dataset.queries)
-    if dev_file is not None:
-        if not dev_file.is_file():
-            write_json_atomic(dev_file, draw_holdout(qids, holdout, mining.seed))
-        held = set(read_query_ids(str(dev_file)))
+    if dev_file is not None:  # drawn once; a file drawn with another --holdout (or seed) is refused
+        held = set(holdout_ids(dev_file, qids, holdout, mining.seed))
         qids = [q for q in qids if q not in held]
     settings = {
         "dataset": dataset.name, "split": split, "dataset_fingerprint": dataset.fingerprint, "queries": len(qids),

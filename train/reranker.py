@@ -22,7 +22,7 @@ from ettin.cli import verb
 from ettin.registry import MINILM_ID, TRAINED_RERANKERS
 from train.cli import print_json, quiet_argument
 
-__all__ = ["Recipe", "run"]
+__all__ = ["Recipe", "run", "run_report"]
 
 TRAINED_ID = "minilm-scifact"
 FIRST_STAGES = ("bm25", MINILM_ID)
@@ -52,16 +52,16 @@ def _log(msg: str) -> None:
 
 
 def _dev_split(work: Path, train: Any, recipe: Recipe) -> tuple[list[str], list[str]]:
-    """(dev query ids, training query ids): the seeded hold-out of train, drawn once."""
-    from ettin.io import write_json_atomic
-    from train.selection import draw_holdout
+    """(dev query ids, training query ids): the seeded hold-out of train, drawn once (a file of other settings is refused:
+    :func:`train.splits.holdout_ids`); train, dev and test queries checked disjoint (``<work>/query_ids.json``)."""
+    from train.splits import check_holdout_run, holdout_ids
 
-    path = work / "dev_query_ids.json"
-    if not path.is_file():
-        write_json_atomic(path, draw_holdout(sorted(train.queries), recipe.holdout, recipe.seed))
-    dev = json.loads(path.read_text(encoding="utf-8"))
+    dev = holdout_ids(work / "dev_query_ids.json", sorted(train.queries), recipe.holdout, recipe.seed, flag="holdout")
     held = set(dev)
-    return dev, [q for q in sorted(train.queries) if q not in held]
+    train_ids = [q for q in sorted(train.queries) if q not in held]
+    q = train.queries
+    check_holdout_run(work, "scifact", {i: q[i] for i in train_ids}, {i: q[i] for i in dev}, "test")
+    return dev, train_ids
 
 
 def _mined(work: Path, train: Any, train_ids: list[str], recipe: Recipe, show: bool):
@@ -236,13 +236,24 @@ def _test(out: Path, spec: str, fuse_weight: float, results_dir: Path, show: boo
     return out_scores
 
 
+def run_report(
+    recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None, timings: dict[str, float], load_at_start: Any
+) -> dict[str, Any]:
+    """The run's report (``<work>/report.json``; its committed copy is ``eval/results/train/scifact-reranker-run.json``):
+    the recipe, the dev choice, test NDCG@10 per system (``None`` with ``--skip-test``), timings, load and provenance."""
+    from ettin.provenance import base_provenance
+
+    return {"recipe": asdict(recipe), "dev": dev, "test_ndcg@10": test, "timings_s": {k: round(v, 1) for k, v in timings.items()},
+            "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_at_start], "end": [round(x, 2) for x in os.getloadavg()]},
+            "cpu_count": os.cpu_count(), "provenance": base_provenance()}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or continue) every step; returns the report (also ``<work>/report.json``)."""
     from ettin.adapter import save_adapter
     from ettin.corpus import scifact
     from ettin.io import write_json_atomic
     from ettin.paths import RESOURCES
-    from ettin.provenance import base_provenance
 
     recipe = Recipe(epochs=args.epochs, max_length=args.max_length, learning_rate=args.lr, negatives=args.negatives)
     work, out, show = Path(args.work), Path(args.out), not args.quiet
@@ -262,9 +273,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if test:
         save_adapter(model, out, base_encoder=MINILM_ID, metadata=_metadata(recipe, dev, test), card=_card(recipe, dev, test))
     timings["total_s"] = time.perf_counter() - t0
-    report = {"recipe": asdict(recipe), "dev": dev, "test_ndcg@10": test, "timings_s": {k: round(v, 1) for k, v in timings.items()},
-              "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_at_start], "end": [round(x, 2) for x in os.getloadavg()]},
-              "cpu_count": os.cpu_count(), "provenance": base_provenance()}
+    report = run_report(recipe, dev, test, timings, load_at_start)
     write_json_atomic(work / "report.json", report)
     return report
 

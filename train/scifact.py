@@ -15,18 +15,19 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ettin.cli import verb
 from train.cli import print_json, quiet_argument
-from train.tables import TrainDataError, read_query_ids, write_manifest, write_parquet_atomic
+from train.tables import TrainDataError, write_manifest, write_parquet_atomic
 
 if TYPE_CHECKING:
     from ettin.corpus import BeirDataset
     from train.score import CosineTeacher
 
-__all__ = ["MINILM", "SEED", "minilm_encoder_path", "run"]
+__all__ = ["MINILM", "SEED", "minilm_encoder_path", "proof_report", "run"]
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -48,15 +49,20 @@ def _log(msg: str) -> None:
 
 
 def _holdout(work: Path, train_split: BeirDataset, size: int) -> tuple[Path, list[str]]:
-    """(the dev query-id file, drawn once and then reused, the remaining training query ids)."""
-    from ettin.io import write_json_atomic
-    from train.selection import draw_holdout
+    """(the dev query-id file, drawn once and then reused, the remaining training query ids); the train, dev and test
+    queries are checked disjoint and written to ``<work>/query_ids.json``.
+
+    Raises:
+        TrainDataError: the file there was drawn with another ``--holdout`` (:func:`train.splits.holdout_ids`).
+    """
+    from train.splits import check_holdout_run, holdout_ids
 
     holdout_file = work / "dev_query_ids.json"
-    if not holdout_file.is_file():
-        write_json_atomic(holdout_file, draw_holdout(train_split.queries, size, SEED))
-    held = set(read_query_ids(str(holdout_file)))
-    return holdout_file, [q for q in sorted(train_split.queries) if q not in held]
+    held = set(holdout_ids(holdout_file, sorted(train_split.queries), size, SEED))
+    train_qids = [q for q in sorted(train_split.queries) if q not in held]
+    queries = train_split.queries
+    check_holdout_run(work, "scifact", {q: queries[q] for q in train_qids}, {q: queries[q] for q in held}, "test")
+    return holdout_file, train_qids
 
 
 def _candidates(work: Path, train_split: BeirDataset, train_qids: list[str], depth: int, show: bool) -> Path:
@@ -165,6 +171,38 @@ def _evaluate(args: argparse.Namespace, work: Path, out: Path, backbone: str, te
     return evaluate_scorers(test, cands, scorers), test, cands
 
 
+def proof_report(
+    args: argparse.Namespace, scores: dict[str, float], test_queries: int, test_pairs: int, timings: dict[str, float],
+    load_at_start: Sequence[float],
+) -> dict[str, Any]:
+    """The proof run's report (``<work>/report.json``; its committed copy is ``eval/results/train/scifact-proof-run.json``).
+
+    Args:
+        args: The ``python -m train scifact`` flags (recorded as ``settings``).
+        scores: NDCG@10 of ``first_stage``, ``teacher``, ``student_untrained`` and ``student_trained``.
+        test_queries: SciFact test queries evaluated.
+        test_pairs: Candidate pairs reranked.
+        timings: Seconds of each step.
+        load_at_start: The machine's 1/5/15-minute load average when the run started.
+    """
+    from ettin.provenance import base_provenance
+
+    return {
+        "ndcg@10": scores,
+        "student_over_teacher": scores["student_trained"] / scores["teacher"] if scores["teacher"] else None,
+        "passes_90pct_of_teacher": scores["student_trained"] >= 0.9 * scores["teacher"],
+        "test_queries": test_queries,
+        "test_pairs": test_pairs,
+        "teacher": f"{MINILM} cosine x {args.cosine_scale} (packaged weights)",
+        "student": f"Ettin head on the packaged MiniLM BERT encoder, max_length {args.max_length}",
+        "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_at_start],
+                                   "end": [round(x, 2) for x in os.getloadavg()]},
+        "provenance": base_provenance(),
+    }  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or continue) every step; returns the report (also written to ``<work>/report.json``).
 
@@ -173,7 +211,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     from ettin.corpus import scifact
     from ettin.io import write_json_atomic
-    from ettin.provenance import base_provenance
 
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
@@ -199,20 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     scores, test, cands = _evaluate(args, work, out, backbone, teacher, show)
     timings["eval_s"] = time.perf_counter() - t
-    report = {
-        "ndcg@10": scores,
-        "student_over_teacher": scores["student_trained"] / scores["teacher"] if scores["teacher"] else None,
-        "passes_90pct_of_teacher": scores["student_trained"] >= 0.9 * scores["teacher"],
-        "test_queries": len(test.queries),
-        "test_pairs": cands.num_rows,
-        "teacher": f"{MINILM} cosine x {args.cosine_scale} (packaged weights)",
-        "student": f"Ettin head on the packaged MiniLM BERT encoder, max_length {args.max_length}",
-        "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
-        "timings_s": {k: round(v, 1) for k, v in timings.items()},
-        "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_at_start],
-                                   "end": [round(x, 2) for x in os.getloadavg()]},
-        "provenance": base_provenance(),
-    }
+    report = proof_report(args, scores, len(test.queries), cands.num_rows, timings, load_at_start)
     write_json_atomic(work / "report.json", report)
     write_json_atomic(out / "eval_scifact_test.json", report)
     return report

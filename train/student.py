@@ -78,9 +78,11 @@ def build_evaluator(cfg: FitConfig):
             return build_nanobeir_evaluator(rerank_k=cfg.eval_top_k, batch_size=cfg.eval_batch_size)
         except RuntimeError as exc:
             raise TrainDataError(str(exc)) from None
+    from ettin.metrics import identical_ids_rule
     from eval.retrieval.nanobeir import build_reranking_evaluator
 
     dataset = load_beir_spec(cfg.eval_data, cfg.eval_split)
+    identical = identical_ids_rule(dataset.name).ignore  # before the dev restriction renames the dataset
     if cfg.eval_query_ids:
         keep = read_query_ids(cfg.eval_query_ids)
         unknown = [q for q in keep if q not in dataset.queries]
@@ -93,6 +95,7 @@ def build_evaluator(cfg: FitConfig):
         top_k=cfg.eval_top_k,
         max_queries=cfg.eval_max_queries,
         batch_size=cfg.eval_batch_size,
+        ignore_identical_ids=identical,
     )
 
 

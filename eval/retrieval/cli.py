@@ -211,9 +211,14 @@ def retrieval(args: argparse.Namespace) -> int:
             cpu_threads_per_rank(workers)
         results_dir = _results_dir(args) if main else None
         if main:
+            from ettin.metrics import identical_ids_rule
+
+            identical = identical_ids_rule(dataset.name)
             print(f"{dataset.name}/{dataset.split}: {len(dataset.queries)} queries, {len(dataset.corpus)} documents; "
                   f"top-{args.top_k}; {settings.device} {settings.dtype}"
-                  + (f"; {workers.world_size} ranks" if workers.torchrun else ""), file=sys.stderr)
+                  + (f"; {workers.world_size} ranks" if workers.torchrun else "")
+                  + (f"; a document whose id is the query's is ignored ({identical.source})" if identical.ignore else ""),
+                  file=sys.stderr)
         with group.main_first():  # rank 0 creates the cache file before the others open it
             cache = ScoreCache(args.score_cache)
         with cache:

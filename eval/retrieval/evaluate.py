@@ -115,8 +115,10 @@ class _Units:
     units: list[UnitResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from ettin.metrics import identical_ids_rule
         from ettin.provenance import base_provenance
 
+        self.identical_ids = identical_ids_rule(self.dataset.name)  # mteb's ignore_identical_ids of the task of this name
         self.shared = base_provenance()
         if self.workers is not None:
             self.shared["workers"] = self.workers
@@ -134,7 +136,7 @@ class _Units:
             self.results_dir, self.dataset.qrels, run, dataset=self.dataset_prov, first_stage=result.name,
             first_stage_provenance=result.provenance, reranker=rr, settings=rr.settings if rr else self.embedder_settings,
             top_k=self.top_k, shared=self.shared, protocol_extra={"fusion": fusion} if fusion else None,
-            system_name=fusion["system"] if fusion else None,
+            system_name=fusion["system"] if fusion else None, identical_ids=self.identical_ids,
         )
         self.units.append(UnitResult(record, timing))
 
@@ -167,11 +169,14 @@ class _Units:
         """Add the fused system (z-scored reranker and first-stage scores, :mod:`ettin.fusion`) of each weight, under its
         own name, for each first stage."""
         from ettin.fusion import fused_name, zscore_fuse
+        from ettin.metrics import drop_identical_ids
 
         for weight in weights:
             fusion = {"system": fused_name(rr.name, weight), "method": "z-score", "reranker": rr.name, "reranker_weight": weight}
             for result in stage1:
                 first, reranked = result.as_run(), runs[result.name]
+                if self.identical_ids.ignore:  # the query's own document is not a candidate: it must not shift the z-scores
+                    first, reranked = drop_identical_ids(first), drop_identical_ids(reranked)
                 fused = {q: zscore_fuse(first.get(q, {}), scores, weight) for q, scores in reranked.items()}
                 self.add(result, fused, rr, {"stage1_s": round(result.seconds, 3)}, fusion)
 

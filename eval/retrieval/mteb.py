@@ -5,7 +5,8 @@ Online, tasks come from mteb by name (or a benchmark's Retrieval tasks). Offline
 custom ``AbsTaskRetrieval`` and runs through exactly the same code. Every mteb call uses ``cache=None`` and one prediction
 folder per (task, embedder[, reranker]), so results of different local models can never collide (see the stack notes).
 Our records are computed from mteb's saved predictions with :mod:`ettin.metrics`; mteb's own (rounded) scores are kept in
-the provenance for comparison.
+the provenance for comparison. Both follow the task's ``ignore_identical_ids`` (mteb's own attribute for a task by name;
+for a local folder the rule of the mteb task it is named after, :func:`ettin.metrics.identical_ids_rule`).
 
 First stages mteb registers load through ``mteb.get_model`` (its wrapper, prompts and pinned revision) whenever that can
 work here (online, or offline with the pinned revision in the local Hugging Face cache); others load through the
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ettin.corpus import BeirDataset
-from ettin.metrics import METRIC_KEYS
+from ettin.metrics import METRIC_KEYS, IdenticalIdsRule, identical_ids_rule
 from ettin.paths import BUNDLED_SCIFACT
 from ettin.runtime import Reranker, RuntimeSettings, best_settings, hub_offline
 from eval.retrieval.store import record_run, slug
@@ -118,7 +119,11 @@ def local_task(dataset: BeirDataset, source: str = "local"):
         bibtex_citation="",
     )
 
+    rule = identical_ids_rule(dataset.name)
+
     class LocalBeirTask(AbsTaskRetrieval):
+        ignore_identical_ids = rule.ignore  # mteb's own scoring follows the task the folder is named after
+
         def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
             self.dataset = {"default": {dataset.split: _split_data(dataset)}}
             self.data_loaded = True
@@ -128,6 +133,7 @@ def local_task(dataset: BeirDataset, source: str = "local"):
     task = LocalBeirTask()
     task._ettin_dataset = dataset
     task._ettin_source = source
+    task._ettin_identical_ids = rule
     task._ettin_fresh = lambda: local_task(dataset, source)  # lets run_two_stage rebuild a fresh copy
     return task
 
@@ -333,6 +339,9 @@ class _TaskRecords:
             "fingerprint": own.fingerprint[:16] if own is not None else self.task.metadata.dataset.get("revision"),
             "source": getattr(self.task, "_ettin_source", f"mteb task {task_name}"),
         }
+        self.identical_ids = getattr(self.task, "_ettin_identical_ids", None) or IdenticalIdsRule(
+            bool(self.task.ignore_identical_ids), f"mteb task {task_name}"
+        )
 
     def add(self, first_stage: str, fs_prov: dict[str, Any], reranker: Reranker | None, scores_run: dict[str, Any],
             mteb_scores: dict[str, float], timing: dict[str, float]) -> None:
@@ -340,6 +349,7 @@ class _TaskRecords:
             self.results_dir, self.qrels, scores_run, dataset=self.dataset_prov, first_stage=first_stage,
             first_stage_provenance=fs_prov, reranker=reranker, settings=self.settings, top_k=self.top_k,
             shared=self.shared, protocol_extra={"path": "mteb"}, provenance_extra={"mteb_scores": mteb_scores},
+            identical_ids=self.identical_ids,
         )
         self.runs.append({**rec, "mteb_scores": mteb_scores, "timing": timing})
 

@@ -58,6 +58,7 @@ def reranking_samples(
     dataset: BeirDataset,
     rankings: dict[str, list[str]],
     top_k: int = 100,
+    ignore_identical_ids: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Build ``CrossEncoderRerankingEvaluator`` samples from first-stage rankings.
 
@@ -65,19 +66,25 @@ def reranking_samples(
         dataset: The queries, corpus and judgements.
         rankings: Query id -> document ids, best first (a first stage's output).
         top_k: How many of each ranking are reranked.
+        ignore_identical_ids: Leave out a document whose id equals the query id, as mteb does for the tasks that set it
+            (default: :func:`ettin.metrics.identical_ids_rule` of the dataset's name).
 
     Returns:
         One ``{"query", "positive", "documents"}`` sample per query (in sorted query-id order); positives are the
         documents judged relevant (grade > 0), documents are the first stage's top ``top_k`` (title + text, as the
         reranker sees them). Queries without a relevant document are left out, as NanoBEIR's qrels hold positives only.
     """
+    from ettin.metrics import identical_ids_rule
+
+    if ignore_identical_ids is None:
+        ignore_identical_ids = identical_ids_rule(dataset.name).ignore
     index = {doc_id: i for i, doc_id in enumerate(dataset.corpus.ids)}
     samples = []
     for qid in sorted(dataset.queries):
         positives = [d for d, grade in dataset.qrels.get(qid, {}).items() if grade > 0 and d in index]
         if not positives:
             continue
-        ranked = rankings.get(qid, [])[:top_k]
+        ranked = [d for d in rankings.get(qid, [])[:top_k] if not (ignore_identical_ids and d == qid)]
         samples.append(
             {
                 "query": dataset.queries[qid],
@@ -109,6 +116,7 @@ def build_reranking_evaluator(
     name: str | None = None,
     batch_size: int = 32,
     show_progress_bar: bool = False,
+    ignore_identical_ids: bool | None = None,
 ) -> CrossEncoderRerankingEvaluator:
     """A sentence-transformers reranking evaluator over a local BEIR dataset, NanoBEIR-style.
 
@@ -124,6 +132,7 @@ def build_reranking_evaluator(
         name: Evaluator name (metric prefix); default ``"<dataset>_R<top_k>"``.
         batch_size: Reranker batch size.
         show_progress_bar: Show sentence-transformers' progress bar while scoring.
+        ignore_identical_ids: As :func:`reranking_samples` (default: the rule of the dataset's name).
 
     Raises:
         ValueError: ``top_k`` or ``max_queries`` below 1, or no query has a relevant document.
@@ -137,7 +146,7 @@ def build_reranking_evaluator(
             raise ValueError("max_queries must be a positive whole number or None")
         dataset = dataset.slice(max_queries)
     rankings = first_stage_rankings(dataset, first_stage, top_k=top_k)
-    samples = reranking_samples(dataset, rankings, top_k=top_k)
+    samples = reranking_samples(dataset, rankings, top_k=top_k, ignore_identical_ids=ignore_identical_ids)
     if not samples:
         raise ValueError(f"{dataset.name}/{dataset.split}: no query has a relevant document; nothing to evaluate")
     return CrossEncoderRerankingEvaluator(

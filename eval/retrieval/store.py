@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ettin.io import write_json_atomic
-from ettin.metrics import METRIC_KEYS, mean_metrics, per_query_metrics
+from ettin.metrics import METRIC_KEYS, IdenticalIdsRule, drop_identical_ids, identical_ids_rule, mean_metrics, per_query_metrics
 from ettin.paths import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -159,8 +159,13 @@ def record_run(
     protocol_extra: dict[str, Any] | None = None,
     provenance_extra: dict[str, Any] | None = None,
     system_name: str | None = None,
+    identical_ids: IdenticalIdsRule | None = None,
 ) -> dict[str, Any]:
     """The record of one run (its metrics computed against ``qrels``), written to ``results_dir`` unless that is None.
+
+    Under the dataset's ``ignore_identical_ids`` rule (``identical_ids``; default: :func:`ettin.metrics.identical_ids_rule`
+    of ``dataset["name"]``, mteb's setting for the task of that name) a document whose id equals the query id is dropped
+    from the run before the metrics and the rankings, as mteb does; the protocol records the rule and its source.
 
     Args:
         dataset: The dataset's provenance (``name``, ``split``, ``fingerprint``, ``source``).
@@ -168,13 +173,18 @@ def record_run(
         shared: Provenance shared by every record of an evaluation (packages, hardware, date).
         protocol_extra: More protocol fields; provenance_extra: more provenance fields (before ``shared``).
         system_name: The record's ``reranker`` when it is not the reranker's own name (a fused system's).
+        identical_ids: The dataset's ``ignore_identical_ids`` rule (default: looked up by the dataset's name).
     """
+    rule = identical_ids or identical_ids_rule(dataset["name"])
+    if rule.ignore:
+        run = drop_identical_ids(run)
     per_query = per_query_metrics(qrels, run)
     protocol = {
         "top_k": top_k,
         "max_length": reranker.settings.max_length if reranker else None,
         "dtype": settings.dtype,
         "attn_implementation": settings.attn_implementation,
+        **rule.as_protocol(),
         **(protocol_extra or {}),
     }
     record = make_record(

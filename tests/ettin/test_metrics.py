@@ -92,3 +92,65 @@ def test_bm25_on_full_scifact_matches_mteb_evaluator_and_published_score(scifact
     # same library, its own tokenizer settings
     assert ours["ndcg_at_10"] == pytest.approx(0.686300261, abs=1e-9)
     assert ours["recall_at_100"] == pytest.approx(0.912666667, abs=1e-9)
+
+
+# --- ignore_identical_ids: a retrieved document whose id equals the query id (ArguAna: the argument itself) ------------
+
+_SELF_QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1}}
+_SELF_RUN = {
+    "q1": {"q1": 9.0, "d1": 5.0, "d3": 1.0},  # the query's own document first, the relevant one second
+    "q2": {"d2": 4.0, "q1": 3.0, "d3": 2.0},  # another query's id is not the query's own: it stays
+}
+
+
+def test_identical_ids_are_dropped_only_when_asked_hand_computed():
+    kept = per_query_metrics(_SELF_QRELS, _SELF_RUN)
+    assert kept["q1"]["ndcg_at_10"] == pytest.approx(1 / math.log2(3)) and kept["q1"]["mrr_at_10"] == 0.5
+    dropped = per_query_metrics(_SELF_QRELS, _SELF_RUN, ignore_identical_ids=True)
+    assert dropped["q1"]["ndcg_at_10"] == 1.0 and dropped["q1"]["mrr_at_10"] == 1.0  # d1 moves up to rank 1
+    assert dropped["q2"] == kept["q2"] and dropped["q2"]["ndcg_at_10"] == 1.0
+    assert evaluate_run(_SELF_QRELS, _SELF_RUN, ignore_identical_ids=True)["ndcg_at_10"] == 1.0
+    assert _SELF_RUN["q1"]["q1"] == 9.0, "the caller's run is not changed"
+
+
+def test_identical_ids_are_dropped_as_mtebs_own_evaluator_drops_them():
+    import copy
+
+    from mteb._evaluators.retrieval_evaluator import RetrievalEvaluator
+
+    for ignore in (False, True):
+        theirs = RetrievalEvaluator.evaluate(None, _SELF_QRELS, copy.deepcopy(_SELF_RUN), [10, 100], ignore_identical_ids=ignore)
+        ours = per_query_metrics(_SELF_QRELS, _SELF_RUN, ignore_identical_ids=ignore)
+        for qid, scores in theirs.all_scores.items():
+            assert ours[qid]["ndcg_at_10"] == pytest.approx(scores["ndcg_cut_10"], abs=1e-12), (ignore, qid)
+        assert evaluate_run(_SELF_QRELS, _SELF_RUN, ignore)["mrr_at_10"] == pytest.approx(theirs.mrr["MRR@10"], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "ignore", "source"),
+    [
+        ("ArguAna", True, "mteb"), ("FiQA2018", True, "mteb"), ("FEVERHardNegatives", True, "mteb"), ("SciFact", False, "mteb"),
+        ("ArguAna.first50q", True, "mteb"), ("ArguAna[:8q]", True, "mteb"),  # slices keep their task's rule
+        ("arguana", True, "fallback"), ("fiqa", True, "fallback"),  # BEIR's folder names
+        ("scifact", False, "default"), ("tinyfact", False, "default"),
+    ],
+)
+def test_the_rule_comes_from_mtebs_task_then_the_fallback_table(name, ignore, source):
+    from ettin.metrics import identical_ids_rule
+
+    rule = identical_ids_rule(name)
+    assert rule.ignore is ignore and rule.source.startswith(source), rule
+    assert rule.as_protocol() == {"ignore_identical_ids": ignore, "ignore_identical_ids_source": rule.source}
+
+
+def test_the_fallback_table_agrees_with_the_installed_mteb():
+    import mteb
+
+    from ettin.metrics import IDENTICAL_IDS_FALLBACK
+
+    known = {t: mteb.get_task(t).ignore_identical_ids for t in ("ArguAna", "FiQA2018", "FEVER", "FEVERHardNegatives",
+                                                               "QuoraRetrieval", "MSMARCO")}
+    assert all(known.values())
+    for name, ignore in known.items():
+        assert IDENTICAL_IDS_FALLBACK[name.lower()] is ignore, name
+    assert IDENTICAL_IDS_FALLBACK["fiqa"] and IDENTICAL_IDS_FALLBACK["quora"]  # BEIR's folder names of those tasks

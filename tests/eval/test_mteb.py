@@ -4,6 +4,7 @@ numbers agree with ours."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,37 @@ def test_reranker_loader_prefers_mtebs_registered_loader_for_peers(monkeypatch, 
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(runtime, "hub_snapshot", lambda repo, rev=None: Path("x") if cached else None)
     assert mteb_path.reranker_loader(spec) == expected
+
+
+@pytest.mark.parametrize(("name", "ignored"), [("ArguAna", True), ("debate-copy", False)])
+def test_a_local_folder_named_after_arguana_is_scored_as_mteb_scores_arguana(tmp_path, name, ignored):
+    """mteb's own scores and ours both drop the query's own document for a folder named after ArguAna, and agree."""
+    from ettin.corpus import BeirDataset, Corpus
+
+    # the query's own text is in the corpus under its id (as in ArguAna); the judged document is the counter-argument
+    docs = {"a1": "solar panels on every roof cut household electricity bills",
+            "c1": "solar panels cost more than they save on household electricity bills in cloudy places",
+            "x1": "the history of the printing press in europe", "x2": "birds navigate by the magnetic field"}
+    corpus = Corpus(tuple(docs), tuple(docs.values()), ("",) * len(docs), name)
+    dataset = BeirDataset(name, "test", corpus, {"a1": docs["a1"]}, {"a1": {"c1": 1}})
+    task = local_task(dataset, "hand-made")
+    assert task.ignore_identical_ids is ignored
+    (run,) = run_two_stage([task], ["bm25"], [], top_k=5, work_dir=tmp_path / "mteb")["runs"]
+    assert run["provenance"]["protocol"]["ignore_identical_ids"] is ignored
+    assert run["metrics"]["ndcg_at_10"] == pytest.approx(1.0 if ignored else 1 / math.log2(3))
+    for key, value in run["mteb_scores"].items():
+        assert run["metrics"][key] == pytest.approx(value, abs=1e-5), key
+
+
+def test_a_named_task_records_mtebs_own_setting(monkeypatch):
+    import mteb
+
+    from eval.retrieval.mteb import _TaskRecords
+
+    class Loaded:  # mteb's ArguAna task, its data replaced by nothing (only its attribute and metadata are read)
+        metadata = mteb.get_task("ArguAna").metadata
+        ignore_identical_ids = type(mteb.get_task("ArguAna")).ignore_identical_ids
+        dataset = {"default": {"test": {"relevant_docs": {}}}}
+
+    records = _TaskRecords(Loaded(), 10, None, None, {})
+    assert records.identical_ids.ignore is True and records.identical_ids.source == "mteb task ArguAna"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -220,3 +221,47 @@ def test_a_fused_system_is_its_own_row_and_its_weights_reach_both_ends(small, re
     assert fused_name("17m", 0.5) in stored
     with pytest.raises(ValueError, match="between 0 and 1"):
         evaluate_retrieval(small, ["bm25"], ["17m"], fuse_weights=[1.5], **kwargs)
+
+
+def _arguana_like(folder):
+    """Two queries whose own text is also in the corpus under the query's id (as in ArguAna); the counter-argument is
+    the judged document. BM25 ranks the query's own document first and the judged one second."""
+    (folder / "qrels").mkdir(parents=True)
+    docs = {
+        "a1": "solar panels on every roof cut household electricity bills",
+        "c1": "solar panels cost more than they save on household electricity bills in cloudy places",
+        "a2": "school uniforms make pupils equal and focused in class",
+        "c2": "uniforms do not make pupils equal in class; they only hide differences",
+        "x1": "the history of the printing press in europe",
+        "x2": "migratory birds navigate by the earth's magnetic field",
+    }
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
+        for doc_id, text in docs.items():
+            f.write(json.dumps({"_id": doc_id, "title": "", "text": text}) + "\n")
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as f:
+        for qid in ("a1", "a2"):
+            f.write(json.dumps({"_id": qid, "text": docs[qid]}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\na1\tc1\t1\na2\tc2\t1\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(("name", "ignored"), [("ArguAna", True), ("arguana-copy", False)])
+def test_eval_retrieval_follows_the_tasks_ignore_identical_ids(tmp_path, capsys, name, ignored):
+    """``eval retrieval --data data/mteb/ArguAna --name ArguAna`` (the plan's job C) drops the query's own document."""
+    from eval.__main__ import main
+
+    folder = _arguana_like(tmp_path / "data")
+    out = tmp_path / "run.json"
+    assert main(["retrieval", "--data", str(folder), "--name", name, "--first-stage", "bm25", "--top-k", "5",
+                 "--results-dir", str(tmp_path / "store"), "--output", str(out)]) == 0
+    assert ("a document whose id is the query's is ignored" in capsys.readouterr().err) is ignored
+    (run,) = json.loads(out.read_text(encoding="utf-8"))["runs"]
+    for qid in ("a1", "a2"):
+        assert run["rankings"][qid][0] == ("c" + qid[1] if ignored else qid), run["rankings"][qid]
+        # hand-computed NDCG@10: the judged counter-argument at rank 1 (its own document dropped) or at rank 2
+        assert run["per_query"][qid]["ndcg_at_10"] == pytest.approx(1.0 if ignored else 1 / math.log2(3))
+    protocol = run["provenance"]["protocol"]
+    assert protocol["ignore_identical_ids"] is ignored
+    assert protocol["ignore_identical_ids_source"].startswith("mteb" if ignored else "default")
+    (stored,), _ = read_records(tmp_path / "store")
+    assert stored.record["metrics"] == run["metrics"]

@@ -44,6 +44,23 @@ def test_a_run_is_recorded_with_per_query_metrics_rankings_and_intervals(tmp_pat
     assert problems == [] and stored.record == json.loads(json.dumps(record))
 
 
+@pytest.mark.parametrize(("name", "ignored"), [("ArguAna", True), ("FiQA2018", True), ("arguana", True), ("toy", False)])
+def test_a_task_that_ignores_identical_ids_has_the_querys_own_document_dropped_and_says_so(tmp_path, name, ignored):
+    qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
+    run = {"q1": {"q1": 9.0, "d1": 5.0, "d4": 1.0}, "q2": {"q1": 8.0, "d2": 4.0}}  # q1's own document ranks first
+    settings = RuntimeSettings(device="cpu", dtype="float32", attn_implementation="sdpa")
+    record = store.record_run(tmp_path, qrels, run, dataset={**DATASET, "name": name}, first_stage="bm25",
+                              first_stage_provenance={"id": "bm25"}, reranker=None, settings=settings, top_k=100,
+                              shared=SHARED)
+    protocol = record["provenance"]["protocol"]
+    assert protocol["ignore_identical_ids"] is ignored and protocol["ignore_identical_ids_source"]
+    # hand-computed: q1's relevant d1 at rank 1 once its own document is dropped, else at rank 2; q2 keeps q1's document
+    q1 = record["per_query"]["q1"]
+    assert q1["ndcg_at_10"] == pytest.approx(1.0 if ignored else 1 / np.log2(3))
+    assert record["rankings"]["q1"] == (["d1", "d4"] if ignored else ["q1", "d1", "d4"])
+    assert record["rankings"]["q2"] == ["q1", "d2"] and record["per_query"]["q2"]["ndcg_at_10"] == pytest.approx(1 / np.log2(3))
+
+
 def _v1(record: dict) -> dict:
     old = {k: v for k, v in record.items() if k not in ("per_query", "rankings", "intervals")}
     return {**old, "schema": "ettin.retrieval/1"}

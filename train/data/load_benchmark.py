@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ettin.cli import verb
 from train.tables import TrainDataError
 
-__all__ = ["write_synthetic_rows", "peak_rss_of"]
+__all__ = ["write_synthetic_rows", "peak_rss_of", "benchmark_report"]
 
 # The two loaders compared: the memory-mapped one `fit` uses, and the whole-table read it replaced (the baseline).
 _LOADERS = {
@@ -65,6 +67,36 @@ def peak_rss_of(code: str, env: dict[str, str]) -> tuple[int, float, str]:
     return usage.ru_maxrss * 1024, time.perf_counter() - t0, out.strip()
 
 
+def benchmark_report(sizes: Sequence[int], results: list[dict[str, Any]], load_start: Sequence[float]) -> dict[str, Any]:
+    """The report ``data load-benchmark`` writes (committed run: ``eval/results/train/data-loading-benchmark.json``).
+
+    The synthetic tables: query (~60 characters), document (~400), score; Parquet, 100,000-row row groups; each loader
+    runs in a fresh process with an empty ``datasets`` cache (the conversion included).
+
+    Args:
+        sizes: The table sizes, in rows.
+        results: One record per (loader, size): ``loader, rows, rows_loaded, peak_rss_bytes, seconds, file_bytes``.
+        load_start: The machine's 1/5/15-minute load average at the start.
+    """
+    import os
+
+    from ettin.provenance import base_provenance
+
+    ratios = {}
+    for loader in _LOADERS:
+        mine = sorted((r for r in results if r["loader"] == loader), key=lambda r: r["rows"])
+        if len(mine) >= 2:
+            ratios[loader] = round(mine[-1]["peak_rss_bytes"] / mine[0]["peak_rss_bytes"], 3)
+    return {
+        "kind": "train data loading benchmark",
+        "command": "python -m train data load-benchmark " + " ".join(f"--rows {r}" for r in sizes),
+        "results": results,
+        "peak_rss_ratio_largest_over_smallest": ratios,
+        "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
+        "provenance": base_provenance(),
+    }
+
+
 def _benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rows", type=int, action="append", help="table sizes (default: 500000 and 5000000)")
     p.add_argument("--work", required=True, help="folder for the synthetic tables and each run's datasets cache")
@@ -83,7 +115,6 @@ def load_benchmark_command(args: argparse.Namespace) -> int:
     import shutil
 
     from ettin.io import write_json_atomic
-    from ettin.provenance import base_provenance
 
     sizes = args.rows or [500_000, 5_000_000]
     work = Path(args.work)
@@ -104,21 +135,8 @@ def load_benchmark_command(args: argparse.Namespace) -> int:
                             "peak_rss_bytes": rss, "seconds": round(seconds, 1),
                             "file_bytes": table.stat().st_size})  # fmt: skip
             print(f"{loader:32s} {rows:>10,} rows  peak RSS {rss / 2**20:8.0f} MiB  {seconds:6.1f} s", flush=True)
-    ratios = {}
-    for loader in _LOADERS:
-        mine = sorted((r for r in results if r["loader"] == loader), key=lambda r: r["rows"])
-        if len(mine) >= 2:
-            ratios[loader] = round(mine[-1]["peak_rss_bytes"] / mine[0]["peak_rss_bytes"], 3)
+    report = benchmark_report(sizes, results, load_start)
+    ratios = report["peak_rss_ratio_largest_over_smallest"]
     print("\npeak RSS, largest / smallest table: " + ", ".join(f"{k}: {v}x" for k, v in ratios.items()))
-    report = {
-        "kind": "train data loading benchmark", "command": "python -m train data load-benchmark " + " ".join(
-            f"--rows {r}" for r in sizes) + " --work SCRATCH", "results": results,
-        "tables": "synthetic query (~60 characters), document (~400), score; Parquet, 100,000-row row groups; each "
-                  "loader in a fresh process with an empty datasets cache (conversion included)",
-        "peak_rss_ratio_largest_over_smallest": ratios,
-        "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_start],
-                                   "end": [round(x, 2) for x in os.getloadavg()]},
-        "provenance": base_provenance(),
-    }  # fmt: skip
     write_json_atomic(Path(args.out) if args.out else work / "load_benchmark.json", report)
     return 0

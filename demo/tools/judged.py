@@ -115,7 +115,9 @@ def judged_gain(reranker: str | None, first_stage: str, k: int, limit: int | Non
             log.flush()
             bar.update(1)
     rows = [done[qid] for qid, _ in queries]
+    model = play.reranker(choice)  # loaded (or from the runtime's cache): what every query ran with
     summary = {"schema": "ettin.app-judged/1", "settings": settings, "label": choice.label, "random_init": choice.random_init,
+               "reranker": {**model.provenance(), "fuse_weight": getattr(choice, "fuse_weight", None)},
                "summary": summarise(rows), "per_query": rows, "seconds_this_run": round(time.perf_counter() - t0, 1),
                "command": _command(choice.key, settings, out), "load_average": list(os.getloadavg()),
                "provenance": base_provenance()}  # fmt: skip

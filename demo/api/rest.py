@@ -1,35 +1,32 @@
-"""``POST /rerank`` next to the Gradio app: the request and response shapes Cohere, TEI-style and Infinity clients use.
+"""The rerank routes next to the Gradio app: ``POST /v1/rerank`` and ``/v2/rerank`` (Cohere; Jina uses ``/v1``) and
+``POST /rerank`` (the app's form, Infinity's, and TEI's ``texts`` form), one handler for all.
 
-Request: ``{"query": str, "documents": [str | {"text": str, "title"?: str}], "top_n"?: int, "return_documents"?: bool,
-"model"?: str, "precision"?: "auto" | "bf16" | "fp32"}``. Response: ``{"id", "results": [{"index", "relevance_score",
-"raw_score", "document"?}], "model", "random_init", "precision", "dtype", "usage": {"documents", "seconds"}}``, best
-first; ``dtype`` is what the model ran in ("bf16" falls back to float32 on a CPU without native bf16).
-``relevance_score`` is the sigmoid of the model's raw logit (0–1, what these clients expect); ``raw_score`` is the logit
-itself, the number the Search tab shows.
+:mod:`~demo.api.formats` says which format a request speaks and validates it, :mod:`~demo.api.handler` scores it and
+:mod:`~demo.api.responses` answers in the format's own shape; :mod:`~demo.api.schema` lists the routes in
+``/openapi.json`` (``/docs`` is served when the host app has none).
 
-The same models, limits and messages as the UI: bad input is an HTTP 4xx with ``{"message": ...}``; the body is read
-with a size cap; at most :data:`SLOTS` reranks run at once and a request that cannot get a slot within
-:data:`WAIT_SECONDS` is told to retry (503) instead of queueing without end.
+The same models, limits and messages as the UI: bad input is an HTTP 4xx with ``{"message": ...}`` on every path; the
+body is read with a size cap; at most :data:`SLOTS` reranks run at once and a request that cannot get a slot within
+:data:`WAIT_SECONDS` is answered 503 with ``Retry-After`` instead of queueing without end. With ``ETTIN_API_KEY`` set
+(or ``api_key`` given) every rerank route wants ``Authorization: Bearer <key>`` (compared in constant time); unset, the
+routes are open, as before.
 """
 
 from __future__ import annotations
 
-import json
+import hmac
+import os
 import threading
-import time
-import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request  # at run time: FastAPI reads the endpoint's annotation
 
-from demo.search.params import validate_precision
-from demo.sources.choices import RANDOM_BADGE
-from demo.sources.user_corpus import MAX_DOCUMENT_CHARS, MAX_UPLOAD_BYTES
-from demo.views.frames import sigmoid
-from ettin.errors import UserError
-from ettin.pipeline import validate_query, whole_number
-from ettin.runtime import INTERACTIVE_BATCH
+from demo.api.errors import RestError
+from demo.api.formats import MAX_DOCUMENTS, PATHS, RerankRequest, parse_request
+from demo.api.handler import Ranked, rerank
+from demo.api.responses import response_body
+from demo.api.schema import route_docs
+from demo.sources.user_corpus import MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -37,142 +34,29 @@ if TYPE_CHECKING:
 
     from demo.search.playground import Playground
 
-__all__ = ["MAX_DOCUMENTS", "RerankRequest", "RestError", "add_rerank_route", "parse_request", "rerank"]
+__all__ = ["API_KEY_ENV", "MAX_DOCUMENTS", "RETRY_AFTER_SECONDS", "SLOTS", "WAIT_SECONDS", "add_rerank_route",
+           "check_api_key"]  # fmt: skip
 
-MAX_DOCUMENTS = 200  # as K in the Search tab
 SLOTS = 2
 WAIT_SECONDS = 30.0
-_FIELDS = {"query", "documents", "top_n", "return_documents", "model", "precision"}
+RETRY_AFTER_SECONDS = 5
+API_KEY_ENV = "ETTIN_API_KEY"
 
 
-class RestError(UserError, ValueError):
-    """A refused ``/rerank`` request; ``status`` is the HTTP status it is answered with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class RerankRequest:
-    """A validated ``/rerank`` request."""
-
-    query: str
-    documents: tuple[str, ...]
-    top_n: int
-    return_documents: bool
-    model: str | None
-    precision: str = "auto"
-
-
-def _document(value: Any, i: int) -> str:
-    if isinstance(value, dict):
-        text, title = value.get("text"), value.get("title", "")
-        if not isinstance(text, str) or not isinstance(title, str):
-            raise RestError(f"documents[{i}]: give a string, or an object with a string \"text\" (and optional \"title\")")
-        value = f"{title} {text}".strip()
-    if not isinstance(value, str):
-        raise RestError(f"documents[{i}] must be a string or {{\"text\": ...}}, not {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise RestError(f"documents[{i}] contains an invalid character (a lone UTF-16 surrogate)") from None
-    if len(value) > MAX_DOCUMENT_CHARS:
-        raise RestError(f"documents[{i}] has {len(value):,} characters; the limit is {MAX_DOCUMENT_CHARS:,}")
-    return value
-
-
-def parse_request(body: bytes) -> RerankRequest:
-    """Validate a request body; every refusal names the field and the fix.
+def check_api_key(authorization: str | None, key: str) -> None:
+    """Accept ``Authorization: Bearer <key>`` (the scheme in any case), compared in constant time.
 
     Raises:
-        RestError: not a JSON object, unknown fields, wrong types, empty or over-limit values.
+        RestError: 401 with ``WWW-Authenticate: Bearer`` when the header is missing, not a bearer token, or wrong.
     """
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise RestError("the body is not UTF-8 text: send JSON") from None
-    except RecursionError:
-        raise RestError("the body is nested too deeply: send a flat JSON object") from None
-    except ValueError as exc:  # includes json.JSONDecodeError and integers too long to convert
-        raise RestError(f"the body is not valid JSON ({str(exc)[:80]})") from None
-    if not isinstance(data, dict):
-        raise RestError('send a JSON object: {"query": "...", "documents": ["...", ...]}')
-    unknown = sorted(str(k)[:40] for k in set(data) - _FIELDS)
-    if unknown:
-        raise RestError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS))}")
-    try:
-        query = validate_query(data.get("query"))
-    except UserError as exc:
-        raise RestError(f"query: {exc}") from None
-    documents = data.get("documents")
-    if not isinstance(documents, list) or not documents:
-        raise RestError("documents must be a non-empty list of strings")
-    if len(documents) > MAX_DOCUMENTS:
-        raise RestError(f"{len(documents):,} documents; the limit is {MAX_DOCUMENTS} per request", status=413)
-    texts = tuple(_document(d, i) for i, d in enumerate(documents))
-    try:
-        top_n = whole_number(data.get("top_n", len(texts)), "top_n", 1, MAX_DOCUMENTS)
-    except UserError as exc:
-        raise RestError(str(exc)) from None
-    return_documents = data.get("return_documents", False)
-    if not isinstance(return_documents, bool):
-        raise RestError("return_documents must be true or false")
-    model = data.get("model")
-    if model is not None and not isinstance(model, str):
-        raise RestError("model must be a string: one of the app's reranker keys")
-    try:
-        precision = validate_precision(data.get("precision", "auto"))
-    except UserError as exc:
-        raise RestError(str(exc)) from None
-    return RerankRequest(query, texts, min(top_n, len(texts)), return_documents, model, precision)
-
-
-def _choice(play: Playground, key: str | None):
-    """The offered reranker for ``key`` (default: the first offered; offline, the reranker trained here)."""
-    if key is None:
-        if not play.rerankers:
-            raise RestError("no rerankers are offered: start the app with --models-dir (python -m ettin replica ...)", 503)
-        return play.rerankers[0]
-    try:
-        choice = play.reranker_choice(key)
-    except UserError as exc:
-        raise RestError(str(exc), status=404) from None
-    if choice is None:
-        raise RestError("model: give a reranker key (\"none\" does not rerank)")
-    return choice
-
-
-def rerank(play: Playground, request: RerankRequest) -> dict[str, Any]:
-    """Score every document against the query with the chosen model; the response body, best first.
-
-    Raises:
-        RestError: unknown model, or a rerank estimated above the app's time limit.
-    """
-    choice = _choice(play, request.model)
-    try:
-        model = play.reranker(choice, request.precision)
-        play.check_budget(choice, len(request.documents), request.precision)
-    except UserError as exc:
-        raise RestError(str(exc), status=422) from None
-    t0 = time.perf_counter()
-    pairs = [(request.query, d) for d in request.documents]
-    scores = [float(s) for s in model.score_pairs(pairs, batch_size=INTERACTIVE_BATCH)]
-    seconds = time.perf_counter() - t0
-    play.record_throughput(choice, request.precision, len(scores), seconds)
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[: request.top_n]
-    results = []
-    for i in order:
-        row: dict[str, Any] = {"index": i, "relevance_score": sigmoid(scores[i]), "raw_score": scores[i]}
-        if request.return_documents:
-            row["document"] = {"text": request.documents[i]}
-        results.append(row)
-    body = {"id": str(uuid.uuid4()), "results": results, "model": choice.key, "random_init": choice.random_init,
-            "precision": request.precision, "dtype": model.settings.dtype,
-            "usage": {"documents": len(scores), "seconds": round(seconds, 4)}}  # fmt: skip
-    if choice.random_init:
-        body["warning"] = RANDOM_BADGE
-    return body
+    challenge = {"WWW-Authenticate": "Bearer"}
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise RestError(f"this server needs an API key: send the header 'Authorization: Bearer <key>' with the key "
+                        f"set in {API_KEY_ENV} where the app runs", 401, challenge)  # fmt: skip
+    # Starlette decodes header bytes as latin-1: re-encoding gives the bytes the client sent
+    if not hmac.compare_digest(given.strip().encode("latin-1"), key.encode("utf-8")):
+        raise RestError(f"the API key is wrong: send the key set in {API_KEY_ENV} where the app runs", 401, challenge)
 
 
 async def _read_body(request: Request, cap: int) -> bytes:
@@ -188,28 +72,82 @@ async def _read_body(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def add_rerank_route(app: FastAPI, play: Playground, max_body_bytes: int = MAX_UPLOAD_BYTES) -> None:
-    """Add ``POST /rerank`` to ``app`` (the FastAPI app Gradio serves, or any other)."""
+def _model_headers(ranked: Ranked) -> dict[str, str]:
+    """``X-Ettin-Model`` / ``X-Ettin-Random-Init``: what scored, in every format (TEI's bare list has no room for it)."""
+    headers = {"X-Ettin-Random-Init": "true" if ranked.choice.random_init else "false"}
+    if ranked.choice.key.isascii() and ranked.choice.key.isprintable():
+        headers["X-Ettin-Model"] = ranked.choice.key
+    return headers
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``/docs`` when the host app does not (Gradio turns FastAPI's off); its script and style
+    load from the CDN FastAPI names, so offline the page is served but stays blank (``/openapi.json`` is complete)."""
+    if app.docs_url is not None or app.openapi_url is None or any(getattr(r, "path", None) == "/docs" for r in app.routes):
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    openapi_url = app.openapi_url
+
+    async def docs(_: Request):
+        return get_swagger_ui_html(openapi_url=openapi_url, title="Ettin Rerankers — rerank API")
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+
+
+def add_rerank_route(app: FastAPI, play: Playground, max_body_bytes: int = MAX_UPLOAD_BYTES, api_key: str | None = None,
+                     slots: int = SLOTS, wait_seconds: float = WAIT_SECONDS) -> None:  # fmt: skip
+    """Add ``POST /v1/rerank``, ``/v2/rerank`` and ``/rerank`` to ``app`` (the FastAPI app Gradio serves, or any other).
+
+    Args:
+        app: The FastAPI app.
+        play: The app's models, limits and rate estimates.
+        max_body_bytes: Largest request body read.
+        api_key: The key every request must send as ``Authorization: Bearer``; ``None``: ``$ETTIN_API_KEY``; empty:
+            no key (the routes are open).
+        slots: Reranks at once.
+        wait_seconds: How long a request waits for a slot before a 503.
+    """
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
 
-    slots = threading.BoundedSemaphore(SLOTS)
+    key = os.environ.get(API_KEY_ENV, "") if api_key is None else api_key
+    semaphore = threading.BoundedSemaphore(slots)
 
-    def run(parsed: RerankRequest) -> dict[str, Any]:
-        if not slots.acquire(timeout=WAIT_SECONDS):
-            raise RestError(f"the server is busy ({SLOTS} reranks running for over {WAIT_SECONDS:.0f} s); retry later", 503)
+    def run(parsed: RerankRequest) -> tuple[Any, dict[str, str]]:
+        if not semaphore.acquire(timeout=wait_seconds):
+            raise RestError(f"the server is busy: all {slots} rerank slots stayed taken for the {wait_seconds:g} s this "
+                            f"request waited; retry in a few seconds", 503,
+                            {"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
         try:
-            return rerank(play, parsed)
+            ranked = rerank(play, parsed)
+            return response_body(parsed, ranked), _model_headers(ranked)
         finally:
-            slots.release()
+            semaphore.release()
 
-    async def endpoint(request: Request) -> JSONResponse:
-        try:
-            parsed = parse_request(await _read_body(request, max_body_bytes))
-            return JSONResponse(await run_in_threadpool(run, parsed))
-        except RestError as exc:
-            return JSONResponse({"message": str(exc)}, status_code=exc.status)
-        except MemoryError:
-            return JSONResponse({"message": "out of memory: send fewer or shorter documents"}, status_code=503)
+    def endpoint_for(path: str):
+        async def endpoint(request: Request) -> JSONResponse:
+            try:
+                if key:
+                    check_api_key(request.headers.get("authorization"), key)
+                parsed = parse_request(await _read_body(request, max_body_bytes), path)
+                body, headers = await run_in_threadpool(run, parsed)
+                return JSONResponse(body, headers=headers)
+            except RestError as exc:
+                return JSONResponse({"message": str(exc)}, status_code=exc.status, headers=exc.headers)
+            except MemoryError:
+                return JSONResponse({"message": "out of memory: send fewer or shorter documents"}, status_code=503,
+                                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
 
-    app.add_api_route("/rerank", endpoint, methods=["POST"], include_in_schema=False)
+        endpoint.__name__ = "rerank_" + path.strip("/").replace("/", "_")
+        return endpoint
+
+    async def not_post(request: Request) -> JSONResponse:
+        return JSONResponse({"message": f"{request.url.path} answers POST with a JSON body, not {request.method}"},
+                            status_code=405, headers={"Allow": "POST"})  # fmt: skip
+
+    for path in PATHS:
+        app.add_api_route(path, endpoint_for(path), methods=["POST"], response_model=None, **route_docs(path))
+        app.add_api_route(path, not_post, methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    _add_docs(app)
+    app.openapi_schema = None  # a schema built before these routes existed is rebuilt on the next request

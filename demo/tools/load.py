@@ -19,6 +19,12 @@ client its own browser session:
 
 Prints one JSON object (and writes it with ``--out``). Not a test: timings depend on the machine and its load, which the
 file records (load average at start and end).
+
+``python -m demo load-api [--model minilm-scifact] [--out eval/results/app/rerank-api-load.json]`` measures the rerank
+API the same way (:func:`measure_rerank_api`): the app started as above, then ``POST /v2/rerank`` with 30 and 100
+SciFact abstracts through the ``cohere`` SDK (``ClientV2``) and through plain HTTP (httpx, the same body), interleaved
+one request at a time: p50 and p99 of the client-side latency; then ``--concurrent`` clients of each kind at once:
+requests/s. Prints a table and writes JSON with provenance (model, random_init, hardware, load, date, versions).
 """
 
 from __future__ import annotations
@@ -38,9 +44,10 @@ from typing import Any
 from demo.texts import FULL_SCIFACT, MINE, SAMPLE
 from demo.tools.server import running_app
 from ettin.cli import verb
+from ettin.errors import UserError
 from ettin.runtime.compiled import COMPILE_MODES
 
-__all__ = ["MemorySampler", "load", "measure", "percentile"]
+__all__ = ["MemorySampler", "load", "load_api", "measure", "measure_rerank_api", "percentile"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -250,3 +257,158 @@ def load(args: argparse.Namespace) -> int:
         with atomic_open(args.out) as f:
             f.write(text + "\n")
     return 0 if result["concurrent_sample"]["succeeded"] == args.concurrent else 1
+
+
+# ---- python -m demo load-api: the rerank API through the Cohere SDK and plain HTTP ------------------------------------
+
+API_PATH = "/v2/rerank"
+API_PACKAGES = ("cohere", "httpx", "fastapi", "starlette", "uvicorn")
+
+
+def _api_documents(n: int) -> list[str]:
+    """The first ``n`` abstracts of the bundled SciFact corpus, ``title + " " + text`` (what the Search tab reranks)."""
+    from ettin.corpus import scifact_corpus
+
+    corpus = scifact_corpus()
+    titles = corpus.titles or ("",) * len(corpus.texts)
+    return [f"{t} {x}".strip() for t, x in zip(titles[:n], corpus.texts[:n])]
+
+
+def _api_clients(url: str):
+    """A ``cohere.ClientV2`` and an httpx client, both for ``url`` (no retries: a failure is counted, not hidden)."""
+    import httpx
+
+    try:
+        import cohere
+    except ImportError:
+        raise UserError("load-api needs the cohere SDK: pip install -r requirements-test.txt") from None
+    sdk = cohere.ClientV2(api_key=os.environ.get("ETTIN_API_KEY") or "unused", base_url=url, timeout=300)
+    headers = {"Authorization": f"Bearer {os.environ.get('ETTIN_API_KEY') or 'unused'}"}
+    return sdk, httpx.Client(base_url=url, timeout=300, headers=headers)
+
+
+def _api_call(kind: str, clients, body: dict[str, Any]) -> float:
+    """One rerank through the SDK or plain HTTP; its client-side wall time in seconds."""
+    sdk, http = clients
+    t = time.perf_counter()
+    if kind == "cohere_sdk":
+        sdk.rerank(**body, request_options={"max_retries": 0})
+    else:
+        http.post(API_PATH, json=body).raise_for_status()
+    return time.perf_counter() - t
+
+
+def _ms(times: list[float]) -> dict[str, Any]:
+    return {"n": len(times), "p50_ms": round(percentile(times, 0.5) * 1000, 1),
+            "p99_ms": round(percentile(times, 0.99) * 1000, 1), "mean_ms": round(statistics.fmean(times) * 1000, 1)}  # fmt: skip
+
+
+def _api_latency(clients, body: dict[str, Any], requests: int) -> dict[str, Any]:
+    """SDK and plain-HTTP requests interleaved one at a time (so drift in the machine's load hits both alike)."""
+    times: dict[str, list[float]] = {"cohere_sdk": [], "http": []}
+    for _ in range(requests):
+        for kind, out in times.items():
+            out.append(_api_call(kind, clients, body))
+    return {kind: _ms(out) for kind, out in times.items()}
+
+
+def _api_concurrent(url: str, kind: str, body: dict[str, Any], clients_n: int, per_client: int) -> dict[str, Any]:
+    """``clients_n`` clients of one kind, each sending ``per_client`` requests back to back: requests/s over the wall."""
+    clients = [_api_clients(url) for _ in range(clients_n)]
+    failures: list[str] = []
+
+    def one(i: int) -> list[float]:
+        out = []
+        for _ in range(per_client):
+            try:
+                out.append(_api_call(kind, clients[i], body))
+            except Exception as exc:  # noqa: BLE001 - counted
+                failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        return out
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients_n) as pool:
+        times = [t for out in pool.map(one, range(clients_n)) for t in out]
+    wall = time.perf_counter() - t0
+    return {"clients": clients_n, "requests": clients_n * per_client, "succeeded": len(times), "wall_s": round(wall, 2),
+            "requests_per_s": round(len(times) / wall, 2), **_ms(times), "failures": failures[:5]}  # fmt: skip
+
+
+def measure_rerank_api(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the app, measure its rerank API as the module docstring describes, stop it; a JSON-ready dict."""
+    from ettin.provenance import base_provenance, package_versions
+
+    load_at_start = os.getloadavg()
+    docs = _api_documents(max(args.docs))
+    app_args = ["--models-dir", args.models_dir] if args.models_dir else []
+    query = _queries(1)[0]
+    with running_app(app_args, timeout=600, env={"ETTIN_COMPILE": args.compile}) as app:
+        clients = _api_clients(app.url)
+        bodies = {n: {"model": args.model, "query": query, "documents": docs[:n], "top_n": args.top_n} for n in args.docs}
+        # the app's own form says what scored (model, random_init, dtype); it loads the model too
+        first = clients[1].post("/rerank", json=bodies[min(args.docs)])
+        if first.status_code != 200:
+            raise UserError(f"the app refused the first rerank ({first.status_code}): {first.text[:300]}")
+        answered = first.json()
+        for n in args.docs:  # one warm request per size and kind, not measured
+            _api_latency(clients, bodies[n], 1)
+        latency = {str(n): _api_latency(clients, bodies[n], args.requests) for n in args.docs}
+        body = bodies[args.concurrent_docs if args.concurrent_docs in bodies else min(args.docs)]
+        concurrent = {kind: _api_concurrent(app.url, kind, body, args.concurrent, args.per_client)
+                      for kind in ("cohere_sdk", "http")}  # fmt: skip
+    return {
+        "schema": "ettin.rerank-api-load/1",
+        "provenance": {**base_provenance(), "client_packages": package_versions(API_PACKAGES),
+                       "command": " ".join(["python", "-m", "demo", *sys.argv[1:]]),
+                       "load_average_1_5_15min": {"start": [round(x, 2) for x in load_at_start],
+                                                  "end": [round(x, 2) for x in os.getloadavg()]}},
+        "settings": {"path": API_PATH, "model": answered.get("model"), "random_init": answered.get("random_init"),
+                     "precision": "auto (the app's default)", "dtype": answered.get("dtype"), "compile": args.compile, "top_n": args.top_n,
+                     "documents": args.docs, "requests_per_size_and_client": args.requests,
+                     "query": query, "documents_source": "the first SciFact corpus abstracts, title + text",
+                     "cold_start_to_http_200_s": round(app.cold_start_s, 2)},
+        "latency": latency,
+        "concurrent": {"documents": len(body["documents"]), **concurrent},
+    }  # fmt: skip
+
+
+def api_table(result: dict[str, Any]) -> str:
+    """The measurements as a Markdown table (latency per size and client; requests/s at the concurrency)."""
+    rows = ["| documents | client | p50 ms | p99 ms | n |", "|---|---|---|---|---|"]
+    for n, kinds in result["latency"].items():
+        rows += [f"| {n} | {kind} | {m['p50_ms']} | {m['p99_ms']} | {m['n']} |" for kind, m in kinds.items()]
+    conc = result["concurrent"]
+    rows += ["", f"| {conc['documents']} documents, concurrent clients | client | requests/s | p50 ms | p99 ms | ok/sent |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for kind in ("cohere_sdk", "http"):
+        c = conc[kind]
+        rows.append(f"| {c['clients']} | {kind} | {c['requests_per_s']} | {c['p50_ms']} | {c['p99_ms']} | "
+                    f"{c['succeeded']}/{c['requests']} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def _api_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", default=None, help="folder of local rerankers (default: none; the app's own offer)")
+    p.add_argument("--model", default="minilm-scifact", help="the reranker key sent (default: the one trained here)")
+    p.add_argument("--docs", type=int, nargs="+", default=[30, 100], help="documents per request, one run per size")
+    p.add_argument("--requests", type=int, default=30, help="requests per size and client kind")
+    p.add_argument("--top-n", type=int, default=10)
+    p.add_argument("--concurrent", type=int, default=8, help="clients at once in the throughput run")
+    p.add_argument("--per-client", type=int, default=5, help="requests each concurrent client sends")
+    p.add_argument("--concurrent-docs", type=int, default=30, help="documents per request in the throughput run")
+    p.add_argument("--compile", choices=COMPILE_MODES, default="off", help="the app's --compile (default off: no minutes-long compile first)")
+    p.add_argument("--out", default="eval/results/app/rerank-api-load.json", help="where the JSON is written")
+
+
+@verb("load-api", help="Measure the rerank API: Cohere SDK vs plain HTTP latency, and requests/s at 8 clients.",
+      arguments=_api_arguments, description=__doc__)  # fmt: skip
+def load_api(args: argparse.Namespace) -> int:
+    """Print the table, write the JSON to ``--out``; exit 1 unless every concurrent request succeeded."""
+    from ettin.io import write_json_atomic
+
+    result = measure_rerank_api(args)
+    print(api_table(result))
+    write_json_atomic(args.out, result)
+    print(f"written: {args.out}")
+    ok = all(result["concurrent"][k]["succeeded"] == result["concurrent"][k]["requests"] for k in ("cohere_sdk", "http"))
+    return 0 if ok else 1

@@ -1,4 +1,5 @@
-"""``POST /rerank``: Cohere-shaped requests and responses, the app's limits, and a clean 4xx JSON message per bad input."""
+"""``POST /rerank`` in the app's own form: its response, the app's limits, and a clean 4xx JSON message per bad input
+(the other wire formats: test_rest_formats.py; the real clients over HTTP: test_rest_clients.py)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,6 @@ BAD = [
     (json.dumps({"query": QUERY, "documents": DOCS, "top_n": 2.5}), 400, "not 2.5"),
     (json.dumps({"query": QUERY, "documents": DOCS, "top_n": "3"}), 400, "not str"),
     (json.dumps({"query": QUERY, "documents": DOCS, "top_n": True}), 400, "not bool"),
-    (json.dumps({"query": QUERY, "documents": DOCS, "top_n": None}), 400, "not NoneType"),
     (json.dumps({"query": QUERY, "documents": DOCS, "top_n": [1]}), 400, "not list"),
     ('{"query": "q", "documents": ["a"], "top_n": NaN}', 400, "not nan"),
     (json.dumps({"query": QUERY, "documents": DOCS, "top_n": 0}), 400, "between 1 and 200, not 0"),
@@ -101,6 +101,14 @@ def test_bad_requests_are_a_4xx_with_a_json_message(http, body, status, message)
     response = http.post("/rerank", content=body, headers={"content-type": "application/json"})
     assert response.status_code == status, response.text[:300]
     assert message in response.json()["message"]
+
+
+def test_null_top_n_is_absent_and_returns_every_document(http):
+    """Clients send ``"top_n": null`` for "all" (langchain-cohere does); it used to be a 400."""
+    response = http.post("/rerank", json={"query": QUERY, "documents": DOCS, "top_n": None, "return_documents": None})
+    assert response.status_code == 200, response.text
+    assert sorted(r["index"] for r in response.json()["results"]) == [0, 1, 2, 3]
+    assert "document" not in response.json()["results"][0]
 
 
 def test_no_rerankers_offered_is_a_clear_503(tmp_path):

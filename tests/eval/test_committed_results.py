@@ -180,6 +180,26 @@ def _app_judged_writer(monkeypatch, tmp_path) -> dict:
     return judged.judged_gain(None, "bm25", 30, 2, tmp_path / "judged.json")
 
 
+def _rerank_api_load_writer(monkeypatch, tmp_path) -> dict:
+    """``python -m demo load-api`` -> ``demo.tools.load.measure_rerank_api``, with the app and its clients stubbed."""
+    from contextlib import contextmanager
+
+    from demo.tools import load
+
+    @contextmanager
+    def running_app(*args, **kwargs):
+        yield SimpleNamespace(url="http://stub", cold_start_s=1.0)
+
+    answer = SimpleNamespace(status_code=200, json=lambda: {"model": "stub", "random_init": False, "dtype": "float32"})
+    monkeypatch.setattr(load, "running_app", running_app)
+    monkeypatch.setattr(load, "_api_clients", lambda url: (None, SimpleNamespace(post=lambda *a, **k: answer)))
+    monkeypatch.setattr(load, "_api_latency", lambda *a: {})
+    monkeypatch.setattr(load, "_api_concurrent", lambda *a: {})
+    parser = argparse.ArgumentParser()
+    load._api_arguments(parser)
+    return load.measure_rerank_api(parser.parse_args([]))
+
+
 def _proof_run_writer(monkeypatch, tmp_path) -> dict:
     """``python -m train scifact`` -> ``train.scifact.proof_report`` (its ``report.json``, committed as is)."""
     from train.scifact import _scifact_arguments, proof_report
@@ -212,6 +232,7 @@ WRITERS: dict[str, Callable] = {
     "speed/accuracy/*.json": _speed_writer(accuracy=True),
     "app/load_*.json": _app_load_writer,
     "app/judged-gain.json": _app_judged_writer,
+    "app/rerank-api-load.json": _rerank_api_load_writer,
     "train/scifact-proof-run.json": _proof_run_writer,
     "train/scifact-reranker-run.json": _reranker_run_writer,
     "train/data-loading-benchmark.json": _load_benchmark_writer,

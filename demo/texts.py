@@ -69,7 +69,8 @@ UPLOAD_HELP = (
 COMPARE_HELP = (
     "One query, every reranker you pick, the same first-stage candidates, streamed size by size (smallest first; Stop "
     "ends after the running size). Agreement with the largest size selected (a note says so if it is skipped): overlap "
-    "of the top 5 and Kendall's tau over all candidates. Sizes estimated above the time limit are skipped."
+    "of the top 5 and Kendall's tau over all candidates. Sizes estimated above the time limit are skipped, with the K "
+    "that fits, unless Run anyway is ticked."
 )
 
 # formatted with title, url, date, n_quality, n_speed, refused, commands (demo.tabs.reproduce) and regenerated

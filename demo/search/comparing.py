@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 
+from demo.search.budget import OverLimitError, SkipNote
 from demo.search.loading import compiled_state
 from demo.search.outcomes import CompareOutcome, CompareRow
 from demo.search.params import ProgressFn, check_params, validate_precision
@@ -16,7 +18,7 @@ from ettin.fusion import zscore_fuse
 from ettin.pipeline import InputError, validate_query
 from ettin.runtime import INTERACTIVE_BATCH, ModelLoadError
 
-__all__ = ["CompareMixin"]
+__all__ = ["CompareMixin", "OverLimitRow"]
 
 
 class CompareMixin:
@@ -32,10 +34,11 @@ class CompareMixin:
         k: int = 30,
         progress: ProgressFn | None = None,
         precision: str = "auto",
+        run_anyway: bool = False,
     ) -> CompareOutcome:
         """The complete comparison: the last outcome of :meth:`compare_stream` (same arguments, same errors)."""
         outcome = None
-        for outcome in self.compare_stream(query, corpus, first_stage, rerankers, k, progress, precision):
+        for outcome in self.compare_stream(query, corpus, first_stage, rerankers, k, progress, precision, run_anyway):
             pass
         assert outcome is not None  # the stream yields at least once or raises
         return outcome
@@ -49,12 +52,16 @@ class CompareMixin:
         k: int = 30,
         progress: ProgressFn | None = None,
         precision: str = "auto",
+        run_anyway: bool = False,
     ) -> Iterator[CompareOutcome]:
         """Rerank the same first-stage top ``k`` with several rerankers (default: all offered), smallest first, timing
         each; yield the outcome so far once the candidates are known and again after each size.
 
         Work happens only while the stream is advanced: closing it (the app's Stop) leaves the remaining sizes unrun.
-        Sizes estimated above the time limit, or that fail to load, are skipped and listed in ``skipped``. Agreement is
+        A size estimated above the time limit is skipped before it loads (the app's one limit rule,
+        :mod:`demo.search.budget`), its ``skipped`` line a :class:`~demo.search.budget.SkipNote` with its estimate
+        and the K that fits; with ``run_anyway`` it runs, and its row (an :class:`OverLimitRow`) carries the warning.
+        A size that fails to load is skipped too, saying why. Agreement is
         measured against the largest size selected; when it is skipped the largest other size takes its place and
         ``reference_note`` says so.
 
@@ -76,7 +83,8 @@ class CompareMixin:
         first_stage_scores = dict(zip(cand_ids, map(float, fs_scores.tolist())))
         pairs = [(query, corpus.document_text(i)) for i in idx]
         titles = [_full_title(corpus, i) for i in idx]
-        skipped = {c.key: reason for c in choices if (reason := self._over_budget(c, len(pairs), precision))}
+        refusals = {c.key: self._over_budget(c, len(pairs), precision) for c in choices}
+        skipped = {key: r.skip_reason() for key, r in refusals.items() if r is not None and not run_anyway}
         planned = [c for c in choices if c.key not in skipped]
         outcome = CompareOutcome(query, stage.name, k, cand_ids, [], None, [], setup_s, [c.key for c in planned],
                                  precision=precision, settings=settings, choices=choices)  # fmt: skip
@@ -85,7 +93,7 @@ class CompareMixin:
         for n, choice in enumerate(planned, start=1):
             if progress:
                 progress((n - 1) / len(planned), f"{choice.key}: loading and reranking {len(pairs)} documents")
-            row = self._compare_one(choice, pairs, cand_ids, titles, precision, first_stage_scores)
+            row = self._compare_one(choice, pairs, cand_ids, titles, precision, first_stage_scores, run_anyway)
             if isinstance(row, str):
                 skipped[choice.key] = row
             else:
@@ -111,7 +119,8 @@ class CompareMixin:
         """``outcome`` with its skipped list, the reference (the largest selected, or the largest other size that ran or
         will run when that one was skipped) and a note when the reference is not the largest selected."""
         intended = choices[-1].key
-        skipped_list = [f"{key}: {reason}" for key, reason in skipped.items()]
+        skipped_list = [(reason if isinstance(reason, SkipNote) else SkipNote(reason)).prefixed(f"{key}: ")
+                        for key, reason in skipped.items()]  # fmt: skip
         if intended not in skipped:
             return dataclasses.replace(outcome, skipped=skipped_list, reference=intended, reference_note="")
         alive = {r.choice.key for r in outcome.rows} | set(outcome.pending)
@@ -129,17 +138,16 @@ class CompareMixin:
         titles: list[str],
         precision: str,
         first_stage_scores: dict[str, float],
-    ) -> CompareRow | str:
+        run_anyway: bool = False,
+    ) -> CompareRow | SkipNote:
         """Rerank the shared candidates with one reranker (a fused system: fused with ``first_stage_scores``), or say
-        why it was skipped."""
-        reason = self._over_budget(choice, len(pairs), precision)
-        if reason:
-            return reason
+        why it was skipped (estimated above the limit, checked again once a model new here is timed; or unloadable)."""
         try:
-            model = self.reranker(choice, precision)
-            self.check_budget(choice, len(pairs), precision)
+            model, warning = self.reranker_within_limit(choice, len(pairs), precision, run_anyway)
+        except OverLimitError as exc:
+            return exc.skip_reason()
         except (ModelLoadError, InputError) as exc:
-            return str(exc)
+            return SkipNote(str(exc))
         compiled = compiled_state(model)
         t1 = time.perf_counter()
         scores = model.score_pairs(pairs, batch_size=INTERACTIVE_BATCH) if pairs else []
@@ -150,7 +158,7 @@ class CompareMixin:
             fused = zscore_fuse(first_stage_scores, dict(zip(cand_ids, map(float, scores))), choice.fuse_weight)
             scores = [fused[d] for d in cand_ids]
         order = sorted(range(len(pairs)), key=lambda j: (-float(scores[j]), j))
-        return CompareRow(
+        row = CompareRow(
             choice,
             [cand_ids[j] for j in order],
             [titles[j] for j in order],
@@ -161,6 +169,14 @@ class CompareMixin:
             getattr(model, "parameters", None) or choice.parameters,
             compiled,
         )
+        return OverLimitRow(**vars(row), warning=warning) if warning else row
+
+
+@dataclass
+class OverLimitRow(CompareRow):
+    """A size run anyway although estimated above the time limit: its row, with the warning to show."""
+
+    warning: str = ""
 
 
 def _full_title(corpus: Corpus, i: int, untitled_chars: int = 160) -> str:

@@ -3,31 +3,47 @@ stages built once per corpus and kept; rerankers from the runtime's bounded cach
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 from demo.search.fair import EmbeddingQueue
 from demo.search.params import ProgressFn, validate_precision
+from demo.search.throughput import TYPICAL_TOKENS, app_max_length, config_cost, pair_cost
 from demo.sources.choices import NO_RERANKER, FirstStageChoice, RerankerChoice
 from ettin import registry
 from ettin.cache import BoundedCache
 from ettin.corpus import Corpus
+from ettin.errors import UserError
 from ettin.pipeline import BM25FirstStage, DenseFirstStage, EmbeddingStore
-from ettin.runtime import INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSettings, best_settings
+from ettin.runtime import INTERACTIVE_BATCH, INTERACTIVE_MAX_LENGTH, ModelLoadError, RuntimeSettings, best_settings
 
-__all__ = ["APP_EMBEDDINGS_MAX_BYTES", "BM25_CACHED", "DENSE_CACHED", "LoadingMixin", "compiled_state"]
+__all__ = [
+    "APP_EMBEDDINGS_MAX_BYTES",
+    "BM25_CACHED",
+    "DENSE_CACHED",
+    "SAMPLE_MIN_PAIRS",
+    "SAMPLE_SECONDS",
+    "LoadingMixin",
+    "compiled_state",
+    "loaded_cost",
+    "sample_pairs",
+]
 
 BM25_CACHED = 8  # BM25 indexes kept, one per corpus
 APP_EMBEDDINGS_MAX_BYTES = 1 << 30  # corpus embeddings the app keeps on disk
 DENSE_CACHED = 4  # (embedder, corpus) first stages kept
+SAMPLE_SECONDS = 4.0  # about how long timing a model on sample pairs may take (when an estimate says it is slow)
+SAMPLE_MIN_PAIRS = 4  # pairs timed at least
+_TIMING_LOCK = threading.Lock()
 
 
 class LoadingMixin:
     """Lookups and loading for :class:`~demo.search.playground.Playground`.
 
     Uses the playground's ``rerankers`` and ``first_stages`` (what is offered), ``models_dir``, its first-stage caches
-    ``_bm25`` and ``_dense``, its ``_embeddings`` store and ``embedding_queue``, and (to time a reranker's first pairs)
-    ``throughput`` and ``record_throughput`` from :class:`~demo.search.budget.BudgetMixin`.
+    ``_bm25`` and ``_dense``, its ``_embeddings`` store and ``embedding_queue``, and (to time a reranker on sample
+    pairs) ``throughput`` from :class:`~demo.search.budget.BudgetMixin`.
     """
 
     models_dir: Path | None
@@ -108,12 +124,12 @@ class LoadingMixin:
         Raises:
             InputError: a precision not in :data:`~demo.search.params.PRECISIONS`.
         """
-        own = choice.max_length if choice is not None else None
-        max_length = min(INTERACTIVE_MAX_LENGTH, own) if own else INTERACTIVE_MAX_LENGTH
+        max_length = app_max_length(choice) if choice is not None else INTERACTIVE_MAX_LENGTH
         return best_settings(precision=validate_precision(precision), max_length=max_length)
 
     def reranker(self, choice: RerankerChoice, precision: str = "auto"):
-        """The loaded model for ``choice`` in ``precision``, timed on 2 pairs the first time so estimates have a rate.
+        """The loaded model for ``choice`` in ``precision``; the first time on this machine (no rate stored for it in
+        this precision), also timed on sample pairs so estimates have its rate (:meth:`_time_sample`).
 
         Raises:
             InputError: a precision not in :data:`~demo.search.params.PRECISIONS`.
@@ -124,11 +140,51 @@ class LoadingMixin:
         settings = self.reranker_settings(precision, choice)
         roots = [self.models_dir] if self.models_dir else None
         model = cached_reranker(choice.spec, settings=settings, allow_local=choice.local, local_roots=roots)
-        if self.throughput(precision).rate(choice.key) is None:  # warm-up + first measurement on 2 pairs
-            t0 = time.perf_counter()
-            model.score_pairs([("warm up", "a short document"), ("warm up", "another short document")])
-            self.record_throughput(choice, precision, 2, time.perf_counter() - t0)
+        if self.throughput(precision).measured(choice) is None:
+            with _TIMING_LOCK:  # one timing at a time: two at once would each measure half the machine
+                if self.throughput(precision).measured(choice) is None:
+                    self._time_sample(choice, precision, model)
         return model
+
+    def _time_sample(self, choice: RerankerChoice, precision: str, model) -> None:
+        """Time ``model`` on sample pairs as a search runs them: an untimed call first (it pays for first-call setup),
+        then one timed batch of up to :data:`~ettin.runtime.INTERACTIVE_BATCH` pairs of the bundled sample's documents
+        (fewer for a model estimated slow, so it takes about :data:`SAMPLE_SECONDS`); stored for the next start."""
+        book = self.throughput(precision)
+        guess = book.estimate(choice, 1)  # scaled from the sizes timed here, if any
+        n = INTERACTIVE_BATCH
+        if guess is not None:
+            n = int(min(INTERACTIVE_BATCH, max(SAMPLE_MIN_PAIRS, guess.pairs_per_s * SAMPLE_SECONDS)))
+        pairs = sample_pairs(n)
+        model.score_pairs(pairs[:2], batch_size=INTERACTIVE_BATCH)
+        t0 = time.perf_counter()
+        model.score_pairs(pairs, batch_size=INTERACTIVE_BATCH)
+        seconds = time.perf_counter() - t0
+        details = {"device": model.settings.device, "dtype": model.settings.dtype}
+        book.record(choice, len(pairs), seconds, cost=pair_cost(choice) or loaded_cost(model, choice), sample=True,
+                    details=details)  # fmt: skip
+
+
+def sample_pairs(n: int) -> list[tuple[str, str]]:
+    """``n`` (query, document) pairs as a search reranks them: an example claim with the bundled sample's documents
+    (SciFact abstracts), or, where those cannot be read, text of a similar length."""
+    from demo.sources.user_corpus import example_queries, sample_corpus
+
+    try:
+        corpus, query = sample_corpus(), example_queries()[0]
+        return [(query, corpus.document_text(i % len(corpus))) for i in range(n)]
+    except (OSError, UserError, IndexError):
+        return [("a claim about cells", "a document about cells and proteins in the human body " * 20)] * n
+
+
+def loaded_cost(model, choice: RerankerChoice) -> float | None:
+    """FLOPs per pair of a loaded model, from its transformers config (a model whose shape nothing else tells, e.g. a
+    reranker trained here)."""
+    try:
+        config = model.model.config.to_dict()
+    except AttributeError:
+        return None
+    return config_cost(config, min(TYPICAL_TOKENS, app_max_length(choice)))
 
 
 def compiled_state(model) -> str | None:

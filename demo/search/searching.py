@@ -29,13 +29,17 @@ class SearchMixin:
         top_n: int = 10,
         progress: ProgressFn | None = None,
         precision: str = "auto",
+        run_anyway: bool = False,
     ) -> SearchOutcome:
         """Retrieve the top ``k`` with the first stage, rerank them in ``precision``, return the best ``top_n`` with
         timings; the outcome's ``settings`` are those the reranker ran with.
 
+        A rerank estimated above the time limit is refused before it starts (before the first stage, on the estimate
+        shown; after loading, on the model's measurement) unless ``run_anyway``: it then runs, and a note warns.
+
         Raises:
-            InputError: bad query or parameters (``precision`` not one of :data:`~demo.search.params.PRECISIONS`), or a
-                rerank estimated above the time limit.
+            InputError: bad query or parameters (``precision`` not one of :data:`~demo.search.params.PRECISIONS`).
+            OverLimitError: a rerank estimated above the time limit, not ``run_anyway`` (names the K that fits).
             ModelLoadError: unknown or unloadable model.
         """
         query = validate_query(query)
@@ -45,14 +49,17 @@ class SearchMixin:
         if k > len(corpus):
             notes.append(f"K = {k} is more than the {len(corpus):,} documents: all of them are candidates")
         choice = self.reranker_choice(reranker)
+        if choice is not None:
+            self.check_budget(choice, min(k, len(corpus)), precision, run_anyway)
         t0 = time.perf_counter()
         stage = self.first_stage(first_stage, corpus, progress)
         model = None
         if choice is not None:
             if progress:
                 progress(0.0, f"loading {choice.key}")
-            model = self.reranker(choice, precision)
-            self.check_budget(choice, min(k, len(corpus)), precision)
+            model, warning = self.reranker_within_limit(choice, min(k, len(corpus)), precision, run_anyway)
+            if warning:
+                notes.append(warning)
         setup_s = time.perf_counter() - t0
         if progress:
             progress(0.0, "searching")

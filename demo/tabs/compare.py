@@ -63,6 +63,7 @@ def status_text(outcome: CompareOutcome) -> str:
         lines += ["", f"⚠️ Replicas carry **{RANDOM_BADGE}**: their agreement numbers only show that random models "
                       "disagree."]  # fmt: skip
     lines += [f"- skipped {s}" for s in outcome.skipped]
+    lines += [f"- {r.choice.key}: {r.warning}" for r in outcome.rows if getattr(r, "warning", "")]
     return "\n".join(lines)
 
 
@@ -81,8 +82,8 @@ def _compare_handler(play: Playground, stops: StopFlags):
     """The Compare button's handler: the comparison streamed size by size; Stop lets the running size finish and starts
     no other."""
 
-    def compare(query, mode, user_corpus, embedder, rerankers, k, precision, request: gr.Request = None,
-                progress=gr.Progress()):  # fmt: skip
+    def compare(query, mode, user_corpus, embedder, rerankers, k, precision, run_anyway=False,
+                request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
         session = request.session_hash if request is not None else None
         check = stops.start(session)
         if check.flag.is_set():  # type: ignore[attr-defined] - Stop pressed while this waited in the queue: run nothing
@@ -97,7 +98,8 @@ def _compare_handler(play: Playground, stops: StopFlags):
 
         try:
             stream = play.compare_stream(query, corpus_for(mode, user_corpus), embedder, rerankers or None, int(k),
-                                         progress=report, precision=precision)  # fmt: skip
+                                         progress=report, precision=precision,
+                                         run_anyway=bool(run_anyway))  # fmt: skip
             for outcome in guarded_stream(stream):
                 streaming = True
                 try:
@@ -153,6 +155,7 @@ class _CompareView:
     k: gr.Slider
     precision: gr.Radio
     rerankers: gr.CheckboxGroup
+    run_anyway: gr.Checkbox
     button: gr.Button
     stop_btn: gr.Button
     stopped: gr.Markdown
@@ -185,6 +188,9 @@ def _layout(play: Playground, first_stage: str | None, choices: list[str]) -> _C
         models_note = gr.Markdown(note, elem_id="compare-models-note")
         query, mode, embedder, k, precision = _settings_row(play, first_stage, choices)
         rerankers = gr.CheckboxGroup(label="Rerankers", elem_id="compare-rerankers", choices=offered, value=selected)
+        run_anyway = gr.Checkbox(False, label=f"Run anyway: also run sizes estimated above the "
+                                 f"{play.max_rerank_seconds:g} s limit (otherwise skipped, with the K that fits)",
+                                 elem_id="compare-run-anyway")  # fmt: skip
         with gr.Row():
             button = gr.Button("Compare", variant="primary", elem_id="compare-btn", scale=3, interactive=bool(offered))
             stop_btn = gr.Button("Stop", variant="stop", elem_id="compare-stop", scale=1)
@@ -193,8 +199,8 @@ def _layout(play: Playground, first_stage: str | None, choices: list[str]) -> _C
         chart = gr.Plot(label="Rerank time and agreement per size", elem_id="compare-plot")
         table = gr.Dataframe(label="Per size", wrap=True, interactive=False, elem_id="compare-table",
                              datatype=["str"] * 4 + ["number"] * 4 + ["markdown"], column_widths=TABLE_WIDTHS)
-    return _CompareView(tab, models_note, query, mode, embedder, k, precision, rerankers, button, stop_btn, stopped,
-                        status, chart, table)  # fmt: skip
+    return _CompareView(tab, models_note, query, mode, embedder, k, precision, rerankers, run_anyway, button,
+                        stop_btn, stopped, status, chart, table)  # fmt: skip
 
 
 def _wire(ui: _CompareView, h: _Handlers, corpus: CorpusInputs, choices: list[str]) -> None:
@@ -203,7 +209,7 @@ def _wire(ui: _CompareView, h: _Handlers, corpus: CorpusInputs, choices: list[st
                   show_progress="hidden")  # fmt: skip
     corpus.mode.change(lambda chosen: gr.update(value=chosen) if chosen in choices else gr.update(), corpus.mode,
                        ui.mode, api_name=False, show_progress="hidden")  # fmt: skip
-    inputs = [ui.query, ui.mode, corpus.documents, ui.embedder, ui.rerankers, ui.k, ui.precision]
+    inputs = [ui.query, ui.mode, corpus.documents, ui.embedder, ui.rerankers, ui.k, ui.precision, ui.run_anyway]
     for trigger, api_name in ((ui.button.click, "compare"), (ui.query.submit, False)):
         # the clearing on the client, then the arming on the server, and only then (.then) the queued compare: see the
         # Search tab on why nothing may follow a queued handler on the same trigger

@@ -32,7 +32,7 @@ from demo.sources.user_corpus import (
 from demo.tabs.guard import StopFlags, guard
 from demo.views.figures import movement_figure
 from demo.views.frames import movement_frame, ranking_code, results_frame, results_html, results_table, timings_frame
-from demo.views.search_text import estimate_markdown, judged_text, model_name_for_code, status_text
+from demo.views.search_text import judged_text, model_name_for_code, status_text
 
 __all__ = ["PRECISION_CHOICES", "SEARCH_SLOTS", "CorpusInputs", "build", "corpus_choices", "corpus_for",
            "load_documents"]  # fmt: skip
@@ -125,7 +125,7 @@ def _search_handler(play: Playground, stops: StopFlags):
 
     @guard
     def search(query, mode, user_corpus, embedder, reranker, k, top_n, precision="auto", normalise=False,
-               request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
+               run_anyway=False, request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
         session = request.session_hash if request is not None else None
         check = stops.start(session)
 
@@ -136,7 +136,7 @@ def _search_handler(play: Playground, stops: StopFlags):
         try:
             corpus = corpus_for(mode, user_corpus)
             outcome = play.search(query, corpus, embedder, reranker, int(k), int(top_n), progress=report,
-                                  precision=precision or "auto")  # fmt: skip
+                                  precision=precision or "auto", run_anyway=bool(run_anyway))  # fmt: skip
         finally:
             stops.finish(session, check)
         judged = judged_query(outcome.result.query) if mode != texts.MINE else None
@@ -162,7 +162,7 @@ def _handlers(play: Playground, stops: StopFlags) -> _Handlers:
 
     @guard
     def estimate(reranker: str, k: float, precision: str = "auto") -> str:
-        return estimate_markdown(play, reranker, int(k), precision or "auto")
+        return play.estimate_text(reranker, int(k), precision or "auto")
 
     def stop(request: gr.Request = None) -> str:
         # a running search gives up at its next step; a queued one is dropped by Gradio (cancels=) before it starts
@@ -182,7 +182,7 @@ def _handlers(play: Playground, stops: StopFlags) -> _Handlers:
         default = play.rerankers[0].key if play.rerankers else NO_RERANKER
         first_run_shown = gr.update(visible=firstrun.needs_first_run(play))
         return (gr.update(choices=_reranker_choices(play), value=default), first_run_shown, first_run_shown,
-                estimate_markdown(play, default, 30))  # fmt: skip
+                play.estimate_text(default, 30))  # fmt: skip
 
     return _Handlers(estimate, _search_handler(play, stops), stop, build_replica, on_page_load)
 
@@ -198,6 +198,7 @@ class _SearchView:
     k: gr.Slider
     top_n: gr.Slider
     normalise: gr.Checkbox
+    run_anyway: gr.Checkbox
     corpus_mode: gr.Radio
     embedder: gr.Dropdown
     first_run: gr.Column
@@ -219,20 +220,22 @@ class _SearchView:
 
 
 def _query_column(play: Playground, default_reranker: str) -> tuple:
-    """The query, Search and Stop, the estimate, K, the number of results and the 0–1 switch."""
+    """The query, Search and Stop, the estimate, K, the number of results, the 0–1 switch and Run anyway."""
     with gr.Column(scale=2, min_width=300):
         query = gr.Textbox(label="Query", placeholder="Ask a question or paste a claim…", lines=2, max_lines=6)
         with gr.Row(elem_id="search-actions"):
             search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=3, min_width=120)
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn", scale=1, min_width=70)
-        estimate_md = gr.Markdown(estimate_markdown(play, default_reranker, 30), elem_id="estimate")
+        estimate_md = gr.Markdown(play.estimate_text(default_reranker, 30), elem_id="estimate")
         with gr.Row():  # here, not below both columns: the results start higher on a wide screen
             k = gr.Slider(1, MAX_K, value=30, step=1, label="K: first-stage depth (documents reranked)",
                           elem_id="k-slider", min_width=220)  # fmt: skip
             top_n = gr.Slider(1, MAX_TOP_N, value=10, step=1, label="Results to show", min_width=220)
         normalise = gr.Checkbox(False, label="Also show scores as 0–1 (sigmoid of the raw score)",
                                 elem_id="normalise")  # fmt: skip
-    return query, search_btn, stop_btn, estimate_md, k, top_n, normalise
+        run_anyway = gr.Checkbox(False, label=f"Run anyway when estimated above the {play.max_rerank_seconds:g} s "
+                                 "limit (otherwise refused before it starts)", elem_id="run-anyway")  # fmt: skip
+    return query, search_btn, stop_btn, estimate_md, k, top_n, normalise, run_anyway
 
 
 def _choices_column(play: Playground, first_stage: str | None, stage_choices: list, default_reranker: str) -> tuple:
@@ -306,7 +309,8 @@ def _wire(ui: _SearchView, h: _Handlers, documents: gr.State, blocks: gr.Blocks 
     for comp in (ui.reranker, ui.k, ui.precision):
         comp.change(h.estimate, [ui.reranker, ui.k, ui.precision], ui.estimate_md,
                     api_name="estimate" if comp is ui.reranker else False, show_progress="hidden")  # fmt: skip
-    inputs = [ui.query, ui.corpus_mode, documents, ui.embedder, ui.reranker, ui.k, ui.top_n, ui.precision, ui.normalise]
+    inputs = [ui.query, ui.corpus_mode, documents, ui.embedder, ui.reranker, ui.k, ui.top_n, ui.precision, ui.normalise,
+              ui.run_anyway]  # fmt: skip
     outputs = [ui.status, ui.results_view, ui.results, ui.code, ui.timings, ui.movement]
     # a new search clears an old "Stopped" on the client, registered before the search: Gradio's page sends a
     # trigger's handlers in order and sends the next only once a queued one has ended, so a server-side clearing

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from demo.search.budget import format_seconds
 from demo.sources.choices import RANDOM_BADGE
 from demo.views.agreement import agreement
 from eval.leaderboard import format_params
@@ -25,6 +26,7 @@ OVERLAP_DEPTH = 5  # agreement's overlap is of the top 5
 TIME_COLOR = "#1f77b4"
 OVERLAP_COLOR = "#ff7f0e"
 TAU_COLOR = "#2ca02c"
+SKIPPED_COLOR = "#7f7f7f"
 
 
 def size_status(outcome: CompareOutcome, key: str) -> str:
@@ -101,12 +103,49 @@ def _axis_label(outcome: CompareOutcome, choice) -> str:
     return f"{choice.key}<br>{params}" if params else choice.key
 
 
+def _skipped_estimates(outcome: CompareOutcome) -> dict[str, object]:
+    """Skipped size -> its skip line, for the sizes skipped on an estimate (lines that carry ``estimate_s``, see
+    :class:`demo.search.budget.SkipNote`)."""
+    return {s.partition(": ")[0]: s for s in outcome.skipped if getattr(s, "estimate_s", None) is not None}
+
+
+def _skipped_trace(outcome: CompareOutcome, labels: dict[str, str]) -> go.Scatter | None:
+    """A marker on the time axis's floor for each size skipped on its estimate, labelled with the estimate and the K
+    that fits (the whole reason on hover), so its slot says why it is empty."""
+    skipped = _skipped_estimates(outcome)
+    if not skipped:
+        return None
+    keys = [k for k in labels if k in skipped]
+
+    def text(note) -> str:
+        fits = f"<br>K ≤ {note.fits} fits" if note.fits else "<br>no K fits"
+        return f"skipped<br>est. {format_seconds(note.estimate_s)} s{fits}"
+
+    return go.Scatter(
+        x=[labels[k] for k in keys], y=[0] * len(keys), mode="markers+text", name="skipped (estimated time)",
+        marker={"symbol": "x", "size": 12, "color": SKIPPED_COLOR}, text=[text(skipped[k]) for k in keys],
+        textposition="top center", textfont={"color": SKIPPED_COLOR}, hoverinfo="text",
+        hovertext=[str(skipped[k]) for k in keys],
+    )  # fmt: skip
+
+
+def _bar_text(row) -> str:
+    """A bar's label: its time, with ⚠️ for a size run anyway above the limit (the hover says so)."""
+    return f"{row.seconds:.2f} s" + (" ⚠️" if getattr(row, "warning", "") else "")
+
+
+def _bar_hover(key: str, row) -> str:
+    text = f"{key}: {row.seconds:.3f} s, {row.pairs_per_s:,.1f} pairs/s"
+    return text + ("<br>run anyway: estimated above the time limit" if getattr(row, "warning", "") else "")
+
+
 @safe
 def compare_figure(outcome: CompareOutcome) -> go.Figure:
     """Rerank time per size (bars) next to agreement with the reference (overlap@5 and Kendall tau), every selected size
-    on the x axis from the start so the chart fills in as sizes finish; a message figure before any has."""
+    on the x axis from the start so the chart fills in as sizes finish; a size skipped on its estimate is marked as
+    skipped with that estimate; a message figure before any size has finished or been skipped."""
     choices = outcome.choices or [r.choice for r in outcome.rows]
-    if not outcome.rows:
+    if not outcome.rows and not _skipped_estimates(outcome):
         waiting = ", ".join(outcome.pending) or "none"
         return message_figure(f"Waiting for the first size to finish (to run: {waiting}).", "Rerank time and agreement")
     labels = {c.key: _axis_label(outcome, c) for c in choices}
@@ -123,13 +162,15 @@ def compare_figure(outcome: CompareOutcome) -> go.Figure:
     fig.add_trace(
         go.Bar(
             x=order, y=[rows[k].seconds if k in rows else None for k in keys], marker_color=TIME_COLOR,
-            name="rerank time", text=[f"{rows[k].seconds:.2f} s" if k in rows else "" for k in keys],
+            name="rerank time", text=[_bar_text(rows[k]) if k in rows else "" for k in keys],
             textposition="outside", hoverinfo="text",
-            hovertext=[f"{k}: {rows[k].seconds:.3f} s, {rows[k].pairs_per_s:,.1f} pairs/s" if k in rows
-                       else f"{k}: not run" for k in keys],
+            hovertext=[_bar_hover(k, rows[k]) if k in rows else f"{k}: not run" for k in keys],
         ),
         row=1, col=1,
     )  # fmt: skip
+    skipped = _skipped_trace(outcome, labels)
+    if skipped is not None:
+        fig.add_trace(skipped, row=1, col=1)
     for name, index, color in ((f"overlap@{OVERLAP_DEPTH}", 0, OVERLAP_COLOR), ("Kendall tau", 1, TAU_COLOR)):
         fig.add_trace(
             go.Scatter(
@@ -140,7 +181,7 @@ def compare_figure(outcome: CompareOutcome) -> go.Figure:
         )  # fmt: skip
     for col in (1, 2):
         fig.update_xaxes(type="category", categoryorder="array", categoryarray=order, row=1, col=col)
-    top = max(r.seconds for r in outcome.rows)
+    top = max((r.seconds for r in outcome.rows), default=0.0)
     fig.update_yaxes(title_text="seconds", range=[0, top * 1.25 if top > 0 else 1], row=1, col=1)
     fig.update_yaxes(title_text="agreement", range=[-1.05, 1.1], row=1, col=2)
     fig.update_layout(template="plotly_white", height=380, margin={"l": 60, "r": 20, "t": 60, "b": 60},

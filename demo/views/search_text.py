@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPILED_TEXT",
     "HUB_URL",
-    "estimate_markdown",
     "judged_text",
     "model_link",
     "model_name_for_code",
@@ -118,27 +117,3 @@ def status_text(outcome: SearchOutcome, n_documents: int, relevant: set[str] | N
     return "\n".join(lines)
 
 
-def estimate_markdown(play: Playground, key: str | None, k: int, precision: str = "auto") -> str:
-    """A one-line estimate of the rerank time: measured here for this model, precision and (nearest) K; before that,
-    scaled from another measured size; before any measurement, a prior from the blog's CPU rate and this machine's
-    cores (never raises)."""
-    from ettin.errors import UserError
-
-    try:
-        choice = play.reranker_choice(key)
-        if choice is None:
-            return "No reranker: first-stage results only."
-        book = play.throughput(precision)
-    except UserError as exc:
-        return str(exc)
-    k = int(k)
-    badge = f" **{RANDOM_BADGE}**." if choice.random_init else ""
-    loaded = book.rate(choice.key) is not None
-    seconds, how = book.estimate(choice, k)
-    if seconds is None:
-        seconds, how = book.prior(choice, k)
-    load = "" if loaded else " The first search also loads the model (a few seconds more)."
-    if seconds is None:
-        return f"Rerank time for {k} documents: measured on the first search.{load}{badge}"
-    bound = " — **above the limit, lower K**" if seconds > play.max_rerank_seconds else ""
-    return f"Estimated rerank time for {k} documents: **{seconds:,.1f} s** ({how}){bound}.{load}{badge}"

@@ -99,3 +99,44 @@ def test_compare_streams_size_by_size_and_stop_runs_no_further_size(browser, com
     assert "size(s)" not in _status(waiting) and "Stop pressed" in waiting.locator("#compare-stopped").inner_text()
     waiting.close()
     page.close()
+
+
+@pytest.fixture(scope="module")
+def tight_app(tmp_path_factory, replica_17m, app_results):
+    """The app over two copies of the 17m replica with a time limit no rerank fits (a cache folder of its own, so the
+    first size is timed here)."""
+    import app
+
+    root = tmp_path_factory.mktemp("models-browser-limit")
+    for name in ("a", "b"):
+        shutil.copytree(replica_17m, root / name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ETTIN_CACHE", str(tmp_path_factory.mktemp("cache-browser-limit")))
+        demo = app.build_app(models_dir=root, results_dir=app_results, include_hub=False, default_first_stage="bm25",
+                             max_rerank_seconds=0.001)  # fmt: skip
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        yield f"http://127.0.0.1:{port}"
+        demo.close()
+
+
+def test_sizes_over_the_limit_are_marked_skipped_in_the_chart_and_run_anyway_runs_them(browser, tight_app):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(tight_app, wait_until="load")
+    page.get_by_role("tab", name="Compare sizes").click()
+    page.locator("#compare-query textarea").fill("vitamin B12 homocysteine")
+    page.locator("#compare-btn").click()
+    page.wait_for_function(
+        "() => document.querySelector('#compare-status').innerText.includes('0 of 2 size(s) ran')", timeout=120_000
+    )
+    assert _status(page).count("fits, or tick Run anyway") >= 2  # each skipped line (and the reference note)
+    page.wait_for_selector("#compare-plot .js-plotly-plot .main-svg", timeout=30_000)
+    chart = page.locator("#compare-plot").inner_text()
+    assert chart.count("skipped") >= 2 and "est. " in chart  # each slot says skipped, with its estimate
+    page.locator("#compare-run-anyway input").check()
+    page.locator("#compare-btn").click()
+    page.wait_for_function(
+        "() => document.querySelector('#compare-status').innerText.includes('2 of 2 size(s) ran')", timeout=120_000
+    )
+    assert _status(page).count("⚠️ run anyway") == 2 and "⚠️" in page.locator("#compare-plot").inner_text()
+    page.close()

@@ -30,6 +30,13 @@ def models(replica_17m, tmp_path_factory):
     return root
 
 
+@pytest.fixture()
+def own_cache(tmp_path, monkeypatch):
+    """A cache folder of this test's own: no rate another test stored is read back, only the ones recorded here."""
+    monkeypatch.setenv("ETTIN_CACHE", str(tmp_path))
+    return tmp_path
+
+
 def _corpus() -> Corpus:
     return Corpus.from_texts([f"note {i} on topic {i % 3} and item {i}" for i in range(10)])
 
@@ -71,7 +78,7 @@ def test_closing_the_stream_runs_no_further_size(models, monkeypatch):
 
 
 def test_a_largest_size_that_fails_keeps_its_place_and_the_note_says_what_replaced_it(models):
-    play = Playground(models, include_hub=False)
+    play = Playground(models, include_hub=False, max_rerank_seconds=1e9)  # skipped for failing to load, not on time
     outcomes = list(play.compare_stream("topic 2", _corpus(), "bm25", ["a", "1b"], k=6, precision="fp32"))
     assert outcomes[0].reference == "1b" and not outcomes[0].reference_note
     final = outcomes[-1]
@@ -102,3 +109,40 @@ def test_without_rerankers_compare_is_disabled_until_one_is_built(replica_17m, t
     play.refresh()
     offered, selected, note = reranker_state(play, ["gone"])
     assert [key for _, key in offered] == ["17m"] and selected == ["17m"] and note == ""
+
+
+def test_a_size_over_the_limit_is_skipped_with_the_k_that_fits_unless_run_anyway(models, own_cache):
+    play = Playground(models, include_hub=False, max_rerank_seconds=5.0)
+    play.reranker(play.reranker_choice("a"), "fp32")  # a: its own rate (else it would be scaled from b's)
+    play.record_throughput(play.reranker_choice("b"), "fp32", pairs=1, seconds=1.0)  # b: 1 pair/s, so K <= 5 fits
+    final = play.compare("topic 1 note", _corpus(), "bm25", ["a", "b"], k=8, precision="fp32")
+    n = len(final.candidates)
+    assert [r.choice.key for r in final.rows] == ["a"] and len(final.skipped) == 1, final.skipped
+    note = final.skipped[0]
+    assert note.startswith(f"b: estimated {n} s for {n} documents > limit 5 s (measured on this machine: 1.0 pairs/s")
+    assert "K ≤ 5 fits, or tick Run anyway" in note and note.estimate_s == pytest.approx(n) and note.fits == 5
+    assert compare_table(final).loc[1, "status"] == "skipped: " + note.partition(": ")[2]
+    fig = compare_figure(final)  # the skipped size's slot says so, with its estimate
+    marks = [t for t in fig.data if t.name == "skipped (estimated time)"]
+    assert len(marks) == 1 and marks[0].x == ("b<br>16.9M",) and marks[0].text == (f"skipped<br>est. {n} s<br>K ≤ 5 fits",)
+    ran = play.compare("topic 1 note", _corpus(), "bm25", ["a", "b"], k=8, precision="fp32", run_anyway=True)
+    assert [r.choice.key for r in ran.rows] == ["a", "b"] and not ran.skipped
+    warned = ran.rows[1]
+    assert warned.warning.startswith(f"⚠️ run anyway: b was estimated at {n} s for {n} documents, above the 5 s limit")
+    assert f"- b: {warned.warning}" in status_text(ran) and not getattr(ran.rows[0], "warning", "")
+    bars = compare_figure(ran).data[0]
+    assert bars.text[1].endswith(" s ⚠️") and "run anyway: estimated above the time limit" in bars.hovertext[1]
+
+
+def test_the_chart_marks_sizes_skipped_on_their_estimate_even_when_none_ran(models, own_cache):
+    from demo.search.budget import SkipNote
+
+    play = Playground(models, include_hub=False, max_rerank_seconds=5.0)
+    for key in ("a", "b"):
+        play.record_throughput(play.reranker_choice(key), "bf16", pairs=1, seconds=10.0)  # 0.1 pairs/s: nothing fits
+    final = play.compare("topic 1 note", _corpus(), "bm25", ["a", "b"], k=8, precision="bf16")
+    assert final.rows == [] and all(isinstance(s, SkipNote) and "no K fits" in s for s in final.skipped)
+    fig = compare_figure(final)
+    assert [t.name for t in fig.data if t.name == "skipped (estimated time)"] == ["skipped (estimated time)"]
+    assert fig.data[0].y == (None, None) and all("skipped<br>est. " in t for t in fig.data[1].text)
+    assert "no size ran" in final.reference_note

@@ -248,35 +248,6 @@ def test_an_armed_flag_carries_a_stop_pressed_in_the_queue_to_the_handler_that_s
     assert len(flags._armed) == StopFlags.MAX_ARMED and flags.stop("s0") is False and flags.stop(f"s{n}") is True
 
 
-def test_estimates_start_from_a_prior_then_use_the_rate_measured_at_the_nearest_k(tmp_path):
-    from demo.search.throughput import ThroughputBook
-    from demo.sources.choices import RerankerChoice
-    from demo.views.search_text import estimate_markdown
-
-    book = ThroughputBook()
-    small = RerankerChoice("17m", "17m", "y", "17m", True, 1)
-    seconds, how = book.prior(small, 100, cores=2)
-    assert seconds == pytest.approx(100 / (267.4 * 2 / 16)) and "2 cores" in how
-    book.record("17m", "17m", 2, 1.0)  # a slow warm-up: 2 pairs/s
-    book.record("17m", "17m", 100, 1.0)  # 100 pairs/s at K = 100
-    assert book.estimate(small, 90)[0] == pytest.approx(0.9) and "at 100 pairs" in book.estimate(small, 90)[1]
-    assert book.estimate(small, 3)[0] == pytest.approx(1.5)  # near the warm-up's size, its rate
-
-    (tmp_path / "17m").mkdir()
-    (tmp_path / "17m" / "config.json").write_text("{}")
-    (tmp_path / "17m" / "ettin_metadata.json").write_text('{"random_init": true, "size": "17m"}')
-    from demo.search.playground import Playground
-
-    play = Playground(tmp_path, include_hub=False)
-    before = estimate_markdown(play, "17m", 30)
-    assert "a prior: the blog's 267.4 pairs/s" in before and "first search also loads the model" in before
-    play.record_throughput(play.reranker_choice("17m"), "auto", 30, 3.0)
-    after = estimate_markdown(play, "17m", 30)
-    assert "**3.0 s**" in after and "measured here: 10.0 pairs/s at 30 pairs" in after and "loads the model" not in after
-    assert estimate_markdown(play, "none", 30).startswith("No reranker")
-    assert "unknown reranker" in estimate_markdown(play, "nope", 30)
-
-
 def test_the_corpus_choices_include_full_scifact():
     import demo.sources.user_corpus
     from demo import texts

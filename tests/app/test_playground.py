@@ -11,6 +11,7 @@ import shutil
 import pytest
 from scipy.stats import kendalltau
 
+from demo.search.budget import OverLimitError
 from demo.search.params import PRECISIONS
 from demo.search.playground import Playground
 from demo.search.throughput import ThroughputBook
@@ -79,16 +80,20 @@ def test_unknown_first_stage_is_refused(tmp_path):
         play.first_stage_key("BAAI/bge-small-en-v1.5")  # offline: not offered
 
 
-def test_estimates_scale_a_measured_size_by_published_cpu_ratios():
+def test_an_unmeasured_size_is_scaled_by_compute_from_a_size_measured_here_never_by_published_ratios():
+    from demo.search.throughput import pair_cost
+
     book = ThroughputBook()
     big = RerankerChoice("1b", "1b", "x", "1b", True, 1)
     small = RerankerChoice("17m", "17m", "y", "17m", True, 1)
-    seconds, how = book.estimate(big, 100)
-    assert seconds is None and "not measured" in how
-    book.record("17m", "17m", 100, 2.0)  # 50 pairs/s
-    seconds, how = book.estimate(big, 100)
-    assert seconds == pytest.approx(100 / (50 * 2.1 / 267.4)) and "scaled" in how
-    assert book.estimate(small, 100)[0] == pytest.approx(2.0)
+    assert book.estimate(big, 100) is None  # nothing measured here: no estimate (no prior from another machine)
+    book.record(small, 100, 2.0)  # 50 pairs/s
+    est = book.estimate(big, 100)
+    flops = pair_cost(big) / pair_cost(small)
+    assert est.seconds == pytest.approx(2.0 * flops) and not est.measured
+    assert "scaled by compute from 17m" in est.basis and "blog" not in est.basis
+    assert book.estimate(small, 100).seconds == pytest.approx(2.0) and book.estimate(small, 100).measured
+    assert 100 / (50 * 2.1 / 267.4) != pytest.approx(est.seconds, rel=0.2)  # not the blog's CPU ratio
 
 
 def test_time_limit_refuses_with_a_suggested_k(tmp_path):
@@ -96,12 +101,16 @@ def test_time_limit_refuses_with_a_suggested_k(tmp_path):
     play = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
     choice = play.reranker_choice("1b")
     play.record_throughput(choice, "auto", 10, 10.0)  # 1 pair/s
-    with pytest.raises(InputError, match="lower K to 10"):
+    with pytest.raises(OverLimitError, match="lower K to 10 .the most that fit.") as refused:
         play.check_budget(choice, 50)
-    assert "above the limit" in play.estimate_text("1b", 50)
-    fresh = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
+    assert refused.value.estimate.seconds == pytest.approx(50) and "measured on this machine: 1.0 pairs/s" in str(refused.value)
+    assert play.check_budget(choice, 50, run_anyway=True).startswith("⚠️ run anyway: 1b was estimated at 50 s")
+    assert play.check_budget(choice, 10) == "" and play.check_budget(choice, 10, run_anyway=True) == ""
+    text = play.estimate_text("1b", 50)
+    assert "Above the 10 s limit" in text and "lower K to 10" in text and "Run anyway" in text
+    fresh = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)  # a rerank's rate is kept in memory only
     text = fresh.estimate_text("1b", 21)
-    assert "not measured on this machine yet" in text and "2.1 pairs/s" in text and "10.0 s" in text
+    assert "not measured on this machine yet" in text and "2.1 pairs/s" not in text and "blog" not in text
 
 
 def test_bad_parameters_are_refused(tmp_path):
@@ -191,13 +200,17 @@ def test_compare_two_different_models_measures_agreement_against_the_larger(two_
     assert frame.loc[f"32m ({RANDOM_BADGE})", "kendall_tau"] == pytest.approx(1.0)
 
 
-def test_compare_skipping_the_largest_size_says_the_reference_changed(two_sizes_and_a_broken_folder):
+def test_compare_skipping_the_largest_size_says_the_reference_changed(two_sizes_and_a_broken_folder, tmp_path,
+                                                                     monkeypatch):  # fmt: skip
+    monkeypatch.setenv("ETTIN_CACHE", str(tmp_path))  # no rate another test stored: only the ones recorded here
     play = Playground(two_sizes_and_a_broken_folder, max_rerank_seconds=5.0, include_hub=False)
     play.record_throughput(play.reranker_choice("17m"), "auto", pairs=100, seconds=1.0)  # measured: 100 pairs/s
     play.record_throughput(play.reranker_choice("32m"), "auto", pairs=1, seconds=100.0)  # measured: 0.01 pairs/s
     out = play.compare("topic 2", _compare_corpus(), "bm25", ["17m", "32m"], k=16)
     assert [r.choice.key for r in out.rows] == ["17m"] and out.reference == "17m", out.skipped
     assert len(out.skipped) == 1 and out.skipped[0].startswith("32m: estimated") and "limit 5 s" in out.skipped[0]
+    assert out.skipped[0].estimate_s == pytest.approx(len(out.candidates) / 0.01)
+    assert "no K fits, or tick Run anyway" in out.skipped[0]
     assert "reference **32m** (the largest size selected) was skipped: estimated" in out.reference_note
     assert "measured against **17m**" in out.reference_note
     statuses = compare_table(out)["status"].tolist()
@@ -237,4 +250,4 @@ def test_precision_is_validated_and_keys_its_own_throughput(tmp_path):
         play.check_budget(choice, 50, "bf16")
     play.check_budget(choice, 50, "fp32")  # fp32 not measured: no estimate from (nor scaled from) the bf16 rate
     assert "not measured" in play.estimate_text("17m", 50, "fp32")
-    assert "above the limit" in play.estimate_text("17m", 50, "bf16")
+    assert "Above the 10 s limit" in play.estimate_text("17m", 50, "bf16")

@@ -7,10 +7,12 @@ import shutil
 
 import pytest
 
+from demo.search.loading import SAMPLE_MIN_PAIRS
 from demo.search.playground import Playground
 from demo.search.warmup import start_warm_up
 from demo.sources.user_corpus import sample_corpus
 from ettin.pipeline import EmbeddingStore
+from ettin.runtime import INTERACTIVE_BATCH
 
 
 @pytest.fixture()
@@ -24,7 +26,10 @@ def test_after_the_warm_up_the_first_search_loads_and_embeds_nothing(models_with
     play = Playground(models_with_17m, include_hub=False)
     assert play.throughput().rate("17m") is None
     start_warm_up(play, minilm, "17m").join(120)
-    assert play.throughput().rate("17m") is not None, "the reranker was timed once, so the first estimate is measured"
+    rate = play.throughput().measured("17m")
+    assert rate is not None, "the reranker was timed once, so the first estimate is measured"
+    assert "sample pairs timed when it loaded" in rate.basis()  # a batch of real documents, after an untimed call
+    assert SAMPLE_MIN_PAIRS <= rate.pairs <= INTERACTIVE_BATCH  # fewer where rates stored here say it is slow
 
     model_cache = importlib.import_module("ettin.runtime.cache")
 

@@ -227,3 +227,13 @@ def test_the_shipped_rerankers_test_figures_in_the_docs_equal_the_leaderboard(bo
         fused = by_system.loc[f"{first} » minilm-scifact + first stage (z, w=0.5)"]
         assert f"+{fused.gain:.4f} [+{fused.gain_low:.4f}, +{fused.gain_high:.4f}], p (Holm) {fused.gain_p_holm:.3f}" in section
         assert fused.family == "trained here"
+
+
+def test_readme_app_judged_gain_equals_its_result_file():
+    result = _json(RESULTS / "app" / "judged-gain.json")
+    s, gain = result["summary"], result["summary"]["gain"]
+    readme = " ".join(_text("README.md").split())
+    assert result["settings"]["k"] == 30 and s["queries"] == 300 and result["random_init"] is False
+    assert (f"BM25's NDCG@10 {s['first_stage_ndcg@10']:.4f} becomes {s['reranked_ndcg@10']:.4f}, a gain of "
+            f"{gain['mean']:+.4f} [{gain['low']:+.4f}, {gain['high']:+.4f}] (paired p = {s['p_paired_t']:.3f}; "
+            f"{s['helped']} queries helped, {s['hurt']} hurt)") in readme

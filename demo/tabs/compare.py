@@ -15,8 +15,9 @@ from demo.search.params import MAX_K, PRECISIONS
 from demo.search.playground import Playground
 from demo.sources.choices import RANDOM_BADGE, default_first_stage
 from demo.sources.user_corpus import example_queries
+from demo.tabs import components as checked
 from demo.tabs.guard import StopFlags, Stopped, guarded_stream
-from demo.tabs.search import CorpusInputs, corpus_choices, corpus_for
+from demo.tabs.search import K_WHAT, RUN_ANYWAY_WHAT, CorpusInputs, corpus_choices, corpus_for, first_stage_keys
 from demo.views.compare_figures import compare_figure, compare_table
 
 __all__ = ["NO_RERANKERS_NOTE", "STOPPING_NOTE", "build", "reranker_state", "status_text"]
@@ -168,15 +169,19 @@ def _settings_row(play: Playground, first_stage: str | None, choices: list[str])
     """The query with its examples, and the corpus, first stage, K and precision beside it."""
     with gr.Row():
         with gr.Column(scale=2):
-            query = gr.Textbox(label="Query", lines=2, elem_id="compare-query")
+            query = checked.Textbox(label="Query", lines=2, elem_id="compare-query", param="query", what="the query")
             gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
         with gr.Column(scale=1):
-            mode = gr.Radio(choices, value=texts.SAMPLE, label="Corpus", elem_id="compare-corpus")
-            embedder = gr.Dropdown([(c.label, c.key) for c in play.first_stages],
-                                   value=default_first_stage(play.first_stages, first_stage), label="First stage")
-            k = gr.Slider(1, MAX_K, value=20, step=1, label="K (documents reranked by every size)")
-            precision = gr.Radio(list(PRECISIONS), value="auto", label="Precision",
-                                 info="auto: bf16 where the hardware computes it natively, else fp32")
+            mode = checked.Radio(choices, value=texts.SAMPLE, label="Corpus", elem_id="compare-corpus", param="mode",
+                                 what="the corpus")  # fmt: skip
+            embedder = checked.Dropdown([(c.label, c.key) for c in play.first_stages],
+                                        value=default_first_stage(play.first_stages, first_stage), label="First stage",
+                                        param="embedder", what="the first stage",
+                                        choices_now=lambda: first_stage_keys(play))  # fmt: skip
+            k = checked.Slider(1, MAX_K, value=20, step=1, label="K (documents reranked by every size)", param="k",
+                               what=K_WHAT)  # fmt: skip
+            precision = checked.Radio(list(PRECISIONS), value="auto", label="Precision", param="precision",
+                                      what="precision", info="auto: bf16 where the hardware computes it natively, else fp32")
     return query, mode, embedder, k, precision
 
 
@@ -187,10 +192,12 @@ def _layout(play: Playground, first_stage: str | None, choices: list[str]) -> _C
         gr.Markdown(texts.COMPARE_HELP)
         models_note = gr.Markdown(note, elem_id="compare-models-note")
         query, mode, embedder, k, precision = _settings_row(play, first_stage, choices)
-        rerankers = gr.CheckboxGroup(label="Rerankers", elem_id="compare-rerankers", choices=offered, value=selected)
-        run_anyway = gr.Checkbox(False, label=f"Run anyway: also run sizes estimated above the "
-                                 f"{play.max_rerank_seconds:g} s limit (otherwise skipped, with the K that fits)",
-                                 elem_id="compare-run-anyway")  # fmt: skip
+        rerankers = checked.CheckboxGroup(label="Rerankers", elem_id="compare-rerankers", choices=offered, value=selected,
+                                          param="rerankers", what="the rerankers to compare",
+                                          choices_now=lambda: [c.key for c in play.rerankers])  # fmt: skip
+        run_anyway = checked.Checkbox(False, label=f"Run anyway: also run sizes estimated above the "
+                                      f"{play.max_rerank_seconds:g} s limit (otherwise skipped, with the K that fits)",
+                                      elem_id="compare-run-anyway", param="run_anyway", what=RUN_ANYWAY_WHAT)  # fmt: skip
         with gr.Row():
             button = gr.Button("Compare", variant="primary", elem_id="compare-btn", scale=3, interactive=bool(offered))
             stop_btn = gr.Button("Stop", variant="stop", elem_id="compare-stop", scale=1)

@@ -10,6 +10,7 @@ import gradio as gr
 
 from demo.board import explore
 from demo.board.figures import change_histogram
+from demo.tabs import components as checked
 from demo.tabs.guard import guard
 from eval.leaderboard.figures import message_figure
 
@@ -41,10 +42,17 @@ class ExploreState:
         return list(self.by_label)
 
     def get(self, label: str | None) -> explore.Comparison:
+        """The comparison called ``label`` (the store is read again when it is not known yet).
+
+        Raises:
+            ExploreError: naming the parameter and the comparisons offered.
+        """
         if not label or label not in self.by_label:
             self.reload()
         if label not in self.by_label:
-            raise explore.ExploreError("choose one of the comparisons offered (reload the page if the results store changed)")
+            offered = ", ".join(repr(known) for known in list(self.by_label)[:12]) or "none yet"
+            raise explore.ExploreError(f"label: {str(label)[:80]!r} is not one of the comparisons offered ({offered}); "
+                                       "reload the page if the results store changed")  # fmt: skip
         return self.by_label[label]
 
 
@@ -91,13 +99,15 @@ def build(results_dir: str | Path | None, blocks: gr.Blocks) -> None:
 
     @guard
     def detail(label, query_id):
-        if not label or not query_id:
+        if not label:
             return "", None, None, ""
-        comparison = state.get(label)
+        comparison = state.get(label)  # an unknown comparison is refused even with no query chosen
+        if not query_id:
+            return "", None, None, ""
         try:
             got = explore.query_detail(comparison, str(query_id), explore.dataset_for(comparison))
         except KeyError:
-            message = f"query {str(query_id)[:40]!r} is not in this comparison: pick one from the list"
+            message = f"query_id: query {str(query_id)[:40]!r} is not in this comparison: pick one from the list"
             raise explore.ExploreError(message) from None
         before, after = comparison.names
         return (got.header, gr.update(value=_ranking_table(got.before), label=f"Before: {before}"),
@@ -109,13 +119,15 @@ def build(results_dir: str | Path | None, blocks: gr.Blocks) -> None:
 
     with gr.Tab("Explore", id="explore"):
         gr.Markdown(INTRO)
-        choice = gr.Dropdown([], label="Comparison (baseline → system)", elem_id="explore-choice")
+        choice = checked.Dropdown([], label="Comparison (baseline → system)", elem_id="explore-choice", param="label",
+                                  what="the comparison", choices_now="any", nullable=True)  # fmt: skip
         summary = gr.Markdown(elem_id="explore-summary")
         histogram = gr.Plot(label="Per-query NDCG@10 change", elem_id="explore-histogram")
         table = gr.Dataframe(label="Queries by NDCG@10 change, biggest gain first (click one; sort: ⋮ in a column header)",
                              interactive=False, wrap=True, max_height=420, elem_id="explore-queries",
                              column_widths=["9%", "55%", "12%", "12%", "12%"])
-        query = gr.Dropdown([], label="Query", elem_id="explore-query")
+        query = checked.Dropdown([], label="Query", elem_id="explore-query", param="query_id", what="the query id",
+                                 choices_now="any", nullable=True)  # fmt: skip
         header = gr.Markdown(elem_id="explore-header")
         with gr.Row(elem_id="explore-rankings"):
             before = gr.Dataframe(label="Before", interactive=False, wrap=True, column_widths=["12%", "63%", "25%"],

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from demo.board.store import BoardStore
-from demo.board.tables import ABLATION_TABLE, EMBEDDER_TABLE, QUALITY_TABLE, SPEED_TABLE, board_table
+from demo.board.tables import ABLATION_TABLE, EMBEDDER_TABLE, QUALITY_TABLE, SPEED_TABLE, board_table, table_legend
+from demo.tabs import components as checked
 from demo.tabs.guard import guard
 from eval import leaderboard as lb
 from eval.leaderboard import figures
@@ -40,24 +41,35 @@ class Filters:
         return [self.families, self.min_m, self.max_m, self.sources]
 
 
+def _offered(store: BoardStore, frame: str, column: str) -> Callable[[], list]:
+    """The values of ``column`` in the current board's ``frame`` (asked at each request: a reload may add some)."""
+    return lambda: list(dict.fromkeys(getattr(store.board, frame)[column]))
+
+
 def _filters(store: BoardStore) -> Filters:
     board = store.board
-    benchmarks = list(dict.fromkeys(board.quality["benchmark"]))
-    hardwares = list(dict.fromkeys(board.speed["hardware"]))
-    datasets = list(dict.fromkeys(board.embedders["dataset"]))
+    benchmarks, hardwares = _offered(store, "quality", "benchmark"), _offered(store, "speed", "hardware")
+    datasets = _offered(store, "embedders", "dataset")
     families = [*lb.MAIN_FAMILIES, lb.OTHERS]
     with gr.Row():
         row = [
-            gr.CheckboxGroup(families, value=families, label="Family (none ticked = all)"),
-            gr.Number(0, label="min parameters (M)", minimum=0),
-            gr.Number(5000, label="max parameters (M)", minimum=0),
-            gr.CheckboxGroup(SOURCES, value=SOURCES, label="Source (none ticked = all)"),
-        ]
+            checked.CheckboxGroup(families, value=families, label="Family (none ticked = all)", param="families",
+                                  what="the families"),
+            checked.Number(0, label="min parameters (M)", minimum=0, param="min_m",
+                           what="the smallest parameter count (millions)"),
+            checked.Number(5000, label="max parameters (M)", minimum=0, param="max_m",
+                           what="the largest parameter count (millions)"),
+            checked.CheckboxGroup(SOURCES, value=SOURCES, label="Source (none ticked = all)", param="sources",
+                                  what="the sources"),
+        ]  # fmt: skip
     with gr.Row():
-        benchmark = gr.Dropdown(benchmarks, value=benchmarks[0], label="Quality benchmark")
-        hardware = gr.Dropdown(hardwares, value=hardwares[0], label="Hardware")
+        benchmark = checked.Dropdown(benchmarks(), value=benchmarks()[0], label="Quality benchmark", param="benchmark",
+                                     what="the quality benchmark", choices_now=benchmarks)  # fmt: skip
+        hardware = checked.Dropdown(hardwares(), value=hardwares()[0], label="Hardware", param="hardware",
+                                    what="the hardware", choices_now=hardwares)  # fmt: skip
         regenerated = list(dict.fromkeys(board.embedders.loc[board.embedders["source"] == "regenerated", "dataset"]))
-        dataset = gr.Dropdown(datasets, value=(regenerated or datasets)[0], label="Per-embedder dataset")
+        dataset = checked.Dropdown(datasets(), value=(regenerated or datasets())[0], label="Per-embedder dataset",
+                                   param="dataset", what="the per-embedder dataset", choices_now=datasets)  # fmt: skip
     return Filters(*row, benchmark, hardware, dataset)
 
 
@@ -89,7 +101,7 @@ def _select(store: BoardStore, families, min_m, max_m, sources, benchmark, hardw
         "embedders": e[e["dataset"] == dataset],
         "ablation": a,
     }
-    notes = "\n".join(f"- {n}" for n in board.notes) or "- all result files read"
+    notes = "".join(f"\n- {n}" for n in board.notes)  # only when there is something to note
     counts = (
         f"**After filters: {len(shown['quality'])} quality rows on {benchmark} ({len(q)} over all benchmarks), "
         f"{len(shown['embedders'])} per-embedder rows on {dataset}, {len(shown['speed'])} speed rows on {hardware}, "
@@ -101,7 +113,8 @@ def _select(store: BoardStore, families, min_m, max_m, sources, benchmark, hardw
         figures.speed_bars(s, hardware),
         figures.embedder_bars(e, dataset),
     ]
-    return {**shown, "figures": figs, "notes": f"{counts} {_statistics_note(board)}\n\nNotes:\n{notes}"}
+    text = f"{counts} {_statistics_note(board)}" + (f"\n\nNotes:{notes}" if notes else "")
+    return {**shown, "figures": figs, "notes": text}
 
 
 @dataclass
@@ -117,9 +130,9 @@ def _handlers(store: BoardStore) -> _Handlers:
     """What the page shows after the filters, the /leaderboard endpoint's answer, and the reload, over ``store``."""
 
     @guard
-    def update(*filters):
+    def update(families, min_m, max_m, sources, benchmark, hardware, dataset):
         """What the page shows: figures, formatted sortable tables, the ablation, counts and notes (last)."""
-        got = _select(store, *filters)
+        got = _select(store, families, min_m, max_m, sources, benchmark, hardware, dataset)
         return (
             *got["figures"],
             board_table(got["quality"], QUALITY_TABLE),
@@ -131,15 +144,15 @@ def _handlers(store: BoardStore) -> _Handlers:
         )
 
     @guard
-    def api_update(*filters):
+    def api_update(families, min_m, max_m, sources, benchmark, hardware, dataset):
         """The /leaderboard endpoint: the four figures, the quality and speed frames as data, and the notes."""
-        got = _select(store, *filters)
+        got = _select(store, families, min_m, max_m, sources, benchmark, hardware, dataset)
         return (*got["figures"], got["quality"], got["speed"], got["notes"])
 
     @guard
-    def reload(*filters):
+    def reload(families, min_m, max_m, sources, benchmark, hardware, dataset):
         store.reload()
-        return update(*filters)
+        return update(families, min_m, max_m, sources, benchmark, hardware, dataset)
 
     return _Handlers(update, api_update, reload)
 
@@ -167,15 +180,16 @@ def _plots_and_tables() -> tuple[list[gr.Plot], list[gr.Dataframe]]:
         gr.Plot(label="Speed", elem_id="speed-plot"),
         gr.Plot(label="Per embedder", elem_id="embedder-plot"),
     ]
-    tables = [
-        gr.Dataframe(label="Quality on the chosen benchmark (sort: ⋮ in a column header)", interactive=False, wrap=True,
-                     elem_id="quality-table"),
-        gr.Dataframe(label="Per first stage on the chosen dataset, with intervals and gains (sort: ⋮ in a column header)",
-                     interactive=False, wrap=True, elem_id="embedder-table",
-                     column_widths=["4%", "15%", "12%", "5%", "7%", "7%", "7%", "6%", "6%", "6%", "6%", "6%", "6%",
-                                    "7%"]),
-        gr.Dataframe(label="Speed on the chosen hardware", interactive=False, wrap=True, elem_id="speed-table"),
-    ]
+    tables = []
+    for label, elem_id, columns, systems in (
+        ("Quality on the chosen benchmark (sort: ⋮ in a column header)", "quality-table", QUALITY_TABLE, False),
+        ("Per first stage on the chosen dataset, with intervals and gains (sort: ⋮ in a column header)",
+         "embedder-table", EMBEDDER_TABLE, True),
+        ("Speed on the chosen hardware", "speed-table", SPEED_TABLE, False),
+    ):  # fmt: skip
+        tables.append(gr.Dataframe(label=label, interactive=False, wrap=True, elem_id=elem_id,
+                                   elem_classes=["board-table"]))  # fmt: skip
+        gr.Markdown(table_legend(columns, systems), elem_classes=["table-legend"])
     return plots, tables
 
 
@@ -186,7 +200,9 @@ def _layout(store: BoardStore) -> _BoardView:
         notes = gr.Markdown(elem_id="leaderboard-notes")
         plots, tables = _plots_and_tables()
         gr.Markdown("### bf16 / FlashAttention-2 ablation (pairs/s and peak GB per configuration)")
-        ablation = [gr.Dataframe(interactive=False, wrap=True, elem_id="ablation-table"), gr.Plot(elem_id="ablation-plot")]
+        ablation = [gr.Dataframe(interactive=False, wrap=True, elem_id="ablation-table", elem_classes=["board-table"]),
+                    gr.Plot(elem_id="ablation-plot")]
+        gr.Markdown(table_legend(ABLATION_TABLE), elem_classes=["table-legend"])
         outputs = [*plots, *tables, *ablation, notes]
         with gr.Row():
             export_btn = gr.Button("Download filtered tables (CSV + JSON)")

@@ -46,13 +46,18 @@ def _regenerated_commands(embedders) -> str:
     if rows.empty:
         return ""
     lines = [
-        f"| {r.dataset}/{r.split} | {r.first_stage} | {r.reranker or 'retriever only'} | {r.ndcg10:.4f} | "
+        f"| {r.dataset}/{r.split} | {r.first_stage} | {_reranker(r.reranker)} | {r.ndcg10:.4f} | "
         f"{_interval(r)} | `{r.command}` |"
         for r in rows.itertuples()
     ]
     return ("**Regenerated retrieval results and the command for each:**\n\n"
             "| dataset | first stage | reranker | NDCG@10 | 95% interval | command |\n|---|---|---|---|---|---|\n"
             + "\n".join(lines))  # fmt: skip
+
+
+def _reranker(value) -> str:
+    """The reranker cell: ``— (first stage alone)`` for none (``None``, ``""`` or NaN: never ``nan``)."""
+    return value if isinstance(value, str) and value else "— (first stage alone)"
 
 
 def _interval(row) -> str:

@@ -16,7 +16,7 @@ import gradio as gr
 
 from demo import texts
 from demo.search.judged import judged_query
-from demo.search.params import MAX_K, MAX_TOP_N
+from demo.search.params import MAX_K, MAX_TOP_N, PRECISIONS
 from demo.search.playground import Playground
 from demo.sources import firstrun
 from demo.sources.choices import NO_RERANKER, RANDOM_BADGE, default_first_stage
@@ -29,15 +29,18 @@ from demo.sources.user_corpus import (
     parse_upload,
     sample_corpus,
 )
+from demo.tabs import components as checked
 from demo.tabs.guard import StopFlags, guard
 from demo.views.figures import movement_figure
 from demo.views.frames import movement_frame, ranking_code, results_frame, results_html, results_table, timings_frame
 from demo.views.search_text import judged_text, model_name_for_code, status_text
 
-__all__ = ["PRECISION_CHOICES", "SEARCH_SLOTS", "CorpusInputs", "build", "corpus_choices", "corpus_for",
-           "load_documents"]  # fmt: skip
+__all__ = ["K_WHAT", "PRECISION_CHOICES", "RUN_ANYWAY_WHAT", "SEARCH_SLOTS", "TOP_N_WHAT", "CorpusInputs", "build",
+           "corpus_choices", "corpus_for", "first_stage_keys", "load_documents"]  # fmt: skip
 
-PRECISION_CHOICES = ["auto", "bf16", "fp32"]
+PRECISION_CHOICES = list(PRECISIONS)
+K_WHAT, TOP_N_WHAT = "K (first-stage depth)", "the number of results"  # as demo.search.params.check_params names them
+RUN_ANYWAY_WHAT = "the run-anyway switch (run past the time limit)"
 SEARCH_SLOTS = 4
 """Searches run at once. More than the CPU's cores on purpose: a search whose corpus waits for the embedding queue
 (:mod:`demo.search.fair`) holds a slot while it waits, and must not keep a BM25 or already-embedded search from
@@ -61,6 +64,11 @@ def _full_scifact_available() -> bool:
 def corpus_choices() -> list[str]:
     """The corpus radio's choices: the sample, full SciFact (when the app ships it) and the user's documents."""
     return [texts.SAMPLE] + ([texts.FULL_SCIFACT] if _full_scifact_available() else []) + [texts.MINE]
+
+
+def first_stage_keys(play: Playground) -> list[str]:
+    """The first stages offered now, by key (what the embedder dropdowns allow)."""
+    return [c.key for c in play.first_stages]
 
 
 def corpus_for(mode: str, user_corpus: Any):
@@ -101,7 +109,7 @@ def load_documents(pasted: str | None, upload: str | None):
 def _models_note(play: Playground) -> str:
     """Where the rerankers come from, as a sentence; empty while the first-run panel says it."""
     if play.models_dir:
-        return f"Rerankers from the models folder `{play.models_dir.name}`. "
+        return f"Rerankers from the models folder `{firstrun.shown_path(play.models_dir)}`. "
     return "" if firstrun.needs_first_run(play) else f"{texts.NO_MODELS_NOTE}. "
 
 
@@ -222,38 +230,45 @@ class _SearchView:
 def _query_column(play: Playground, default_reranker: str) -> tuple:
     """The query, Search and Stop, the estimate, K, the number of results, the 0–1 switch and Run anyway."""
     with gr.Column(scale=2, min_width=300):
-        query = gr.Textbox(label="Query", placeholder="Ask a question or paste a claim…", lines=2, max_lines=6)
+        query = checked.Textbox(label="Query", placeholder="Ask a question or paste a claim…", lines=2, max_lines=6,
+                                param="query", what="the query")  # fmt: skip
         with gr.Row(elem_id="search-actions"):
             search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=3, min_width=120)
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn", scale=1, min_width=70)
         estimate_md = gr.Markdown(play.estimate_text(default_reranker, 30), elem_id="estimate")
         with gr.Row():  # here, not below both columns: the results start higher on a wide screen
-            k = gr.Slider(1, MAX_K, value=30, step=1, label="K: first-stage depth (documents reranked)",
-                          elem_id="k-slider", min_width=220)  # fmt: skip
-            top_n = gr.Slider(1, MAX_TOP_N, value=10, step=1, label="Results to show", min_width=220)
-        normalise = gr.Checkbox(False, label="Also show scores as 0–1 (sigmoid of the raw score)",
-                                elem_id="normalise")  # fmt: skip
-        run_anyway = gr.Checkbox(False, label=f"Run anyway when estimated above the {play.max_rerank_seconds:g} s "
-                                 "limit (otherwise refused before it starts)", elem_id="run-anyway")  # fmt: skip
+            k = checked.Slider(1, MAX_K, value=30, step=1, label="K: first-stage depth (documents reranked)",
+                               elem_id="k-slider", min_width=220, param="k", what=K_WHAT)  # fmt: skip
+            top_n = checked.Slider(1, MAX_TOP_N, value=10, step=1, label="Results to show", min_width=220,
+                                   param="top_n", what=TOP_N_WHAT)  # fmt: skip
+        normalise = checked.Checkbox(False, label="Also show scores as 0–1 (sigmoid of the raw score)",
+                                     elem_id="normalise", param="normalise", what="the 0–1 scores switch")  # fmt: skip
+        run_anyway = checked.Checkbox(False, label=f"Run anyway when estimated above the {play.max_rerank_seconds:g} s "
+                                      "limit (otherwise refused before it starts)", elem_id="run-anyway",
+                                      param="run_anyway", what=RUN_ANYWAY_WHAT)  # fmt: skip
     return query, search_btn, stop_btn, estimate_md, k, top_n, normalise, run_anyway
 
 
 def _choices_column(play: Playground, first_stage: str | None, stage_choices: list, default_reranker: str) -> tuple:
     """The corpus, first stage, first-run panel, reranker and precision."""
     with gr.Column(scale=1, min_width=260):
-        corpus_mode = gr.Radio(corpus_choices(), value=texts.SAMPLE, label="Corpus")
-        embedder = gr.Dropdown(stage_choices, value=default_first_stage(play.first_stages, first_stage),
-                               label="First stage (embedder or BM25)")
+        corpus_mode = checked.Radio(corpus_choices(), value=texts.SAMPLE, label="Corpus", param="mode",
+                                    what="the corpus")  # fmt: skip
+        embedder = checked.Dropdown(stage_choices, value=default_first_stage(play.first_stages, first_stage),
+                                    label="First stage (embedder or BM25)", param="embedder", what="the first stage",
+                                    choices_now=lambda: first_stage_keys(play))  # fmt: skip
         # next to the reranker it fills, and below the query: on a phone, Search stays on the first screen
         with gr.Column(visible=firstrun.needs_first_run(play), elem_id="first-run", variant="panel") as first_run:
-            gr.Markdown(texts.FIRST_RUN.format(folder=f"{firstrun.target_folder(play).name}/{firstrun.FIRST_SIZE}"))
+            gr.Markdown(texts.FIRST_RUN.format(folder=firstrun.shown_path(firstrun.target_folder(play) / firstrun.FIRST_SIZE)))
             first_run_btn = gr.Button(f"Build the {firstrun.FIRST_SIZE} replica (about 10 s)", variant="primary",
                                       elem_id="first-run-btn")  # fmt: skip
         first_run_status = gr.Markdown(elem_id="first-run-status", visible=firstrun.needs_first_run(play))
-        reranker = gr.Dropdown(_reranker_choices(play), value=default_reranker, label="Reranker",
-                               elem_id="reranker")  # fmt: skip
-        precision = gr.Radio(PRECISION_CHOICES, value="auto", label="Precision", elem_id="precision",
-                             info="auto: bf16 on CUDA and on CPUs with native bf16, else fp32")  # fmt: skip
+        reranker = checked.Dropdown(_reranker_choices(play), value=default_reranker, label="Reranker",
+                                    elem_id="reranker", param="reranker", what="the reranker",
+                                    choices_now=lambda: [key for _, key in _reranker_choices(play)])  # fmt: skip
+        precision = checked.Radio(PRECISION_CHOICES, value="auto", label="Precision", elem_id="precision",
+                                  info="auto: bf16 on CUDA and on CPUs with native bf16, else fp32",
+                                  param="precision", what="precision")  # fmt: skip
     return corpus_mode, embedder, first_run, first_run_btn, first_run_status, reranker, precision
 
 
@@ -261,8 +276,10 @@ def _documents_box() -> tuple:
     """The accordion where the user pastes or uploads their own documents."""
     with gr.Accordion("Use your own documents", open=False):
         gr.Markdown(texts.UPLOAD_HELP.format(max_documents=MAX_DOCUMENTS, max_mb=MAX_UPLOAD_BYTES // 2**20))
-        pasted = gr.Textbox(label="Documents, one per line", lines=6, max_lines=12)
-        upload = gr.File(label="or upload", file_types=[".txt", ".jsonl", ".csv"], type="filepath")
+        pasted = checked.Textbox(label="Documents, one per line", lines=6, max_lines=12, param="pasted",
+                                 what="the pasted documents", nullable=True)  # fmt: skip
+        upload = checked.File(label="or upload", file_types=[".txt", ".jsonl", ".csv"], type="filepath", param="upload",
+                              what="the uploaded documents")  # fmt: skip
         load_btn = gr.Button("Use these documents")
         corpus_status = gr.Markdown()
     return pasted, upload, load_btn, corpus_status

@@ -10,6 +10,7 @@ __all__ = [
     "COMPARE_HELP",
     "FIRST_RUN",
     "FULL_SCIFACT",
+    "GRADIO_TRANSLATIONS",
     "INTRO",
     "MINE",
     "NO_MODELS_NOTE",
@@ -40,6 +41,10 @@ Build the 17m replica (about 10 s, into `{{folder}}`): the real Ettin 17m archit
 and meaningless scores. For a trained one, run `python -m train scifact`, which distils a small reranker on SciFact
 offline (the committed run took {proof_run_time()}); then restart with `--models-dir models`.
 """
+
+# Gradio's own texts its translations lack (6.31 announces "common.complete" to screen readers after every event): given
+# to ``launch(i18n=gr.I18n(**GRADIO_TRANSLATIONS))``
+GRADIO_TRANSLATIONS = {"en": {"common.complete": "Done"}}
 
 SCORE_HELP = (
     "Scores are the reranker's raw logits (higher = more relevant; only their order matters). "

@@ -22,6 +22,7 @@ __all__ = [
     "build_first_reranker",
     "needs_first_run",
     "proof_run_time",
+    "shown_path",
     "target_folder",
 ]
 
@@ -43,6 +44,18 @@ def needs_first_run(play) -> bool:
 def target_folder(play) -> Path:
     """Where the replica goes: the app's models folder, or ``models`` under the cache folder when it has none."""
     return Path(play.models_dir) if play.models_dir else cache_dir() / "models"
+
+
+def shown_path(path: str | Path) -> str:
+    """A folder as a person should read it: relative to the working folder when inside it (``models/17m``), else with
+    ``~`` for the home folder (``~/.cache/ettin/models/17m``), else absolute — never its last name alone."""
+    full = Path(path).expanduser().resolve()
+    for base, prefix in ((Path.cwd().resolve(), ""), (Path.home().resolve(), "~/")):
+        try:
+            return prefix + full.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return full.as_posix()
 
 
 def proof_run_time(report: Path = PROOF_RUN_REPORT) -> str:
@@ -82,12 +95,13 @@ def build_first_reranker(play, progress=None):
     folder = target_folder(play)
     with _BUILDING:
         if progress:
-            progress(0.05, f"building the {FIRST_SIZE} replica in {folder.name}/{FIRST_SIZE} (about 10 s)")
+            progress(0.05, f"building the {FIRST_SIZE} replica in {shown_path(folder / FIRST_SIZE)} (about 10 s)")
         try:
             build_replica(FIRST_SIZE, folder / FIRST_SIZE, seed=0)
         except OSError as exc:  # no permission, a folder that is not a replica, a full disk
             raise FirstRunError(
-                f"cannot build the replica in {folder.name}/{FIRST_SIZE}: {exc.__class__.__name__}: {exc.strerror or exc}"
+                f"cannot build the replica in {shown_path(folder / FIRST_SIZE)}: {exc.__class__.__name__}: "
+                f"{exc.strerror or exc}"
                 "; start the app with --models-dir pointing to a folder you can write"
             ) from None
         if play.models_dir is None:
@@ -97,6 +111,6 @@ def build_first_reranker(play, progress=None):
         progress(1.0, "done")
     choice = next((c for c in play.rerankers if c.key == FIRST_SIZE), None)
     if choice is None:  # the models folder holds one model itself, not sub-folders
-        raise FirstRunError(f"built {folder.name}/{FIRST_SIZE}, but the models folder is a model itself: start the app "
-                            f"with --models-dir pointing to its parent")
+        raise FirstRunError(f"built {shown_path(folder / FIRST_SIZE)}, but the models folder is a model itself: start "
+                            "the app with --models-dir pointing to its parent")
     return choice

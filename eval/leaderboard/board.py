@@ -22,6 +22,7 @@ from eval.leaderboard.columns import (
     EMBEDDER_COLUMNS,
     QUALITY_COLUMNS,
     SPEED_COLUMNS,
+    _registry_params,
     scope_name,
     system_name,
 )
@@ -95,9 +96,9 @@ def build_leaderboard(results_dir: str | Path | None = None, settings: StatsSett
     root = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR
     retr, r_report = read_retrieval_results(root)
     speed, ablation, s_report = read_speed_results(root)
-    embedders = _concat([published_embedders(), retr], EMBEDDER_COLUMNS)
+    embedders = _registry_params(_concat([published_embedders(), retr], EMBEDDER_COLUMNS))
     regen_quality, averaged, first_stages = regenerated_quality(embedders, r_report.per_query, settings)
-    quality = _concat([published_quality(), regen_quality], QUALITY_COLUMNS)
+    quality = _registry_params(_concat([published_quality(), regen_quality], QUALITY_COLUMNS))
     by_system = {
         (scope_name(ds, split), system_name(fs, rr)): scores for (ds, split, fs, rr), scores in r_report.per_query.items()
     }
@@ -122,8 +123,8 @@ def build_leaderboard(results_dir: str | Path | None = None, settings: StatsSett
     return Leaderboard(
         quality=ranked(quality, comparisons, settings.alpha),
         embedders=ranked(embedders, comparisons, settings.alpha),
-        speed=_concat([published_speed(), speed], SPEED_COLUMNS),
-        ablation=_concat([published_ablation(), ablation], ABLATION_COLUMNS),
+        speed=_registry_params(_concat([published_speed(), speed], SPEED_COLUMNS)),
+        ablation=_registry_params(_concat([published_ablation(), ablation], ABLATION_COLUMNS)),
         notes=notes,
         refused_random_init=r_report.refused_random_init,
         errors=errors,

@@ -66,12 +66,23 @@ def scope_name(dataset: str, split: str) -> str:
 
 
 def _size_params(size: str | None) -> float:
-    """An Ettin size's parameter count as the post prints it (else the registry's count; NaN for no size)."""
+    """An Ettin size's parameter count: the registry's exact count, head included (NaN for no size).
+
+    The post prints rounded counts that disagree between its tables (401.0M and 401.6M for 400m); every table here shows
+    the registry's one count per model instead.
+    """
     meta = registry.RERANKERS.get(size) if size else None
-    if meta is None:
-        return math.nan
-    printed = published().params(meta.hub_id)
-    return float(printed) if printed is not None else float(meta.total_parameters)
+    return math.nan if meta is None else float(meta.total_parameters)
+
+
+def _registry_params(df: Any) -> Any:
+    """``df`` with the ``params`` of every Ettin row (one whose ``size`` is a registry size) set to the registry's."""
+    if "size" not in df or "params" not in df or df.empty:
+        return df
+    exact = df["size"].map(lambda s: _size_params(s) if isinstance(s, str) else math.nan)
+    out = df.copy()
+    out["params"] = exact.where(exact.notna(), out["params"]).astype(float)
+    return out
 
 
 def format_params(params: Any) -> str:
@@ -86,7 +97,10 @@ def format_params(params: Any) -> str:
 
 
 def _params(model_id: str) -> float:
-    """A model's parameter count as the post prints it (NaN when it prints none)."""
+    """A model's parameter count: the registry's for an Ettin reranker, else as the post prints it (NaN when it prints
+    none)."""
+    size = ettin_size(model_id)
+    if size is not None:
+        return _size_params(size)
     params = published().params(model_id)
     return math.nan if params is None else float(params)
-

@@ -123,6 +123,6 @@ def test_board_tables_sort_by_value_and_show_ranges_and_params():
     headers = shown.headers
     first = dict(zip(headers, shown.data[0]))
     display = dict(zip(headers, shown.metadata["display_value"][0]))
-    assert isinstance(first["params"], float) and display["params"].endswith(("M", "B"))
-    assert display["rank"] == "2–4" and isinstance(first["rank"], (int, np.integer))
-    assert display["95% low"] == "—"  # published: no interval
+    assert isinstance(first["Parameters"], float) and display["Parameters"].endswith(("M", "B"))
+    assert display["Rank"] == "2–4" and isinstance(first["Rank"], (int, np.integer))
+    assert display["95% CI low"] == "—"  # published: no interval

@@ -17,6 +17,9 @@ import os
 from pathlib import Path
 
 CSS_FILE = Path(__file__).resolve().parent / "demo" / "app.css"  # results rows, score bars, phone layout
+# Gradio refuses larger uploads before any tab sees them: the Evaluate tab's cap (a BEIR zip); the Search tab's own
+# documents keep their smaller cap (demo.sources.user_corpus)
+EVALUATE_MAX_UPLOAD = "50mb"
 
 
 def build_app(
@@ -51,7 +54,7 @@ def build_app(
     from demo.search.playground import Playground
     from demo.search.warmup import start_warm_up
     from demo.sources.choices import default_first_stage as default_first_stage_key
-    from demo.tabs import compare, explore, leaderboard, reproduce, search
+    from demo.tabs import compare, evaluate, explore, leaderboard, reproduce, search
     from ettin.paths import models_dir as env_models_dir
 
     play = Playground(models_dir or env_models_dir(), max_rerank_seconds or DEFAULT_MAX_RERANK_SECONDS, include_hub,
@@ -66,6 +69,7 @@ def build_app(
             compare.build(play, corpus, default_first_stage)
             reloaded = leaderboard.build(store, demo)
             explore.build(store.results_dir, demo)
+            evaluate.build(play, demo)
             reproduce.build(store, reloaded)
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.ettin_routes = [lambda fastapi_app: add_rerank_route(fastapi_app, play)]  # added by serve(), next to Gradio's
@@ -90,7 +94,12 @@ def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs
     warm_up = getattr(demo, "ettin_warm_up", None)
     if warm_up is not None and warm_up_first:
         warm_up(compile=True).join()  # no time limit: a compile must never run beside a search
+    import gradio as gr
+
+    from demo import texts
+
     launch_kwargs.setdefault("css", getattr(demo, "ettin_css", None))
+    launch_kwargs.setdefault("i18n", gr.I18n(**texts.GRADIO_TRANSLATIONS))  # a key Gradio's own strings lack
     demo.launch(prevent_thread_lock=True, **launch_kwargs)
     for add_route in getattr(demo, "ettin_routes", ()):
         add_route(demo.app)
@@ -128,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:  # e.g. a bad $ETTIN_COMPILE: one line, no traceback
         parser.exit(2, f"error: {exc}\n")
     serve(demo, warm_up_first=not args.serve_before_warm_up, server_name=args.host, server_port=args.port, share=args.share,
-          max_file_size="2mb")  # fmt: skip
+          max_file_size=EVALUATE_MAX_UPLOAD)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ def test_defaults_are_local_without_share(monkeypatch):
     launch, _ = _run_main(monkeypatch, [])
     assert launch["server_name"] == "127.0.0.1" and launch["server_port"] == 7860
     assert launch["share"] is False
-    assert launch["max_file_size"] == "2mb" and launch["prevent_thread_lock"] is True
+    import app
+
+    assert launch["max_file_size"] == app.EVALUATE_MAX_UPLOAD == "50mb" and launch["prevent_thread_lock"] is True
 
 
 def test_host_port_models_dir_and_share_are_options(monkeypatch, tmp_path):

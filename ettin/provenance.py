@@ -7,7 +7,11 @@ import platform
 from datetime import datetime, timezone
 from typing import Any
 
+__all__ = ["BACKEND_PACKAGES", "PACKAGES", "base_provenance", "hardware", "now_iso", "package_versions"]
+
 PACKAGES = ("torch", "transformers", "sentence-transformers", "mteb", "bm25s", "datasets", "numpy", "gradio")
+BACKEND_PACKAGES = ("onnx", "onnxscript", "onnxruntime", "openvino", "nncf")
+"""What the exported CPU backends are built and run with (:mod:`ettin.runtime.exports`)."""
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:

@@ -31,7 +31,8 @@ except ImportError:
 PY
 
 args=(speed --models "$SIZES" --replica --device cuda --n-pairs "$N_PAIRS" --max-batch "$MAX_BATCH"
-      --configs fp32-sdpa,bf16-sdpa,bf16-fa2-padded,bf16-fa2-unpadded)
+      --configs fp32-sdpa,bf16-sdpa,bf16-fa2-padded,bf16-fa2-unpadded
+      --backends none --gate-model none)  # the exported backends (ONNX Runtime, OpenVINO) are CPU-only
 if [[ -n "${OUT:-}" ]]; then
   args+=(--output "$OUT/speed_gpu.json")
 fi

@@ -99,3 +99,35 @@ def kill_torchrun_rank(launchers, rank: int) -> None:
 def kill_rank():
     """:func:`kill_torchrun_rank`, for the torchrun tests of ``train score`` and ``eval retrieval``."""
     return kill_torchrun_rank
+
+
+def _missing_package_skip(report) -> bool:
+    """A skip made by ``pytest.importorskip`` (a test extra or runtime package that did not import)."""
+    return report.skipped and "could not import" in str(report.longrepr)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collectreport(report):
+    """Where packages are required (``ETTIN_REQUIRE_MINILM=1``: tests/run.sh, so CI), a module skipped because a package
+    does not import fails instead: a broken install must not turn its tests into silent skips."""
+    if os.environ.get(REQUIRE_MINILM) == "1" and _missing_package_skip(report):
+        report.outcome = "failed"
+        _REQUIRED_MISSING.append(report.nodeid)
+
+
+_REQUIRED_MISSING: list[str] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A module failed for a missing required package fails the run, whatever else ran."""
+    if _REQUIRED_MISSING and exitstatus in (0, 5):
+        session.exitstatus = 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """The same for a single test's ``pytest.importorskip``."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get(REQUIRE_MINILM) == "1" and _missing_package_skip(report):
+        report.outcome = "failed"

@@ -5,7 +5,14 @@
 - :mod:`~ettin.runtime.models` — :class:`Reranker` / :class:`Embedder` and loading them;
 - :mod:`~ettin.runtime.fast` — the fast, lossless scoring path;
 - :mod:`~ettin.runtime.compiled` — the opt-in compiled encoder;
-- :mod:`~ettin.runtime.cache` — the bounded model cache the app and the CLIs share.
+- :mod:`~ettin.runtime.cache` — the bounded model cache the app and the CLIs share;
+- :mod:`~ettin.runtime.identity` — the one provenance of a loaded model and what decides a score (score-cache keys);
+- :mod:`~ettin.runtime.exports` — ONNX / OpenVINO exports built once per (weights, backend, precision, max length);
+- :mod:`~ettin.runtime.backends` — ONNX Runtime and OpenVINO running those exports;
+- :mod:`~ettin.runtime.gate` — the correctness gate every export passes against torch fp32;
+- :mod:`~ettin.runtime.accelerate` — picking, gating and attaching a backend, at load or in the background
+  (:func:`start_backend_build`, which swaps it in while the reranker serves); :mod:`~ettin.runtime.worker` is the
+  child process of that build.
 
 The names below are imported from their module on first use, so ``ettin.runtime.device`` stays light.
 """
@@ -15,6 +22,19 @@ from __future__ import annotations
 from ettin.lazy import lazy_exports
 
 _EXPORTS = {
+    "BACKENDS": "ettin.runtime.device",
+    "PRECISIONS": "ettin.runtime.device",
+    "SCORING_VERSION": "ettin.runtime.identity",
+    "Backend": "ettin.runtime.backends",
+    "BackendBuild": "ettin.runtime.accelerate",
+    "BackendChoice": "ettin.runtime.accelerate",
+    "attach_backend": "ettin.runtime.accelerate",
+    "backend_missing_reason": "ettin.runtime.backends",
+    "loaded_provenance": "ettin.runtime.identity",
+    "physical_cores": "ettin.runtime.device",
+    "prepare_backend": "ettin.runtime.accelerate",
+    "score_identity": "ettin.runtime.identity",
+    "start_backend_build": "ettin.runtime.accelerate",
     "DEFAULT_MAX_LENGTH": "ettin.runtime.device",
     "Embedder": "ettin.runtime.models",
     "INTERACTIVE_BATCH": "ettin.runtime.device",
@@ -57,6 +77,19 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "SCORING_VERSION",
+    "Backend",
+    "BackendBuild",
+    "BackendChoice",
+    "attach_backend",
+    "backend_missing_reason",
+    "loaded_provenance",
+    "physical_cores",
+    "prepare_backend",
+    "score_identity",
+    "start_backend_build",
     "DEFAULT_MAX_LENGTH",
     "Embedder",
     "INTERACTIVE_BATCH",

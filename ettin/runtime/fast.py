@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["encode_pairs", "fast_path_supported", "plan_batches", "score_pairs_fast", "tokenize_pairs"]
+__all__ = ["encode_pairs", "fast_path_supported", "padded_batch", "plan_batches", "score_pairs_fast", "tokenize_pairs"]
 
 
 _PAIR_ENCODER_TASKS = ("sequence-classification", "feature-extraction")
@@ -87,9 +87,14 @@ def score_pairs_fast(
     max_tokens: int | None = None,
     show_progress_bar: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    forward: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Score pairs with one tokenisation, exact-length sorting and direct forward passes (see ``Reranker.score_pairs``);
-    ``on_batch(pairs done, pairs in all)`` after each forward pass."""
+    ``on_batch(pairs done, pairs in all)`` after each forward pass.
+
+    ``forward`` (an exported backend's ``run``) takes each padded batch as int64 arrays (``input_ids``,
+    ``attention_mask`` and, where the tokenizer makes them, ``token_type_ids``) and returns one score per row; without
+    it the torch model runs the batch."""
     import torch
     from ettin.progress import progress_bar
 
@@ -110,27 +115,11 @@ def score_pairs_fast(
     try:
         with torch.inference_mode():
             for idx in progress_bar(iterable=batches, show=show_progress_bar, desc="Scoring", unit="batch"):
-                width = int(lengths[idx[0]])
-                input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
-                mask = np.zeros((len(idx), width), dtype=np.int64)
-                types = np.zeros((len(idx), width), dtype=np.int64) if type_ids is not None else None
-                for row, i in enumerate(idx.tolist()):
-                    n = lengths[i]
-                    input_ids[row, :n] = ids[i]
-                    mask[row, :n] = 1
-                    if types is not None:
-                        types[row, :n] = type_ids[i]
-                features = {
-                    "input_ids": torch.from_numpy(input_ids).to(device),
-                    "attention_mask": torch.from_numpy(mask).to(device),
-                    "modality": "text",
-                }
-                if types is not None:
-                    features["token_type_ids"] = torch.from_numpy(types).to(device)
-                scores = model(features)["scores"]
-                if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
-                    scores = scores.float()
-                out[idx] = scores.reshape(len(idx), -1)[:, 0].float().cpu().numpy()
+                arrays = padded_batch(ids, type_ids, lengths, idx, pad_id)
+                if forward is not None:
+                    out[idx] = np.asarray(forward(arrays), dtype=np.float32).reshape(len(idx), -1)[:, 0]
+                else:
+                    out[idx] = _torch_forward(model, arrays, device)
                 done += len(idx)
                 if on_batch is not None:
                     on_batch(done, len(ids))
@@ -140,3 +129,33 @@ def score_pairs_fast(
     return out
 
 
+def padded_batch(
+    ids: list[list[int]], type_ids: list[list[int]] | None, lengths: np.ndarray, idx: np.ndarray, pad_id: int
+) -> dict[str, np.ndarray]:
+    """The pairs ``idx`` padded on the right to the longest of them, as int64 arrays."""
+    width = int(lengths[idx].max())
+    input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(idx), width), dtype=np.int64)
+    types = np.zeros((len(idx), width), dtype=np.int64) if type_ids is not None else None
+    for row, i in enumerate(idx.tolist()):
+        n = lengths[i]
+        input_ids[row, :n] = ids[i]
+        mask[row, :n] = 1
+        if types is not None:
+            types[row, :n] = type_ids[i]
+    arrays = {"input_ids": input_ids, "attention_mask": mask}
+    if types is not None:
+        arrays["token_type_ids"] = types
+    return arrays
+
+
+def _torch_forward(model: Any, arrays: dict[str, np.ndarray], device: Any) -> np.ndarray:
+    """One padded batch through the torch model: its raw scores, in float32."""
+    import torch
+
+    features: dict[str, Any] = {name: torch.from_numpy(value).to(device) for name, value in arrays.items()}
+    features["modality"] = "text"
+    scores = model(features)["scores"]
+    if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
+        scores = scores.float()
+    return scores.reshape(len(arrays["input_ids"]), -1)[:, 0].float().cpu().numpy()

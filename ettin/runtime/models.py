@@ -11,9 +11,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ettin import registry
-from ettin.io import weights_hash
 from ettin.runtime.device import RuntimeSettings, best_settings
 from ettin.runtime.fast import fast_path_supported, score_pairs_fast
+from ettin.runtime.identity import SCORING_VERSION, loaded_provenance
 from ettin.runtime.sources import ModelLoadError, ModelSource, loading_error, resolve_model, with_hub_identity
 
 LOAD_LOCK = threading.Lock()
@@ -35,13 +35,20 @@ __all__ = [
 
 @dataclass
 class Reranker:
-    """A loaded cross-encoder plus what is needed to record provenance."""
+    """A loaded cross-encoder plus what is needed to record provenance.
+
+    ``backend`` is the exported runtime its forward passes run on (``None``: torch itself); :meth:`use_backend` swaps it
+    while other threads score (a call in progress finishes on the backend it started with).
+    """
 
     model: Any
     source: ModelSource
     settings: RuntimeSettings
     parameters: int
-    _weights_hash: str | None = field(default=None, repr=False)
+    backend: Any = field(default=None, repr=False)
+    """An :class:`ettin.runtime.backends.Backend`, or ``None`` for torch."""
+    backend_reason: str | None = None
+    """Why the forward passes run where they run (the gate's verdict, or why an export was not used)."""
 
     @property
     def name(self) -> str:
@@ -52,20 +59,38 @@ class Reranker:
         return self.source.random_init
 
     def weights_hash(self) -> str | None:
-        if self._weights_hash is None and self.source.is_local:
-            self._weights_hash = weights_hash(self.source.name_or_path)
-        return self._weights_hash
+        """Hash of the weight files loaded (a local folder or the Hub cache snapshot), see :func:`model_weights_hash`."""
+        return loaded_provenance(self.source, self.settings, self.parameters, self.model)["weights_sha256"]
+
+    def fp32_copy(self) -> Reranker:
+        """The same model loaded again in fp32 with sdpa attention on torch: the correctness gate's reference."""
+        settings = replace(self.settings, dtype="float32", attn_implementation="sdpa", backend="torch",
+                           reason="fp32 reference of the backend gate")  # fmt: skip
+        return load_reranker(self.source, settings)
+
+    def use_backend(self, backend: Any, reason: str | None = None) -> None:
+        """Run later forward passes on ``backend`` (``None``: torch); safe while other threads score."""
+        self.backend, self.backend_reason = backend, reason
+
+    def scoring(self) -> dict[str, Any]:
+        """Where the forward passes run now: backend, precision, compile state and the scoring code's version."""
+        from ettin.runtime.compiled import compiled_forward
+
+        backend = self.backend
+        forward = compiled_forward(self.model) if backend is None else None
+        return {
+            "backend": "torch" if backend is None else backend.name,
+            "precision": ("bf16" if self.settings.dtype == "bfloat16" else "fp32") if backend is None else backend.precision,
+            "backend_requested": self.settings.backend,
+            "backend_reason": self.backend_reason,
+            "export": None if backend is None else getattr(backend, "export_id", None),
+            "compiled": forward is not None and forward.state != "failed",
+            "scoring_version": SCORING_VERSION,
+        }
 
     def provenance(self) -> dict[str, Any]:
-        return {
-            "id": self.name,
-            "revision": self.source.revision or _hub_revision(self.model),
-            "weights_sha256": self.weights_hash(),
-            "random_init": self.random_init,
-            "replica_of": self.source.replica_of,
-            "parameters": self.parameters,
-            **self.settings.as_dict(),
-        }
+        """What the model is (:func:`loaded_provenance`) and how it scores (:meth:`scoring`)."""
+        return {**loaded_provenance(self.source, self.settings, self.parameters, self.model), **self.scoring()}
 
     def score_pairs(
         self,
@@ -84,14 +109,15 @@ class Reranker:
         ``CrossEncoder.predict(..., activation_fn=Identity())``'s. It runs only where that is proven
         (:func:`~ettin.runtime.fast.fast_path_supported`); causal-LM rerankers (prompt template, left padding,
         ``LogitScore``), prompted models and models that unpad (flash attention on CUDA) use ``predict`` itself, with the
-        identity activation (raw logits, as mteb scores ``mxbai-rerank-v2`` and as the post distils them).
+        identity activation (raw logits, as mteb scores ``mxbai-rerank-v2`` and as the post distils them). With an
+        exported backend attached (:meth:`use_backend`), the fast path's batches run on it instead of torch.
 
         Args:
             pairs: (query, document) string pairs.
             batch_size: Most pairs per forward pass.
             max_tokens: Most padded tokens per forward pass (``None``: only ``batch_size`` limits a batch).
             show_progress_bar: Show a tqdm bar over batches.
-            fast: ``False`` calls ``CrossEncoder.predict`` (the reference path).
+            fast: ``False`` calls ``CrossEncoder.predict`` (the reference path, always torch).
             on_batch: Called with (pairs done, pairs in all) after each forward pass of the fast path, once at the end
                 of ``predict``; an exception it raises (a user's Stop) ends the scoring there.
         """
@@ -103,9 +129,11 @@ class Reranker:
             raise ValueError("batch_size must be a positive whole number")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError("max_tokens must be a positive whole number")
+        backend = self.backend  # read once: a swap meanwhile applies from the next call on
         if fast and fast_path_supported(self.model):
             return score_pairs_fast(self.model, pairs, batch_size=batch_size, max_tokens=max_tokens,
-                                    show_progress_bar=show_progress_bar, on_batch=on_batch)  # fmt: skip
+                                    show_progress_bar=show_progress_bar, on_batch=on_batch,
+                                    forward=None if backend is None else backend.run)  # fmt: skip
         with torch.inference_mode():
             scores = self.model.predict(
                 list(pairs), batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_numpy=True,
@@ -117,8 +145,6 @@ class Reranker:
 
     def score(self, query: str, documents: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self.score_pairs([(query, d) for d in documents], batch_size=batch_size)
-
-
 
 
 @dataclass
@@ -163,23 +189,8 @@ class Embedder:
         return np.asarray(emb, dtype=np.float32)
 
     def provenance(self) -> dict[str, Any]:
-        return {
-            "id": self.name,
-            "revision": self.source.revision if not self.source.is_local else None,
-            "weights_sha256": weights_hash(self.source.name_or_path) if self.source.is_local else None,
-            "random_init": self.source.random_init,
-            "replica_of": self.source.replica_of,
-            "parameters": self.parameters,
-            **self.settings.as_dict(),
-        }
-
-
-def _hub_revision(model: Any) -> str | None:
-    try:
-        cfg = model.config if hasattr(model, "config") else None
-        return getattr(cfg, "_commit_hash", None)
-    except Exception:  # noqa: BLE001 - provenance is best effort
-        return None
+        """What the model is and how it was loaded (:func:`loaded_provenance`, as for a reranker)."""
+        return loaded_provenance(self.source, self.settings, self.parameters, self.model)
 
 
 def _count(model: Any) -> int:
@@ -196,6 +207,10 @@ def load_reranker(
     local_roots: Sequence[str | Path] | None = None,
 ) -> Reranker:
     """Load a CrossEncoder reranker with ``settings`` (default: :func:`best_settings`).
+
+    ``settings.backend`` other than ``torch`` attaches an exported backend before returning
+    (:func:`ettin.runtime.accelerate.attach_backend`: built once, gated, the fastest passing one); when none can run or
+    passes, the reranker scores on torch and the reason is logged and kept in ``backend_reason``.
 
     Raises:
         ModelLoadError: invalid id, or the model cannot be loaded (offline and not cached, broken folder, …).
@@ -239,7 +254,12 @@ def load_reranker(
         cast_encoder(model, settings.torch_dtype)
     if settings.dtype != "float32":
         keep_head_fp32(model)
-    return Reranker(model, with_hub_identity(source), settings, _count(model))
+    reranker = Reranker(model, with_hub_identity(source), settings, _count(model))
+    if settings.backend != "torch":  # never raises: a backend that cannot run leaves torch, with the reason logged
+        from ettin.runtime.accelerate import attach_backend
+
+        attach_backend(reranker, settings.backend, settings.precision)
+    return reranker
 
 
 def cast_encoder(model: Any, dtype: Any) -> None:

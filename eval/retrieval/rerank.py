@@ -11,6 +11,8 @@ cache; rank 0 adds everything to its cache and alone builds the reranked runs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,10 +30,18 @@ Runs = dict[str, dict[str, dict[str, float]]]
 
 
 def reranker_key(reranker: Reranker) -> str:
-    """The model part of a score-cache key: id plus revision or weights hash."""
+    """The model part of a score-cache key: the id, then a digest of everything that decides a score.
+
+    The digest covers :func:`ettin.runtime.identity.score_identity` of the reranker's provenance: revision *and* the
+    hash of the weights loaded, ``random_init``, device type, backend, precision, dtype, attention, compile state, max
+    length and the scoring code's version. A replica cached at a real model's revision, the same model on another
+    backend, or a score from before a scoring change therefore never shares a key.
+    """
+    from ettin.runtime.identity import score_identity
+
     prov = reranker.provenance()
-    version = prov.get("revision") or prov.get("weights_sha256") or "unversioned"
-    return f"{prov['id']}@{version}"
+    identity = json.dumps(score_identity(prov), sort_keys=True, default=str)
+    return f"{prov['id']}@{hashlib.sha256(identity.encode()).hexdigest()[:20]}"
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """A persistent cache of reranker scores shared by every run, first stage and dataset.
 
 A score is keyed by (reranker, query id, document id, max_length, dtype) plus a short hash of the query and document
-texts, so two datasets that reuse an id never share a score by mistake. The store is SQLite in WAL mode: every batch of
+texts, so two datasets that reuse an id never share a score by mistake. The reranker part is
+:func:`eval.retrieval.rerank.reranker_key`: the id and a digest of everything that decides a score (weights hash,
+``random_init``, backend, precision, attention, compile state, max length, scoring version), never the id and revision
+alone. The store is SQLite in WAL mode: every batch of
 new scores is one committed transaction, so a process killed at any moment (SIGKILL included) leaves every earlier batch
 readable and nothing half-written.
 """

@@ -5,6 +5,8 @@
 - :mod:`~eval.speed.measure` — timing passes, peak memory and the batch-size search;
 - :mod:`~eval.speed.pairs` — the benchmark pairs; :mod:`~eval.speed.ceiling` — FLOP counts and the matmul ceiling;
 - :mod:`~eval.speed.accuracy` — is bf16 accurate enough (on a trained model);
+- :mod:`~eval.speed.backends` — rows of the exported CPU backends (ONNX Runtime, OpenVINO) and their gate on a trained
+  model;
 - :mod:`~eval.speed.report` — the result file (``eval/results/speed``): provenance, tables and its one reader;
 - :mod:`~eval.speed.cli` — the ``speed`` verb. ``eval/gpu_speed.sh`` runs it on a GPU.
 """

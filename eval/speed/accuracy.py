@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from ettin.errors import UserError
+from ettin.runtime.gate import spearman
 
-__all__ = ["LOSSLESS_TOLERANCE", "NDCG_TOLERANCE", "SPEARMAN_TARGET", "AccuracyError", "accuracy_check", "format_accuracy", "spearman"]
+__all__ = ["LOSSLESS_TOLERANCE", "NDCG_TOLERANCE", "SPEARMAN_TARGET", "AccuracyError", "accuracy_check", "format_accuracy", "scifact_rerank", "spearman"]
 
 SPEARMAN_TARGET = 0.99
 NDCG_TOLERANCE = 0.005
@@ -25,15 +26,6 @@ LOSSLESS_TOLERANCE = 1e-4
 
 class AccuracyError(UserError, RuntimeError):
     """The accuracy check cannot run on this model; the message says why."""
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); ``nan`` when either side is constant."""
-    from scipy.stats import spearmanr
-
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
 
 
 def _load_both(model_path: str, device: str, max_length: int) -> tuple[Any, Any]:
@@ -53,8 +45,9 @@ def _load_both(model_path: str, device: str, max_length: int) -> tuple[Any, Any]
     return fp32, bf16
 
 
-def _scifact_rerank(fp32: Any, bf16: Any, n_queries: int, k: int) -> dict[str, Any]:
-    """NDCG@10 of BM25 top-``k`` on the first ``n_queries`` SciFact test queries, and reranked in fp32 and in bf16."""
+def scifact_rerank(scorers: dict[str, Any], n_queries: int, k: int) -> dict[str, Any]:
+    """NDCG@10 of BM25 top-``k`` on the first ``n_queries`` SciFact test queries, and reranked by each scorer (name ->
+    anything with ``score_pairs``); the first scorer is the reference of the per-query Spearman of the others."""
     from ettin.corpus import scifact
     from ettin.metrics import per_query_metrics, ranking_as_run
     from ettin.pipeline import BM25FirstStage
@@ -64,8 +57,9 @@ def _scifact_rerank(fp32: Any, bf16: Any, n_queries: int, k: int) -> dict[str, A
     corpus = data.corpus
     qids = sorted(data.queries)
     hits = BM25FirstStage(corpus).search_many([data.queries[q] for q in qids], k)
-    runs: dict[str, dict[str, dict[str, float]]] = {"bm25": {}, "fp32": {}, "bf16": {}}
-    spearman_per_query: list[float] = []
+    names = list(scorers)
+    runs: dict[str, dict[str, dict[str, float]]] = {"bm25": {}, **{name: {} for name in names}}
+    rhos: dict[str, list[float]] = {name: [] for name in names[1:]}
     with progress_bar(iterable=list(zip(qids, hits)), desc="rerank SciFact", unit="query") as bar:
         for qid, (idx, _scores) in bar:
             ids = [corpus.ids[i] for i in idx.tolist()]
@@ -73,13 +67,14 @@ def _scifact_rerank(fp32: Any, bf16: Any, n_queries: int, k: int) -> dict[str, A
             if not ids:
                 continue
             cand = [(data.queries[qid], corpus.document_text(i)) for i in idx.tolist()]
-            s32, s16 = fp32.score_pairs(cand), bf16.score_pairs(cand)
-            for name, s in (("fp32", s32), ("bf16", s16)):
+            scored = {name: scorer.score_pairs(cand) for name, scorer in scorers.items()}
+            for name, s in scored.items():
                 order = sorted(range(len(ids)), key=lambda j: (-float(s[j]), j))
                 runs[name][qid] = ranking_as_run([ids[j] for j in order])
-            rho = spearman(s32, s16)
-            if not math.isnan(rho):
-                spearman_per_query.append(rho)
+            for name in names[1:]:
+                rho = spearman(scored[names[0]], scored[name])
+                if not math.isnan(rho):
+                    rhos[name].append(rho)
     # every query counts, an unjudged or empty one as 0
     mean = {}
     for name, run in runs.items():
@@ -89,9 +84,16 @@ def _scifact_rerank(fp32: Any, bf16: Any, n_queries: int, k: int) -> dict[str, A
         "queries": len(qids),
         "first_stage": f"BM25 top-{k}",
         "ndcg_at_10": mean,
-        "bf16_minus_fp32_ndcg_at_10": mean["bf16"] - mean["fp32"],
-        "mean_per_query_spearman_bf16_vs_fp32": float(np.mean(spearman_per_query)) if spearman_per_query else None,
+        "mean_per_query_spearman_vs_first": {name: float(np.mean(v)) if v else None for name, v in rhos.items()},
     }
+
+
+def _scifact_rerank(fp32: Any, bf16: Any, n_queries: int, k: int) -> dict[str, Any]:
+    """NDCG@10 of BM25 top-``k`` on the first ``n_queries`` SciFact test queries, and reranked in fp32 and in bf16."""
+    out = scifact_rerank({"fp32": fp32, "bf16": bf16}, n_queries, k)
+    rho = out.pop("mean_per_query_spearman_vs_first")["bf16"]
+    mean = out["ndcg_at_10"]
+    return {**out, "bf16_minus_fp32_ndcg_at_10": mean["bf16"] - mean["fp32"], "mean_per_query_spearman_bf16_vs_fp32": rho}
 
 
 def accuracy_check(

@@ -94,6 +94,18 @@ class SpeedSettings:
     )
     accuracy_queries: int = field(default=100, metadata=_help("SciFact test queries for the NDCG@10 check"))
     accuracy_k: int = field(default=30, metadata=_help("BM25 candidates reranked per query in the NDCG@10 check"))
+    backends: str = field(
+        default="all",
+        metadata=_help("exported CPU backends benchmarked: all, none, or backend/precision items (e.g. openvino/int8)"),
+    )
+    gate_model: str = field(
+        default="minilm-scifact",
+        metadata=_help("TRAINED reranker the backends' correctness gate runs on ('none': no gate)"),
+    )
+    gate_pairs: int = field(default=128, metadata=_help("benchmark pairs the gate compares on (the first N)"))
+    gate_ndcg_queries: int = field(
+        default=0, metadata=_help("also gate on SciFact test NDCG@10 (within 0.005 of fp32) over N queries (0: off)")
+    )
 
     def resolved(self) -> SpeedSettings:
         """A copy with the device resolved (``auto`` -> cuda or cpu) and the device-dependent defaults filled in.
@@ -122,6 +134,8 @@ class SpeedSettings:
             raise SpeedError("--start-batch must be positive and not above --max-batch")
         if self.memory_cap_gb <= 0:
             raise SpeedError("--memory-cap-gb must be positive")
+        if self.gate_pairs < 2 or self.gate_ndcg_queries < 0:
+            raise SpeedError("--gate-pairs must be at least 2 and --gate-ndcg-queries not negative")
 
     @property
     def memory_cap_bytes(self) -> int | None:
@@ -324,10 +338,19 @@ def _row(spec: ModelSpec, runtime: str, config: str, **kw: Any) -> dict[str, Any
         "ratio_to_baseline": None,
         "ceiling_fraction": None,
         "max_abs_diff_vs_baseline": None,
+        "spearman_vs_baseline": None,
+        "gate": None,
         "skipped": None,
     }
     row.update(kw)
     return row
+
+
+def _spearman(a: Any, b: Any) -> float | None:
+    from ettin.runtime.gate import spearman
+
+    rho = spearman(a, b)
+    return None if rho != rho else round(rho, 6)
 
 
 @dataclass
@@ -422,6 +445,7 @@ class _ModelRun:
             spec, "ettin", config, pairs_per_s=round(best.pairs_per_s, 3), batch_size=best.batch_size,
             peak_memory_bytes=best.peak_memory_bytes, ratio_to_baseline=round(best.pairs_per_s / base_pps, 4),
             ceiling_fraction=self.fraction(best.pairs_per_s, CONFIGS[config]["dtype"]), max_abs_diff_vs_baseline=diff,
+            spearman_vs_baseline=_spearman(base, best.scores),
         )
 
 
@@ -432,8 +456,10 @@ def benchmark_model(
     settings: SpeedSettings,
     ceilings: Ceilings,
     log: Callable[[str], None] = print,
+    more_rows: Callable[[_ModelRun, dict[str, Any]], list[dict[str, Any]]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Baseline, then each config of the project runtime, for one model (``settings`` already resolved).
+    """Baseline, then each config of the project runtime, then ``more_rows(run, searches)`` (the exported backends'
+    rows, :func:`eval.speed.backends.backend_rows`), for one model (``settings`` already resolved).
 
     Returns:
         The model's rows and its details (shape, token lengths, FLOPs per pair, every batch size tried).
@@ -463,4 +489,6 @@ def benchmark_model(
         "searches": {},
     }
     rows += [run.config_row(config, details["searches"]) for config in configs]
+    if more_rows is not None:
+        rows += more_rows(run, details["searches"])
     return rows, details

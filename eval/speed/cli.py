@@ -7,11 +7,17 @@ size is reported with its pairs/s and peak memory (GPU: ``torch.cuda.max_memory_
 
 Every model also gets the baseline, plain ``CrossEncoder(model).predict(pairs, batch_size=32)`` with default loading, in
 the same run on the same pairs, and each row carries its ratio to it and the largest score difference against it.
+
+The exported CPU backends (``--backends``: ONNX Runtime fp32 / int8, OpenVINO fp32 / bf16 / int8) get rows of their own
+with the same protocol, their Spearman against the baseline, and the correctness gate's verdict on the trained
+``--gate-model`` (Spearman >= 0.999 vs torch fp32 on the first ``--gate-pairs`` pairs, no NaN; ``--gate-ndcg-queries N``
+adds SciFact test NDCG@10 within 0.005 of fp32, which costs N x 30 pairs scored once per setting).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,7 @@ from eval.speed.benchmark import (
     parse_list,
     resolve_models,
 )
+from eval.speed.backends import backend_rows, parse_backends, summarize
 from eval.speed.report import SCHEMA, default_output, format_table, load_average, run_provenance, size_ratio_table
 
 __all__ = ["run_benchmark", "speed"]
@@ -75,6 +82,11 @@ def _protocol(settings: SpeedSettings, n_pairs: int, source: str) -> dict[str, A
         "peak_memory": "torch.cuda.max_memory_allocated" if gpu else "process RSS sampled every 10 ms during the timed passes",
         "ceiling": "torch.matmul over one layer's weight shapes (4096 rows) per dtype; fraction = pairs/s x useful FLOPs per pair / ceiling",
         "token_lengths": None,
+        "backends": (
+            "exported CPU backends (ettin.runtime.backends): same batch-size search and pairs; threads = physical cores"
+            f"; gate on {s.gate_model} over the first {s.gate_pairs} pairs"
+            + (f" and SciFact NDCG@10 on {s.gate_ndcg_queries} test queries" if s.gate_ndcg_queries else "")
+        ),
     }
 
 
@@ -92,6 +104,19 @@ def _accuracy(settings: SpeedSettings, pairs: list[tuple[str, str]]) -> dict[str
     return accuracy
 
 
+def _gates(settings: SpeedSettings, pairs: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The backends' correctness gate on the trained ``--gate-model`` (``None`` with no backends or no gate model)."""
+    from eval.speed.backends import parse_backends, trained_gate
+
+    wanted = parse_backends(settings.backends)
+    if not wanted or settings.gate_model.strip().lower() == "none":
+        return None
+    return trained_gate(
+        settings.gate_model, wanted, pairs[: settings.gate_pairs], device=settings.device, max_length=settings.max_length,
+        ndcg_queries=settings.gate_ndcg_queries,
+    )
+
+
 def _result(
     provenance: dict[str, Any], ceilings: Ceilings, rows: list[dict[str, Any]], details: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -104,16 +129,26 @@ def _benchmark_all(
     specs: list[ModelSpec], pairs: list[tuple[str, str]], configs: list[str], settings: SpeedSettings,
     provenance: dict[str, Any], out: Path,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Ceilings]:
-    """Every model in turn; after each but the last, the partial result file (``complete: false``) is written."""
+    """The backends' gate on the trained model, then every model in turn; after each but the last, the partial result
+    file (``complete: false``) is written. Each model's details carry the gate (``backend_gate``) and its
+    ``summary`` (:func:`eval.speed.backends.summarize`)."""
     from ettin.io import write_json_atomic
     from ettin.progress import progress_bar
 
     ceilings = Ceilings()
+    wanted = parse_backends(settings.backends)
+    gates = _gates(settings, pairs) if specs else None
+    verdicts = (gates or {}).get("verdicts") or {}
     rows: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
     with progress_bar(show=len(specs) >= 2, iterable=specs, desc="models", unit="model") as bar:
         for n_done, spec in enumerate(bar, start=1):
-            model_rows, detail = benchmark_model(spec, pairs, configs, settings, ceilings, log=bar.write)
+            model_rows, detail = benchmark_model(
+                spec, pairs, configs, settings, ceilings, log=bar.write,
+                more_rows=lambda run, searches: backend_rows(run, wanted, searches, verdicts),
+            )
+            detail["backend_gate"] = gates
+            detail["summary"] = summarize(model_rows).get(spec.label)
             rows.extend(model_rows)
             details.append(detail)
             if provenance["protocol"]["token_lengths"] is None:
@@ -134,6 +169,7 @@ def run_benchmark(settings: SpeedSettings) -> Path:
 
     settings.validate()
     configs = parse_list(settings.configs, "configs", list(CONFIGS))
+    parse_backends(settings.backends)  # refused before anything is loaded
     models = _models(settings)
     if settings.threads:
         import torch
@@ -152,6 +188,7 @@ def run_benchmark(settings: SpeedSettings) -> Path:
     result["complete"] = True
     if rows:
         print("\n" + format_table(rows))
+        print("\nbest per model: " + json.dumps(summarize(rows), indent=1))
         ratios = size_ratio_table(rows)
         if ratios:
             print("\n" + ratios)

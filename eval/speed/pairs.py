@@ -25,23 +25,17 @@ class PairSourceError(UserError, RuntimeError):
 
 
 def scifact_pairs(n: int, seed: int = 0) -> tuple[list[tuple[str, str]], str]:
-    """``n`` (claim, abstract) pairs from the bundled SciFact: every claim of every split with seeded random abstracts.
+    """``n`` (claim, abstract) pairs from the bundled SciFact: every claim of every split with seeded random abstracts
+    (:func:`ettin.runtime.gate.scifact_pairs`, whose first 64 at seed 0 are the backends' gate pairs).
 
     Documents are ``title + " " + abstract``, the text a reranker sees in the pipeline.
 
     Returns:
         The pairs and a one-line description of their source for provenance.
     """
-    from ettin.corpus import load_queries, scifact_corpus
-    from ettin.paths import BUNDLED_SCIFACT
+    from ettin.runtime.gate import scifact_pairs as draw
 
-    if n < 1:
-        raise ValueError("the number of pairs must be positive")
-    corpus = scifact_corpus()
-    claims = [q for _, q in sorted(load_queries(BUNDLED_SCIFACT).items())]
-    rng = random.Random(seed)
-    pairs = [(rng.choice(claims), corpus.document_text(rng.randrange(len(corpus)))) for _ in range(n)]
-    return pairs, f"bundled BEIR SciFact: {n} seeded-random (claim, title + abstract) pairs, seed {seed}"
+    return draw(n, seed), f"bundled BEIR SciFact: {n} seeded-random (claim, title + abstract) pairs, seed {seed}"
 
 
 def nq_pairs(n: int, seed: int = 0) -> tuple[list[tuple[str, str]], str]:

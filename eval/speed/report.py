@@ -75,20 +75,25 @@ def run_provenance(device: str) -> dict[str, Any]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of result rows."""
-    head = "| model | runtime | config | pairs/s | batch | peak MiB | x baseline | ceiling | max abs diff | skipped |"
-    lines = [head, "|" + "---|" * 10]
+    """Markdown table of result rows; ``gate`` is the verdict on the trained gate model (exported backends only)."""
+    head = ("| model | runtime | config | pairs/s | batch | peak MiB | x baseline | ceiling | max abs diff | Spearman | gate "
+            "| skipped |")  # fmt: skip
+    lines = [head, "|" + "---|" * 12]
 
     def f(v: Any, fmt: str) -> str:
         return "" if v is None else format(v, fmt)
 
     for r in rows:
         mem = None if r["peak_memory_bytes"] is None else r["peak_memory_bytes"] / 2**20
+        gate = r.get("gate")
+        state = "n/a" if gate and gate.get("skipped") else "pass" if gate and gate.get("passed") else "FAIL"
+        verdict = "" if not gate else f"{state} ({gate.get('reason', '')})"
         lines.append(
             f"| {r['model'].split('/')[-1]}{' (replica)' if r['random_init'] else ''} | {r['runtime']} | {r['config']} | "
             f"{f(r['pairs_per_s'], '.1f')} | {f(r['batch_size'], 'd')} | {f(mem, '.0f')} | "
             f"{f(r['ratio_to_baseline'], '.2f')} | {f(r['ceiling_fraction'], '.3f')} | "
-            f"{f(r['max_abs_diff_vs_baseline'], '.2e')} | {r['skipped'] or ''} |"
+            f"{f(r['max_abs_diff_vs_baseline'], '.2e')} | {f(r.get('spearman_vs_baseline'), '.5f')} | {verdict} | "
+            f"{r['skipped'] or ''} |"
         )
     return "\n".join(lines)
 

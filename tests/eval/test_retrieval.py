@@ -10,6 +10,7 @@ import pytest
 from ettin.metrics import METRIC_KEYS
 from eval.retrieval import evaluate_retrieval, run_first_stage
 from eval.retrieval.data import subset, write_beir
+from eval.retrieval.rerank import reranker_key
 from eval.retrieval.score_cache import PairKey, ScoreCache, pair_text_hash
 from eval.retrieval.store import RETRIEVER_ONLY, SCHEMA, read_records, result_path, slug, write_record
 
@@ -93,7 +94,7 @@ def test_two_first_stages_share_scores_and_rerun_scores_nothing(small, minilm, r
         text = small.corpus.document_text(small.corpus.ids.index(doc_id))
         fresh = reranker_17m.score_pairs([(small.queries[query_id], text)])[0]
         key = PairKey(query_id, doc_id, pair_text_hash(small.queries[query_id], text))
-        cached = cache.get_many(f"{reranker_17m.name}@{reranker_17m.weights_hash()}", reranker_17m.settings.max_length,
+        cached = cache.get_many(reranker_key(reranker_17m), reranker_17m.settings.max_length,
                                 reranker_17m.settings.dtype, [key])[key]
         assert cached == pytest.approx(float(fresh), abs=1e-4)
 

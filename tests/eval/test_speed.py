@@ -40,6 +40,8 @@ def _settings(argv: list[str]) -> SpeedSettings:
         (["--models", "17m", "--n-pairs", "0"], "--n-pairs"),
         (["--models", "none"], "nothing to do"),
         (["--device", "tpu"], "--device"),
+        (["--backends", "openvino/fp64"], "unknown 'openvino/fp64'"),
+        (["--gate-pairs", "1"], "--gate-pairs"),
     ],
 )
 def test_bad_input_gives_clear_message(argv, message, capsys):
@@ -221,6 +223,7 @@ def test_end_to_end_result_file(replica_17m, tmp_path, capsys):
     argv = [
         "--models", str(replica_17m), "--n-pairs", "6", "--passes", "1", "--max-batch", "8", "--warmup-pairs", "2",
         "--configs", "fp32-sdpa,bf16-fa2-unpadded", "--device", "cpu", "--output", str(out),
+        "--backends", "none", "--gate-model", "none",
     ]
     assert _cli(argv) == 0
     data = json.loads(out.read_text())
@@ -240,3 +243,74 @@ def test_end_to_end_result_file(replica_17m, tmp_path, capsys):
     assert rows[("ettin", "bf16-fa2-unpadded")]["pairs_per_s"] is None
     assert "| ettin | fp32-sdpa |" in capsys.readouterr().out
 
+
+
+def test_backend_row_ratio_spearman_gate_and_ceiling_from_known_timings(monkeypatch):
+    import ettin.runtime.accelerate as accelerate
+    from eval.speed import backends
+
+    spec = benchmark.ModelSpec("m", "unused", "17m", True)
+    run = benchmark._ModelRun(spec, [("q", "d")] * 4, SpeedSettings(device="cpu"), flops_pair=1e9,
+                              ceiling={"fp32_flops": 1e12, "bf16_flops": 4e12}, log=lambda s: None)  # fmt: skip
+    run.baseline = measure.Timing(32, 40.0, [0.1], 0, np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32))
+
+    class _Runtime:
+        def use_backend(self, backend, reason):
+            self.backend = backend
+
+    class _Backend:
+        threads, export_id = 2, "weights-len512-v2/openvino-int8"
+        folder = __import__("pathlib").Path("no-such-export")
+
+    monkeypatch.setattr(benchmark, "load_runtime", lambda *a: _Runtime())
+    monkeypatch.setattr(accelerate, "open_setting", lambda *a, **k: (_Backend(), {"passed": False, "reason": "own"}))
+    best = measure.Timing(8, 200.0, [0.02], 7, np.array([0.0, 1.1, 1.9, 3.2], dtype=np.float32))
+    monkeypatch.setattr(measure, "batch_search", lambda *a, **k: (best, [], "cap"))
+    gates = {"openvino/int8": {"passed": True, "reason": "Spearman 0.99950 >= 0.999", "spearman": 0.9995, "rule": "x"}}
+    (row,) = backends.backend_rows(run, [("openvino", "int8")], {}, gates)
+    assert (row["runtime"], row["config"], row["ratio_to_baseline"]) == ("openvino", "int8", 5.0)  # 200 / 40 pairs/s
+    assert row["ceiling_fraction"] == 0.2  # 200 pairs/s x 1 GFLOP / 1 TFLOP/s: int8 is measured against fp32's ceiling
+    assert row["max_abs_diff_vs_baseline"] == pytest.approx(0.2) and row["spearman_vs_baseline"] == 1.0
+    assert row["gate"]["passed"] is True and row["gate"]["spearman"] == 0.9995  # the trained model's verdict
+    monkeypatch.setattr(accelerate, "open_setting", lambda *a, **k: (None, {"passed": False, "reason": "no native bf16"}))
+    (skipped,) = backends.backend_rows(run, [("openvino", "bf16")], {}, {})
+    assert skipped["skipped"] == "no native bf16" and skipped["pairs_per_s"] is None
+
+
+def test_summary_names_the_best_lossless_and_gated_rows_and_the_goals():
+    from eval.speed.backends import summarize
+
+    def row(runtime, config, ratio, diff, gate=None):
+        return {"model": "m", "runtime": runtime, "config": config, "pairs_per_s": ratio * 10, "ratio_to_baseline": ratio,
+                "max_abs_diff_vs_baseline": diff, "gate": gate}  # fmt: skip
+
+    rows = [row("baseline", "fp32-sdpa", 1.0, 0.0), row("ettin", "fp32-sdpa", 1.4, 1e-6),
+            row("openvino", "fp32", 2.6, 5e-7), row("openvino", "int8", 6.0, 4e-3, {"passed": False}),
+            row("onnxruntime", "int8", 3.0, 2e-3, {"passed": True})]  # fmt: skip
+    summary = summarize(rows)["m"]
+    assert summary["best_lossless"] == {"runtime": "openvino", "config": "fp32", "ratio": 2.6}
+    assert summary["best_gated"]["config"] == "int8" and summary["best_gated"]["runtime"] == "onnxruntime"
+    assert summary["best_any"]["ratio"] == 6.0, "a failed setting is reported, never counted as gated"
+    assert summary["goal_lossless_2_5x"] and not summary["goal_gated_5x"]
+
+
+@pytest.mark.slow
+def test_end_to_end_backend_rows_with_a_trained_gate(replica_17m, tmp_path):
+    pytest.importorskip("openvino")
+    out = tmp_path / "speed.json"
+    argv = [
+        "--models", str(replica_17m), "--n-pairs", "8", "--passes", "1", "--max-batch", "8", "--warmup-pairs", "2",
+        "--configs", "fp32-sdpa", "--device", "cpu", "--output", str(out), "--max-length", "128",
+        "--backends", "onnxruntime/fp32,openvino/bf16", "--gate-model", "minilm-scifact", "--gate-pairs", "8",
+    ]
+    assert _cli(argv) == 0
+    data = json.loads(out.read_text())
+    rows = {(r["runtime"], r["config"]): r for r in data["rows"]}
+    ort = rows[("onnxruntime", "fp32")]
+    assert ort["pairs_per_s"] > 0 and ort["max_abs_diff_vs_baseline"] <= 1e-4 and ort["gate"]["passed"] is True
+    (detail,) = data["models"]
+    assert detail["backend_gate"]["model"] == "minilm-scifact" and detail["backend_gate"]["n_pairs"] == 8
+    from ettin.runtime import cpu_has_native_bf16
+
+    assert (rows[("openvino", "bf16")]["skipped"] is not None) == (not cpu_has_native_bf16())
+    assert detail["summary"]["best_lossless"] is not None

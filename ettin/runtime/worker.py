@@ -1,0 +1,38 @@
+"""``python -m ettin.runtime.worker JOB``: the child process of :func:`ettin.runtime.accelerate.start_backend_build`.
+
+``JOB`` is JSON: the reranker's ``source`` and ``settings`` (as dictionaries), and the ``backend`` and ``precision``
+asked. The worker loads the reranker on torch, builds, judges and times the exports (:func:`prepare_backend`), which
+leaves them and their verdicts in the cache, prints the choice's reason and exits 0; a failure exits 1 with the reason
+on standard error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one build job; returns the exit status."""
+    from ettin.runtime.accelerate import prepare_backend
+    from ettin.runtime.device import RuntimeSettings
+    from ettin.runtime.models import load_reranker
+    from ettin.runtime.sources import ModelSource
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        job = json.loads(args[0])
+        reranker = load_reranker(ModelSource(**job["source"]), RuntimeSettings(**job["settings"]))
+        choice = prepare_backend(reranker, job["backend"], job["precision"], log=lambda line: None)
+    except Exception as exc:  # noqa: BLE001 - the parent logs this one line and keeps torch
+        print(f"{type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
+        return 1
+    print(choice.reason)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

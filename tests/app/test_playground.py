@@ -96,7 +96,8 @@ def test_an_unmeasured_size_is_scaled_by_compute_from_a_size_measured_here_never
     assert 100 / (50 * 2.1 / 267.4) != pytest.approx(est.seconds, rel=0.2)  # not the blog's CPU ratio
 
 
-def test_time_limit_refuses_with_a_suggested_k(tmp_path):
+def test_time_limit_refuses_with_a_suggested_k(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETTIN_CACHE", str(tmp_path / "cache"))  # no rate another test stored on this machine
     _fake_model(tmp_path / "1b", "1b")
     play = Playground(tmp_path, max_rerank_seconds=10, include_hub=False)
     choice = play.reranker_choice("1b")

@@ -211,10 +211,12 @@ def _card(recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None) -> s
 
 
 def _metadata(recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None) -> dict[str, Any]:
+    from eval.leaderboard.columns import system_name
+
     trained_here = {"dataset": "scifact", "split": "train", "loss": "bce", "recipe": asdict(recipe),
                     "dev_ndcg@10": dev["ndcg_at_10"], "fuse_weight": dev["fuse_weight"]}
     if test:
-        trained_here.update({"test_split": "test", "test_ndcg@10": test.get(f"bm25 » {TRAINED_ID}", {}).get("ndcg_at_10"),
+        trained_here.update({"test_split": "test", "test_ndcg@10": test.get(system_name("bm25", TRAINED_ID), {}).get("ndcg_at_10"),
                              "test": test})
     return {"random_init": False, "trained_here": trained_here, "id": TRAINED_ID}
 
@@ -223,6 +225,7 @@ def _test(out: Path, spec: str, fuse_weight: float, results_dir: Path, show: boo
     """SciFact test through ``eval``'s two-stage evaluation: every first stage alone, reranked and fused (written to the
     results store); returns NDCG@10 with its interval per system."""
     from ettin.corpus import scifact
+    from eval.leaderboard.columns import system_name
     from eval.retrieval.evaluate import evaluate_retrieval
 
     _log(f"test: SciFact test, top 100 of {', '.join(FIRST_STAGES)}, reranked by {spec} (results under {results_dir.name}/)")
@@ -230,7 +233,7 @@ def _test(out: Path, spec: str, fuse_weight: float, results_dir: Path, show: boo
                                 results_dir=results_dir, dataset_source="bundled", fuse_weights=[fuse_weight])
     out_scores = {}
     for unit in report.units:
-        name = unit.first_stage + (f" » {unit.reranker}" if unit.reranker else "")
+        name = system_name(unit.first_stage, unit.reranker)
         interval = unit.record.get("intervals", {}).get("ndcg_at_10", {})
         out_scores[name] = {"ndcg_at_10": unit.metrics["ndcg_at_10"], "low": interval.get("low"), "high": interval.get("high")}
     return out_scores

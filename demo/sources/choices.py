@@ -22,7 +22,6 @@ __all__ = [
     "default_first_stage",
     "discover_rerankers",
     "first_stage_choices",
-    "trained_test_row",
 ]
 
 NO_RERANKER = "none"
@@ -155,15 +154,12 @@ def _trained_choices() -> list[RerankerChoice]:
     return out
 
 
-def trained_test_row(first_stage: str, system: str) -> str:
-    """The key of a trained reranker's test score in its card's ``trained_here.test``: ``<first stage> » <system>``."""
-    return f"{first_stage} » {system}"
-
-
 def _test_score(trained: dict, system: str) -> str:
     """``, SciFact test NDCG@10 0.716 [0.674, 0.757] reranking BM25 top 100 (BM25 alone 0.686)`` from the card."""
+    from eval.leaderboard.columns import system_name  # how the card's test rows are named
+
     test = trained.get("test") or {}
-    score = test.get(trained_test_row(registry.BM25.id, system)) or {}
+    score = test.get(system_name(registry.BM25.id, system)) or {}
     if score.get("low") is None:
         return ""
     text = f", SciFact test NDCG@10 {score['ndcg_at_10']:.3f} [{score['low']:.3f}, {score['high']:.3f}] reranking BM25"

@@ -36,19 +36,23 @@ def _read_partial(path: Path, settings: dict[str, Any]) -> dict[str, dict[str, A
     """The rows a previous run with the same settings finished (none when the file is absent, or from other settings)."""
     if not path.is_file():
         return {}
-    lines = path.read_text(encoding="utf-8").splitlines()
-    try:
-        if not lines or json.loads(lines[0]) != {"settings": settings}:
-            return {}
-        rows = [json.loads(line) for line in lines[1:] if line.strip()]
-    except json.JSONDecodeError:  # a line cut by a kill: keep the rows before it
-        rows = []
-        for line in lines[1:]:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
+    header, *lines = path.read_text(encoding="utf-8").splitlines() or [""]
+    if _json_or_none(header) != {"settings": settings}:
+        return {}
+    rows = []
+    for line in lines:  # a line cut by a kill ends what was finished
+        row = _json_or_none(line)
+        if not isinstance(row, dict) or "query_id" not in row:
+            break
+        rows.append(row)
     return {row["query_id"]: row for row in rows}
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
 
 
 def _queries(limit: int | None) -> list[tuple[str, str]]:

@@ -156,4 +156,8 @@ def judged(args: argparse.Namespace) -> int:
           f"queries: NDCG@10 {s['first_stage_ndcg@10']:.4f} -> {s['reranked_ndcg@10']:.4f}, gain {s['gain']['mean']:+.4f} "
           f"[{s['gain']['low']:+.4f}, {s['gain']['high']:+.4f}], paired p {s['p_paired_t']}; helped {s['helped']}, "
           f"hurt {s['hurt']}; wrote {args.out.as_posix()}")  # fmt: skip
+    if summary["random_init"]:
+        from demo.sources.choices import RANDOM_BADGE
+
+        print(f"warning: {summary['settings']['reranker']} has {RANDOM_BADGE}: these figures say nothing of a model")
     return 0

@@ -2,11 +2,13 @@
 reproduce it.
 
 The Hugging Face Spaces entry point. It only composes the tabs: their layout and handlers live in :mod:`demo.tabs`, the
-search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Building the app loads no model, so
-``python app.py`` loads only the start-up embedder and reranker (:mod:`demo.search.warmup`) before it serves, so its
-first search does not wait for them (``--serve-before-warm-up``: serve at once, load them in the background); with
-``--compile`` on or auto that includes compiling the start-up reranker (only then: a compile must not run beside a
-search). Runs on 127.0.0.1 without a share link unless asked.
+search logic in :mod:`demo`, leaderboard data and figures in :mod:`eval.leaderboard`. Building the app loads no model:
+``python app.py`` serves at once, loads the start-up embedder and reranker in the background (:mod:`demo.search.warmup`;
+a search that comes first waits for them), then builds the reranker's fastest gated backend (``--backend``, default
+auto: ONNX Runtime or OpenVINO where one passes the correctness gate and beats torch) in a niced child process and swaps
+it in between requests. ``--warm-up-first`` loads them before serving instead, which ``--compile`` on or auto needs to
+compile the start-up reranker (a compile must not run beside a search). Runs on 127.0.0.1 without a share link unless
+asked.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def build_app(
     include_hub: bool | None = None,
     default_first_stage: str | None = None,
     compile: str | None = None,
+    backend: str | None = None,
 ):
     """Build the app.
 
@@ -41,6 +44,8 @@ def build_app(
         default_first_stage: First stage selected at start (default: the packaged MiniLM when installed, else BM25).
         compile: ``auto``, ``on`` or ``off`` (default ``$ETTIN_COMPILE``, else auto): compile the start-up reranker
             with ``torch.compile`` when :func:`serve` warms up before serving (auto: where the device has a compiler).
+        backend: ``auto``, ``onnxruntime``, ``openvino`` or ``torch`` (default ``$ETTIN_BACKEND``, else auto): the
+            exported backend built for the start-up reranker in the background once it is loaded (``torch``: none).
 
     Returns:
         The ``gr.Blocks`` app (not launched).
@@ -58,7 +63,7 @@ def build_app(
     from ettin.paths import models_dir as env_models_dir
 
     play = Playground(models_dir or env_models_dir(), max_rerank_seconds or DEFAULT_MAX_RERANK_SECONDS, include_hub,
-                      compile)  # fmt: skip
+                      compile, backend=backend)  # fmt: skip
     store = BoardStore(results_dir)
     # uploads and other files Gradio caches are deleted once an hour when older than an hour
     with gr.Blocks(title=texts.TITLE, delete_cache=(3600, 3600)) as demo:
@@ -87,8 +92,8 @@ def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs
         demo: The app.
         block: Keep serving until interrupted (``False``: return at once, as tests do).
         warm_up_first: Load the start-up embedder and reranker before serving, and compile the reranker when the app
-            compiles (``python app.py`` does: its first visitor never waits for them); otherwise they load in the
-            background once it serves, uncompiled.
+            compiles (``python app.py --warm-up-first``); otherwise (``python app.py``) the app answers at once and
+            they load in the background, uncompiled (a faster backend is built after them either way, unless compiled).
         **launch_kwargs: For ``gr.Blocks.launch`` (host, port, ``share``, ``max_file_size``, ...).
     """
     warm_up = getattr(demo, "ettin_warm_up", None)
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python app.py [--host 127.0.0.1] [--port 7860] [--models-dir DIR] [--results-dir DIR] [--share]``."""
     from demo.texts import compile_help
     from ettin.runtime.compiled import COMPILE_MODES
+    from ettin.runtime.device import BACKENDS
 
     parser = argparse.ArgumentParser(description="Ettin Rerankers app")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -123,20 +129,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-rerank-seconds", type=float, default=None, help="refuse reranks estimated above this")
     parser.add_argument("--first-stage", default=None, help="first stage selected at start (e.g. bm25)")
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
-    parser.add_argument("--serve-before-warm-up", action="store_true",
-                        help="answer at once and load the start-up models in the background (default: load them first, "
-                        "so the first search does not wait)")  # fmt: skip
+    parser.add_argument("--warm-up-first", action="store_true",
+                        help="load (and with --compile, compile) the start-up models before serving (default: answer at "
+                        "once and load them in the background; a search that comes first waits for them)")  # fmt: skip
     parser.add_argument("--compile", choices=COMPILE_MODES, default=None, help=compile_help())  # measured gain
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="exported backend built for the start-up reranker in the background and swapped in once it "
+                        "passes the correctness gate (default: $ETTIN_BACKEND, else auto: the fastest that passes and "
+                        "beats torch; torch: build none)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     from ettin.errors import UserError
 
     try:
         demo = build_app(args.models_dir, args.results_dir, args.max_rerank_seconds, default_first_stage=args.first_stage,
-                         compile=args.compile)  # fmt: skip
+                         compile=args.compile, backend=args.backend)  # fmt: skip
     except UserError as exc:  # e.g. a bad $ETTIN_COMPILE: one line, no traceback
         parser.exit(2, f"error: {exc}\n")
-    serve(demo, warm_up_first=not args.serve_before_warm_up, server_name=args.host, server_port=args.port, share=args.share,
+    serve(demo, warm_up_first=args.warm_up_first, server_name=args.host, server_port=args.port, share=args.share,
           max_file_size=EVALUATE_MAX_UPLOAD)  # fmt: skip
 
 

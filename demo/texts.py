@@ -126,7 +126,8 @@ def compile_help(results_dir: str | Path | None = None) -> str:
         ratio, hardware, file = measured
         gain = f"searches {ratio:.2f}x as fast as eager bf16 (measured on {hardware}: results file {file})"
     return (
-        f"compile the start-up reranker with torch.compile before serving: {gain}, for a longer start-up while it "
-        "compiles (docs/app.md has measured cold starts) (default: $ETTIN_COMPILE, else auto: where a C++ compiler is "
-        "found; never with --serve-before-warm-up)"
+        f"with --warm-up-first, compile the start-up reranker with torch.compile before serving: {gain}, for a "
+        "longer start-up while it compiles (docs/app.md has measured cold starts) (default: $ETTIN_COMPILE, else auto: "
+        "where a C++ compiler is found; without --warm-up-first nothing compiles: the app answers at once and builds a "
+        "faster backend in the background instead)"
     )

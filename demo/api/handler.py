@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from demo.api.errors import RestError
+from demo.search.accelerating import runtime_text
 from ettin.errors import UserError
 from ettin.runtime import INTERACTIVE_BATCH
 
@@ -32,6 +33,7 @@ class Ranked:
         order: The indices of the ``top_n`` best documents, best first (ties: the earlier document first).
         tokens: Tokens the model read over all pairs (query, document and special tokens, after truncation).
         seconds: Time spent scoring.
+        runtime: Where its forward passes ran (``torch``, ``OpenVINO fp32``, ...).
     """
 
     choice: RerankerChoice
@@ -40,6 +42,7 @@ class Ranked:
     order: tuple[int, ...]
     tokens: int
     seconds: float
+    runtime: str = "torch"
 
 
 def choose(play: Playground, key: str | None) -> RerankerChoice:
@@ -117,6 +120,7 @@ def rerank(play: Playground, request: RerankRequest) -> Ranked:
     except UserError as exc:
         raise RestError(str(exc), status=422) from None
     texts, tokens = _tokens(model, request)
+    runtime = runtime_text(model, play.backend_build(choice, request.precision))
     t0 = time.perf_counter()
     scores = tuple(float(s) for s in model.score_pairs([(request.query, d) for d in texts], batch_size=INTERACTIVE_BATCH))
     seconds = time.perf_counter() - t0
@@ -126,4 +130,4 @@ def rerank(play: Playground, request: RerankRequest) -> Ranked:
                         "its runtime, not of the request; retry with \"precision\": \"fp32\"", status=500)  # fmt: skip
     play.record_throughput(choice, request.precision, len(scores), seconds)
     order = tuple(sorted(range(len(scores)), key=lambda i: (-scores[i], i))[: request.top_n])
-    return Ranked(choice, model.settings.dtype, scores, order, tokens, seconds)
+    return Ranked(choice, model.settings.dtype, scores, order, tokens, seconds, runtime)

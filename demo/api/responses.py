@@ -5,9 +5,9 @@
   "random_init", "warning"?}`` — ``meta`` is Cohere's, ``usage`` and ``model`` Jina's.
 - Cohere v2 (``/v2/rerank``): the same without ``usage``, ``api_version`` ``"2"``.
 - The app's own form (``/rerank`` with ``documents``): ``{"id", "object": "rerank", "created", "results": [{"index",
-  "relevance_score", "raw_score", "document"?}], "model", "random_init", "precision", "dtype", "usage": {"documents",
-  "seconds", "prompt_tokens", "total_tokens"}, "notes"?, "warning"?}``; Infinity's (``raw_scores`` sent) is the same
-  with each ``document`` a string, as Infinity returns it.
+  "relevance_score", "raw_score", "document"?}], "model", "random_init", "precision", "dtype", "runtime", "usage":
+  {"documents", "seconds", "prompt_tokens", "total_tokens"}, "notes"?, "warning"?}``; Infinity's (``raw_scores`` sent)
+  is the same with each ``document`` a string, as Infinity returns it.
 - TEI (``/rerank`` with ``texts``): a bare list ``[{"index", "score", "text"?}]``, best first.
 
 ``relevance_score`` (TEI: ``score``) is the sigmoid of the model's logit, 0–1, or with ``raw_scores`` the logit itself;
@@ -80,7 +80,7 @@ def _app(request: RerankRequest, ranked: Ranked) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()), "object": "rerank", "created": int(time.time()), "results": results,
         "model": ranked.choice.key, "random_init": ranked.choice.random_init, "precision": request.precision,
-        "dtype": ranked.dtype,
+        "dtype": ranked.dtype, "runtime": ranked.runtime,
         "usage": {"documents": n, "seconds": round(ranked.seconds, 4), "prompt_tokens": ranked.tokens,
                   "total_tokens": ranked.tokens},
     }  # fmt: skip

@@ -117,6 +117,7 @@ class AppResponse(BaseModel):
     random_init: bool
     precision: Precision
     dtype: str
+    runtime: str = Field("torch", description="Where the forward passes ran: torch, or an export that passed the gate.")
     usage: dict[str, float]
     notes: list[str] | None = None
     warning: str | None = None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 
 from demo.search.budget import OverLimitError, SkipNote
+from demo.search.accelerating import runtime_text
 from demo.search.loading import compiled_state
 from demo.search.outcomes import CompareOutcome, CompareRow
 from demo.search.params import ProgressFn, check_params, validate_precision
@@ -149,6 +150,7 @@ class CompareMixin:
         except (ModelLoadError, InputError) as exc:
             return SkipNote(str(exc))
         compiled = compiled_state(model)
+        runtime = runtime_text(model, self.backend_build(choice, precision))
         t1 = time.perf_counter()
         scores = model.score_pairs(pairs, batch_size=INTERACTIVE_BATCH) if pairs else []
         dt = time.perf_counter() - t1
@@ -168,6 +170,7 @@ class CompareMixin:
             model.settings,
             getattr(model, "parameters", None) or choice.parameters,
             compiled,
+            runtime,
         )
         return OverLimitRow(**vars(row), warning=warning) if warning else row
 

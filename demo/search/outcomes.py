@@ -19,7 +19,7 @@ class SearchOutcome:
 
     ``settings`` are the runtime settings the reranker ran with (device, dtype, max length); ``None`` without one.
     ``compiled`` is the state of its compiled encoder when the rerank started (``ready``, ``failed``; ``None``: not
-    compiled).
+    compiled). ``runtime`` says where its forward passes ran (:func:`~demo.search.accelerating.runtime_text`).
     """
 
     result: SearchResult
@@ -28,6 +28,7 @@ class SearchOutcome:
     notes: list[str] = field(default_factory=list)
     settings: RuntimeSettings | None = None
     compiled: str | None = None
+    runtime: str | None = None
 
     @property
     def timings(self) -> dict[str, float]:
@@ -48,6 +49,7 @@ class CompareRow:
     settings: RuntimeSettings | None = None
     parameters: int | None = None  # the choice's count, else the loaded model's
     compiled: str | None = None  # its compiled encoder's state when the rerank started (None: not compiled)
+    runtime: str | None = None  # where its forward passes ran (demo.search.accelerating.runtime_text)
 
     @property
     def pairs_per_s(self) -> float:

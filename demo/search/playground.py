@@ -7,14 +7,17 @@ unloadable model) with a message meant for the user.
 :class:`Playground` holds the state and composes one part per job: :class:`~demo.search.loading.LoadingMixin` (lookups
 and loading), :class:`~demo.search.budget.BudgetMixin` (rates, estimates, the time limit),
 :class:`~demo.search.searching.SearchMixin` (one search), :class:`~demo.search.comparing.CompareMixin` (the streamed
-comparison) and :class:`~demo.search.warmup.WarmUpMixin` (compiling the start-up reranker). Whether the reranker
+comparison), :class:`~demo.search.warmup.WarmUpMixin` (compiling the start-up reranker) and
+:class:`~demo.search.accelerating.AccelerateMixin` (building a faster backend in the background). Whether the reranker
 helped a judged query is :mod:`demo.search.judged`; the parameters and their checks are :mod:`demo.search.params`.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+from demo.search.accelerating import AccelerateMixin, backend_mode
 from demo.search.budget import BudgetMixin
 from demo.search.comparing import CompareMixin
 from demo.search.fair import EmbeddingQueue
@@ -31,7 +34,7 @@ from ettin.pipeline import BM25FirstStage, DenseFirstStage, EmbeddingStore
 __all__ = ["Playground"]
 
 
-class Playground(SearchMixin, CompareMixin, WarmUpMixin, BudgetMixin, LoadingMixin):
+class Playground(SearchMixin, CompareMixin, WarmUpMixin, AccelerateMixin, BudgetMixin, LoadingMixin):
     """Search and compare over a corpus, with models from the runtime's bounded cache.
 
     Args:
@@ -43,9 +46,11 @@ class Playground(SearchMixin, CompareMixin, WarmUpMixin, BudgetMixin, LoadingMix
         compile: ``on``, ``off`` or ``auto`` (default ``$ETTIN_COMPILE``, else auto): whether
             :meth:`compile_reranker` compiles (the app's start-up reranker, before it serves); auto does where the
             device has a compiler for ``torch.compile``.
+        backend: ``auto``, ``onnxruntime``, ``openvino`` or ``torch`` (default ``$ETTIN_BACKEND``, else auto): the
+            exported backend :meth:`accelerate` builds in the background (``torch``: none).
 
     Raises:
-        InputError: a compile mode not in :data:`~demo.search.params.COMPILE_MODES`.
+        InputError: a compile mode not in :data:`~demo.search.params.COMPILE_MODES`, or an unknown backend.
     """
 
     def __init__(
@@ -55,12 +60,17 @@ class Playground(SearchMixin, CompareMixin, WarmUpMixin, BudgetMixin, LoadingMix
         include_hub: bool | None = None,
         compile: str | None = None,
         include_trained: bool | None = None,
+        backend: str | None = None,
     ) -> None:
         self.models_dir = Path(models_dir).expanduser().resolve() if models_dir else None
         self.max_rerank_seconds = max_rerank_seconds
         self.include_hub = include_hub
         self.include_trained = include_trained
         self.compile = compile_mode(compile)
+        self.backend = backend_mode(backend)
+        self._builds: dict = {}  # (reranker spec, precision) -> its background BackendBuild
+        self._build_lock = threading.Lock()  # guards _builds
+        self._serial_builds = threading.Lock()  # held by the build that runs: one at a time
         self._throughput: dict[str, ThroughputBook] = {}  # one per precision, so bf16 and fp32 rates never mix
         self._bm25: BoundedCache[BM25FirstStage] = BoundedCache(BM25_CACHED)
         # keyed by (embedder, corpus): a hit skips re-hashing the embedder's weights for the embedding-store key

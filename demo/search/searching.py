@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from demo.search.accelerating import runtime_text
 from demo.search.loading import compiled_state
 from demo.search.outcomes import SearchOutcome
 from demo.search.params import ProgressFn, check_params, validate_precision
@@ -69,6 +70,7 @@ class SearchMixin:
                 progress(done / total, f"reranking: {done}/{total} documents")
 
         compiled = compiled_state(model)  # before the rerank: "ready" means all of it ran compiled
+        runtime = runtime_text(model, self.backend_build(choice, precision)) if model is not None else None
         fuse_weight = choice.fuse_weight if choice is not None else None
         result = retrieve_and_rerank(query, stage, model, k=k, top_n=top_n, progress=rerank_progress if progress else None,
                                      fuse_weight=fuse_weight)  # fmt: skip
@@ -80,7 +82,8 @@ class SearchMixin:
             notes.append(_fused_note(choice.spec, fuse_weight))
         if choice is not None and choice.random_init:
             notes.append(f"{choice.key}: {RANDOM_BADGE}")
-        return SearchOutcome(result, choice, setup_s, notes, model.settings if model is not None else None, compiled)
+        return SearchOutcome(result, choice, setup_s, notes, model.settings if model is not None else None, compiled,
+                             runtime)
 
 
 def _fused_note(reranker: str, weight: float) -> str:

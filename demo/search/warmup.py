@@ -3,8 +3,10 @@ in the background once it serves (``--serve-before-warm-up``).
 
 Loads what the Search tab starts with — the default first stage over the bundled sample (whose embeddings ship with the
 project, so nothing is embedded) and the default reranker when it is a local folder, timed once so estimates have a
-measured rate, and compiled when the app compiles and waits for the warm-up — in a daemon thread. A search that arrives
-meanwhile simply waits for the same cached objects; a failure is logged and left for the search itself to report.
+measured rate, and compiled when the app compiles and waits for the warm-up — in a daemon thread; then, unless it was
+compiled, a faster backend for that reranker is built and swapped in in the background
+(:meth:`~demo.search.accelerating.AccelerateMixin.accelerate`). A search that arrives meanwhile simply waits for the same
+cached objects; a failure is logged and left for the search itself to report.
 
 The playground's own part, compiling the start-up reranker, is :class:`WarmUpMixin`.
 """
@@ -73,7 +75,10 @@ def warm_up(play, first_stage: str, reranker: str | None, compile: bool = False)
     if choice is not None and choice.local:  # never a Hub download at start-up
         # after the first stage: a model class loaded after a compile changes a registry the compiled graph guards
         # (transformers' output-capturing registry), and the reranker would then run eagerly
-        play.compile_reranker(choice) if compile else play.reranker(choice)
+        compiled = play.compile_reranker(choice) if compile else None
+        if compiled != "ready":
+            play.reranker(choice)
+            play.accelerate(choice)  # in the background: returns at once
     return time.perf_counter() - t0
 
 

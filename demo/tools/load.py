@@ -5,10 +5,11 @@
 Starts ``python app.py`` as a subprocess on a free port of 127.0.0.1 and drives its API with ``gradio_client``, each
 client its own browser session:
 
-1. cold start: seconds from process start to the first HTTP 200 on ``/`` (with ``--compile`` auto or on, as
-   ``python app.py`` runs, this includes compiling the start-up reranker with a fresh inductor cache);
-2. first search: the bundled sample, right after that first 200 (what the first visitor waits; ``python app.py`` loads
-   the start-up models before it serves, so the cold start includes them);
+1. cold start: seconds from process start to the first HTTP 200 on ``/`` (with ``--compile`` auto or on the app runs
+   with ``--warm-up-first``, so this includes loading the start-up models and compiling the reranker with a fresh
+   inductor cache; with ``--compile off`` it serves at once, as ``python app.py`` does);
+2. first search: the bundled sample, right after that first 200 (what the first visitor waits: with
+   ``--compile off``, the start-up models' loading);
 3. warm search over the whole SciFact corpus (5,183 abstracts) at each ``--k``: one search to load it, then one per
    query over ``--queries`` SciFact test claims, one at a time; p50/p95 of the client-side wall time;
 4. fair sharing (``--fair-docs`` > 0): two sessions each upload a corpus of that many documents and search it with the
@@ -202,7 +203,8 @@ def measure(args: argparse.Namespace) -> dict:
     fresh_cache = tempfile.TemporaryDirectory(prefix="ettin-load-cache-")  # no corpus embedded by an earlier run
     env = {"ETTIN_CACHE": fresh_cache.name, "TORCHINDUCTOR_CACHE_DIR": os.path.join(fresh_cache.name, "inductor"),
            "ETTIN_COMPILE": args.compile}  # a first start: nothing embedded or compiled by an earlier run
-    with fresh_cache, running_app(["--models-dir", args.models_dir], timeout=300, env=env) as app:
+    app_args = ["--models-dir", args.models_dir, *(["--warm-up-first"] if args.compile != "off" else [])]
+    with fresh_cache, running_app(app_args, timeout=300, env=env) as app:
         sampler = MemorySampler(app.process.pid)
         rss_start = sampler.rss()
         client = Client(app.url, verbose=False)

@@ -51,9 +51,13 @@ def _agreements(outcome: CompareOutcome) -> dict[str, tuple[float, float]]:
 
 
 def _dtype_text(row) -> str:
-    """The dtype a size ran in, with ", compiled" when its compiled encoder ran the whole rerank."""
+    """The dtype a size ran in, with ", compiled" when its compiled encoder ran the whole rerank; the backend and its
+    precision when an export ran it (e.g. ``OpenVINO fp32``)."""
     if row is None or row.settings is None:
         return ""
+    runtime = getattr(row, "runtime", None)
+    if runtime and not runtime.startswith("torch"):
+        return runtime
     return row.settings.dtype + (", compiled" if row.compiled == "ready" else "")
 
 

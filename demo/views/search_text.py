@@ -91,8 +91,13 @@ def _precision_text(outcome: SearchOutcome) -> str:
     settings = getattr(outcome, "settings", None)
     if settings is None:
         return ""
+    runtime = getattr(outcome, "runtime", None)
+    if runtime and not runtime.startswith("torch"):
+        return f" on **{runtime}** ({settings.device}, an export that passed the correctness gate against torch fp32)"
     why = f", {settings.reason}" if settings.reason else ""
-    return f" in **{settings.dtype}** on {settings.device}{why}{COMPILED_TEXT.get(getattr(outcome, 'compiled', None), '')}"
+    where = f"; runtime: {runtime}" if runtime and runtime != "torch" else ""
+    return (f" in **{settings.dtype}** on {settings.device}{why}"
+            f"{COMPILED_TEXT.get(getattr(outcome, 'compiled', None), '')}{where}")
 
 
 def status_text(outcome: SearchOutcome, n_documents: int, relevant: set[str] | None, judged: str = "") -> str:

@@ -321,15 +321,34 @@ class BackendBuild:
     """
 
     def __init__(self, reranker: Any, backend: str, precision: str, isolate: bool,
-                 on_done: Callable[[BackendBuild], None] | None):  # fmt: skip
+                 on_done: Callable[[BackendBuild], None] | None, lock: Any = None):  # fmt: skip
         self.reranker, self.backend, self.precision, self.isolate = reranker, backend, precision, isolate
-        self.on_done = on_done
+        self.on_done, self.lock = on_done, lock
+        self.started = threading.Event()
         self.done = threading.Event()
         self.choice: BackendChoice | None = None
         self.error: str | None = None
         self.thread = threading.Thread(target=self._run, name=f"ettin-backend-{reranker.name}", daemon=True)
 
+    @property
+    def state(self) -> str:
+        """``queued`` (waiting for another build sharing its lock), ``building``, ``ready`` (a backend swapped in),
+        ``torch`` (judged: torch stays, e.g. no export passed the gate or beat it) or ``failed``."""
+        if not self.done.is_set():
+            return "building" if self.started.is_set() else "queued"
+        if self.error is not None:
+            return "failed"
+        return "ready" if self.choice is not None and self.choice.backend is not None else "torch"
+
     def _run(self) -> None:
+        if self.lock is None:
+            self._build()
+        else:
+            with self.lock:  # one build at a time among the builds sharing it
+                self._build()
+
+    def _build(self) -> None:
+        self.started.set()
         try:
             if self.isolate:
                 self.error = build_in_child(self.reranker, self.backend, self.precision)
@@ -357,14 +376,16 @@ def start_backend_build(
     *,
     isolate: bool = True,
     on_done: Callable[[BackendBuild], None] | None = None,
+    lock: Any = None,
 ) -> BackendBuild:
     """Build, judge and attach a backend in the background while ``reranker`` keeps scoring on torch.
 
     With ``isolate`` (the default) the exports are built and judged in a child process (``python -m
     ettin.runtime.worker``), which leaves their verdicts in the cache; this process then only opens the chosen export
-    and swaps it in. ``on_done(build)`` runs in the build's thread once it ended.
+    and swaps it in. ``on_done(build)`` runs in the build's thread once it ended. Builds given the same ``lock`` (a
+    ``threading.Lock``) run one at a time.
     """
-    build = BackendBuild(reranker, backend, precision, isolate, on_done)
+    build = BackendBuild(reranker, backend, precision, isolate, on_done, lock)
     build.thread.start()
     return build
 

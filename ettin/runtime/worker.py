@@ -3,12 +3,13 @@
 ``JOB`` is JSON: the reranker's ``source`` and ``settings`` (as dictionaries), and the ``backend`` and ``precision``
 asked. The worker loads the reranker on torch, builds, judges and times the exports (:func:`prepare_backend`), which
 leaves them and their verdicts in the cache, prints the choice's reason and exits 0; a failure exits 1 with the reason
-on standard error.
+on standard error. It runs at a lower CPU priority (``nice`` 10), so the process that serves keeps its latency.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ettin.runtime.sources import ModelSource
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(os, "nice"):
+        os.nice(10)
     try:
         job = json.loads(args[0])
         reranker = load_reranker(ModelSource(**job["source"]), RuntimeSettings(**job["settings"]))

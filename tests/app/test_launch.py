@@ -66,7 +66,7 @@ def test_building_the_app_loads_no_model(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_python_app_py_warms_up_before_it_serves_unless_told_not_to(monkeypatch):
+def test_python_app_py_serves_at_once_and_warms_up_first_only_when_told(monkeypatch):
     import threading
 
     import app
@@ -82,8 +82,8 @@ def test_python_app_py_warms_up_before_it_serves_unless_told_not_to(monkeypatch)
         thread.start()
         return thread
 
-    for argv, expected in (([], ["warmed up, compile=True", "launch"]),  # compiles only before it serves
-                           (["--serve-before-warm-up"], ["launch", "warmed up, compile=False"])):  # fmt: skip
+    for argv, expected in (([], ["launch", "warmed up, compile=False"]),  # answers at once, builds a backend after
+                           (["--warm-up-first"], ["warmed up, compile=True", "launch"])):  # compiles only before serving
         demo, order[:] = WarmingDemo(), []
         demo.ettin_warm_up = warm_up
         monkeypatch.setattr(app, "build_app", lambda *a, **k: demo)
@@ -111,3 +111,13 @@ def test_the_compile_flags_help_quotes_the_speed_up_of_the_committed_speed_file(
     from demo.texts import compile_help
 
     assert "x as fast" not in compile_help(tmp_path)  # no speed result: no number
+
+
+def test_the_backend_option_reaches_the_playground_and_a_bad_one_is_refused(monkeypatch, capsys):
+    import pytest
+
+    _, seen = _run_main(monkeypatch, ["--backend", "torch"])
+    assert seen["kwargs"]["backend"] == "torch"
+    with pytest.raises(SystemExit):
+        _run_main(monkeypatch, ["--backend", "tensorrt"])
+    assert "invalid choice: 'tensorrt'" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """Warm the app up, so the first search does not pay for imports and loading: before it serves (``python app.py``), or
-in the background once it serves (``--serve-before-warm-up``).
+in the background once it serves (the default; ``--warm-up-first`` waits for it).
 
 Loads what the Search tab starts with — the default first stage over the bundled sample (whose embeddings ship with the
 project, so nothing is embedded) and the default reranker when it is a local folder, timed once so estimates have a

@@ -200,6 +200,18 @@ def _rerank_api_load_writer(monkeypatch, tmp_path) -> dict:
     return load.measure_rerank_api(parser.parse_args([]))
 
 
+def _cold_start_writer(monkeypatch, tmp_path) -> dict:
+    """``python -m demo cold-start`` -> ``demo.tools.coldstart.measure_cold_start``, with the three app starts stubbed."""
+    from demo.tools import coldstart
+
+    phase = {"cold_start_to_http_200_s": 1.0, "first_search_sample_s": 1.0, "backend_swapped_in_after_s": None,
+             "runtime": "torch", "rerank_p50_ms": 1.0, "requests": 1}  # fmt: skip
+    monkeypatch.setattr(coldstart, "_one_start", lambda *a: dict(phase))
+    parser = argparse.ArgumentParser()
+    coldstart._arguments(parser)
+    return coldstart.measure_cold_start(parser.parse_args([]))
+
+
 def _proof_run_writer(monkeypatch, tmp_path) -> dict:
     """``python -m train scifact`` -> ``train.scifact.proof_report`` (its ``report.json``, committed as is)."""
     from train.scifact import _scifact_arguments, proof_report
@@ -233,6 +245,7 @@ WRITERS: dict[str, Callable] = {
     "app/load_*.json": _app_load_writer,
     "app/judged-gain.json": _app_judged_writer,
     "app/rerank-api-load.json": _rerank_api_load_writer,
+    "app/cold-start.json": _cold_start_writer,
     "train/scifact-proof-run.json": _proof_run_writer,
     "train/scifact-reranker-run.json": _reranker_run_writer,
     "train/data-loading-benchmark.json": _load_benchmark_writer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +30,48 @@ def _millions(value: Any, what: str) -> float | None:
 class BoardStore:
     """The leaderboard built from one results store, rebuilt on :meth:`reload`.
 
+    The first build (its bootstrap intervals take seconds) runs in a background thread, started by :meth:`start` (the
+    app calls it once it serves, so that the build does not slow its start) or by the first read of :attr:`board`,
+    which waits for it.
+
     Args:
         results_dir: The results store (default: ``eval/results``).
     """
 
     def __init__(self, results_dir: str | Path | None = None) -> None:
         self.results_dir = Path(results_dir) if results_dir else lb.DEFAULT_RESULTS_DIR
-        self.board = lb.build_leaderboard(self.results_dir)
+        self._board: lb.Leaderboard | None = None
+        self._failure: BaseException | None = None
+        self._first_build = threading.Thread(target=self._build_first, name="ettin-leaderboard", daemon=True)
+        self._starting = threading.Lock()
         self._downloads = Path(tempfile.mkdtemp(prefix="ettin-app-"))
+
+    def start(self) -> None:
+        """Start the first build in the background (again: nothing)."""
+        with self._starting:
+            if self._first_build.ident is None:
+                self._first_build.start()
+
+    def _build_first(self) -> None:
+        try:
+            self._board = lb.build_leaderboard(self.results_dir)
+        except BaseException as exc:  # noqa: BLE001 - raised again to whoever reads the board
+            self._failure = exc
+
+    @property
+    def board(self) -> lb.Leaderboard:
+        """The current board (waits for the first build; raises what it raised)."""
+        self.start()
+        self._first_build.join()
+        if self._board is None:
+            raise self._failure or RuntimeError("the leaderboard was not built")
+        return self._board
 
     def reload(self) -> None:
         """Read the results store again."""
-        self.board = lb.build_leaderboard(self.results_dir)  # one assignment: readers see the old or the new board
+        self.start()
+        self._first_build.join()
+        self._board = lb.build_leaderboard(self.results_dir)  # one assignment: readers see the old or the new board
 
     @staticmethod
     def filter_kwargs(families: list[str] | None, min_m: Any, max_m: Any, sources: list[str] | None) -> dict[str, Any]:

@@ -125,19 +125,22 @@ class Dropdown(gr.Dropdown):
             after a reload); default: the dropdown's choices. ``"any"``: any text, which the handler checks against
             what only it knows (e.g. the queries of the comparison chosen).
         nullable: Whether null (nothing chosen) is allowed.
+        enum_in_api: List ``choices_now`` in the API's schema (``False`` where asking them waits, e.g. for the
+            leaderboard built in the background; a wrong value's message still lists them).
     """
 
     is_template = True
 
     def __init__(self, *args: Any, param: str, what: str = "", choices_now: Callable[[], Sequence[Any]] | str | None = None,
-                 nullable: bool = False, **kwargs: Any) -> None:  # fmt: skip
+                 nullable: bool = False, enum_in_api: bool = True, **kwargs: Any) -> None:  # fmt: skip
         self.param, self.what, self.nullable, self._choices_now = param, what or param, nullable, choices_now
+        self._enum_in_api = enum_in_api
         super().__init__(*args, **kwargs)
 
     __init__.__signature__ = _signature(gr.Dropdown)  # type: ignore[attr-defined]
 
     def api_info(self) -> dict[str, Any]:
-        if self._choices_now == "any":
+        if self._choices_now == "any" or not self._enum_in_api:
             return {"type": "string"}
         if callable(self._choices_now):
             return {"type": "string", "enum": list(self._choices_now())}

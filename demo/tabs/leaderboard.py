@@ -47,7 +47,8 @@ def _offered(store: BoardStore, frame: str, column: str) -> Callable[[], list]:
 
 
 def _filters(store: BoardStore) -> Filters:
-    board = store.board
+    """The filter row; the three dropdowns get their choices at page load (:func:`_offered_now`): the board is built
+    in the background, so that the app serves before it."""
     benchmarks, hardwares = _offered(store, "quality", "benchmark"), _offered(store, "speed", "hardware")
     datasets = _offered(store, "embedders", "dataset")
     families = [*lb.MAIN_FAMILIES, lb.OTHERS]
@@ -63,14 +64,32 @@ def _filters(store: BoardStore) -> Filters:
                                   what="the sources"),
         ]  # fmt: skip
     with gr.Row():
-        benchmark = checked.Dropdown(benchmarks(), value=benchmarks()[0], label="Quality benchmark", param="benchmark",
-                                     what="the quality benchmark", choices_now=benchmarks)  # fmt: skip
-        hardware = checked.Dropdown(hardwares(), value=hardwares()[0], label="Hardware", param="hardware",
-                                    what="the hardware", choices_now=hardwares)  # fmt: skip
-        regenerated = list(dict.fromkeys(board.embedders.loc[board.embedders["source"] == "regenerated", "dataset"]))
-        dataset = checked.Dropdown(datasets(), value=(regenerated or datasets())[0], label="Per-embedder dataset",
-                                   param="dataset", what="the per-embedder dataset", choices_now=datasets)  # fmt: skip
+        benchmark = checked.Dropdown([], value=None, label="Quality benchmark", param="benchmark", nullable=True,
+                                     what="the quality benchmark", choices_now=benchmarks, enum_in_api=False)
+        hardware = checked.Dropdown([], value=None, label="Hardware", param="hardware", nullable=True,
+                                    what="the hardware", choices_now=hardwares, enum_in_api=False)
+        dataset = checked.Dropdown([], value=None, label="Per-embedder dataset", param="dataset", nullable=True,
+                                   what="the per-embedder dataset", choices_now=datasets, enum_in_api=False)
     return Filters(*row, benchmark, hardware, dataset)
+
+
+def _defaults(board: lb.Leaderboard) -> tuple[str | None, str | None, str | None]:
+    """The benchmark, hardware and dataset shown first: the first offered, a regenerated dataset where there is one."""
+
+    def first(values) -> str | None:
+        return next(iter(dict.fromkeys(values)), None)
+
+    regenerated = board.embedders.loc[board.embedders["source"] == "regenerated", "dataset"]
+    return (first(board.quality["benchmark"]), first(board.speed["hardware"]),
+            first(regenerated) or first(board.embedders["dataset"]))  # fmt: skip
+
+
+def _offered_now(store: BoardStore) -> tuple:
+    """The three dropdowns' choices and first values, from the board as it is now (at page load, after a reload)."""
+    board = store.board
+    columns = ((board.quality, "benchmark"), (board.speed, "hardware"), (board.embedders, "dataset"))
+    return tuple(gr.update(choices=list(dict.fromkeys(frame[column])), value=value)
+                 for (frame, column), value in zip(columns, _defaults(board)))  # fmt: skip
 
 
 def _statistics_note(board: lb.Leaderboard) -> str:
@@ -90,6 +109,8 @@ def _statistics_note(board: lb.Leaderboard) -> str:
 def _select(store: BoardStore, families, min_m, max_m, sources, benchmark, hardware, dataset) -> dict:
     """Every frame after the filters (ranked again over the rows left), and the figures drawn from them."""
     board = store.board
+    first_benchmark, first_hardware, first_dataset = _defaults(board)
+    benchmark, hardware, dataset = benchmark or first_benchmark, hardware or first_hardware, dataset or first_dataset
     kw = store.filter_kwargs(families, min_m, max_m, sources)
     q = lb.ranked(lb.filter_frame(board.quality, **kw), board.comparisons)
     s = lb.filter_frame(board.speed, **kw)
@@ -219,7 +240,9 @@ def _wire(ui: _BoardView, h: _Handlers, store: BoardStore, blocks: gr.Blocks):
         comp.change(h.update, filters.all(), outputs, api_name=False)
     api_outputs = [*ui.plots, ui.tables[0], ui.tables[2], ui.notes]
     ui.refresh.click(h.api_update, filters.all(), api_outputs, api_name="leaderboard")
-    blocks.load(h.update, filters.all(), outputs, api_name=False)
+    dropdowns = [filters.benchmark, filters.hardware, filters.dataset]
+    blocks.load(guard(lambda: _offered_now(store)), None, dropdowns, api_name=False).then(
+        h.update, filters.all(), outputs, api_name=False)  # fmt: skip
     ui.export_btn.click(guard(store.export), filters.rows(), ui.files, api_name="export")
     return ui.reload_btn.click(h.reload, filters.all(), outputs, api_name="reload")
 

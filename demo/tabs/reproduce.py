@@ -82,8 +82,10 @@ def reproduce_markdown(store: BoardStore) -> str:
     )
 
 
-def build(store: BoardStore, reloaded) -> None:
-    """Lay out the Reproduce tab; its text is rebuilt after ``reloaded`` (the leaderboard's reload event)."""
+def build(store: BoardStore, reloaded, blocks: gr.Blocks) -> None:
+    """Lay out the Reproduce tab; its text is written at page load (the board is built in the background) and again
+    after ``reloaded`` (the leaderboard's reload event)."""
     with gr.Tab("Reproduce", id="reproduce"):
-        markdown = gr.Markdown(reproduce_markdown(store))
+        markdown = gr.Markdown("Reading the results store…")
+    blocks.load(lambda: reproduce_markdown(store), None, markdown, api_name=False)
     reloaded.then(lambda: reproduce_markdown(store), None, markdown, api_name=False)

@@ -46,6 +46,17 @@ SEARCH_SLOTS = 4
 (:mod:`demo.search.fair`) holds a slot while it waits, and must not keep a BM25 or already-embedded search from
 starting."""
 
+# Old results never pass for new ones: a changed query or setting marks them (demo/app.css dims them under a notice)
+# until a search succeeds, and a search started with its progress box off-screen (a phone: the results come below the
+# settings, examples and upload) scrolls it into view. Client-side only: no request per keystroke.
+_MARK_STALE = """() => { for (const id of ['results-view', 'search-status']) { const el = document.getElementById(id);
+  if (el && el.querySelector('.ettin-results, table, p')) el.dataset.stale = 'true'; } }"""
+_START_JS = """() => { (%s)(); const box = document.getElementById('search-progress');
+  if (box && box.getBoundingClientRect().top > window.innerHeight * 0.75) box.scrollIntoView({block: 'start'});
+  return ''; }""" % _MARK_STALE
+_CURRENT_JS = """() => { for (const id of ['results-view', 'search-status'])
+  { const el = document.getElementById(id); if (el) delete el.dataset.stale; } }"""
+
 
 @dataclass
 class CorpusInputs:
@@ -333,15 +344,18 @@ def _wire(ui: _SearchView, h: _Handlers, documents: gr.State, blocks: gr.Blocks 
     # trigger's handlers in order and sends the next only once a queued one has ended, so a server-side clearing
     # after the search ran after its Stop, and blanked the note
     for trigger in (ui.search_btn.click, ui.query.submit):
-        trigger(None, None, ui.progress_box, js="() => ''", queue=False, api_name=False, show_progress="hidden")
+        trigger(None, None, ui.progress_box, js=_START_JS, queue=False, api_name=False, show_progress="hidden")
     events = [
         trigger(h.search, inputs, outputs, api_name=name, concurrency_limit=SEARCH_SLOTS, concurrency_id="rerank",
                 show_progress_on=[ui.progress_box])
         for trigger, name in ((ui.search_btn.click, "search"), (ui.query.submit, False))
     ]  # fmt: skip
     for event in events:
+        event.success(None, None, None, js=_CURRENT_JS, queue=False, api_name=False, show_progress="hidden")
         event.then(h.estimate, [ui.reranker, ui.k, ui.precision], ui.estimate_md, api_name=False,
                    show_progress="hidden")  # fmt: skip
+    for setting in (ui.query, ui.corpus_mode, ui.embedder, ui.reranker, ui.k, ui.top_n, ui.precision, ui.normalise):
+        setting.change(None, None, None, js=_MARK_STALE, queue=False, api_name=False, show_progress="hidden")
     ui.stop_btn.click(h.stop, None, ui.progress_box, cancels=events, api_name=False, queue=False)
     if blocks is not None:
         blocks.load(h.on_page_load, None, [ui.reranker, ui.first_run, ui.first_run_status, ui.estimate_md],

@@ -19,7 +19,8 @@ from gradio_client.exceptions import AppError
 
 QUERY = "A deficiency of vitamin B12 increases blood levels of homocysteine."
 GOOD = {"query": QUERY, "pasted": "one document\nanother document", "upload": None, "label": None,
-        "query_id": None, "zip_file": None, "corpus": None, "queries": None, "qrels": None}  # fmt: skip
+        "query_id": None, "zip_file": None, "corpus": None, "queries": None, "qrels": None,
+        "benchmark": None, "hardware": None, "dataset": None}  # fmt: skip
 """Good values of the parameters without a default (each call varies one parameter and sends these for the others)."""
 ACCEPTED = {
     ("/load_documents", "pasted", "null"): "null: nothing pasted (then 'nothing to load', as no file is given either)",
@@ -30,6 +31,8 @@ ACCEPTED = {
     ("/export", "max_m", "null"): "null: no upper bound",
     ("/reload", "min_m", "null"): "null: no lower bound",
     ("/reload", "max_m", "null"): "null: no upper bound",
+    **{(endpoint, name, "null"): "null: the first offered (the page fills the choices at load)"
+       for endpoint in ("/leaderboard", "/reload") for name in ("benchmark", "hardware", "dataset")},
     ("/explore", "label", "null"): "null: no comparison chosen (there is none in this store)",
     ("/explore_query", "label", "null"): "null: no comparison chosen",
     ("/explore_query", "query_id", "null"): "null: no query chosen",

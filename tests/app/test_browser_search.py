@@ -38,6 +38,25 @@ def _search(page, query: str = QUERY) -> None:
     )
 
 
+STALE = "(id) => document.getElementById(id).dataset.stale === 'true'"
+NOTICE = "(id) => getComputedStyle(document.getElementById(id), '::before').content"
+
+
+def _stale_then_current(page) -> None:
+    """An example query marks the shown results (dimmed, under a notice) until a search of it succeeds."""
+    from demo.sources.user_corpus import example_queries
+
+    assert not page.evaluate(STALE, "results-view")
+    example = next(q for q in example_queries() if q != QUERY)
+    page.get_by_text(example[:40]).first.click()
+    page.wait_for_function(f"() => ({STALE})('results-view') && ({STALE})('search-status')", timeout=10_000)
+    assert "Press Search" in page.evaluate(NOTICE, "results-view")
+    assert page.locator("#results-view .ettin-results").evaluate("e => getComputedStyle(e).opacity") == "0.45"
+    page.click("#search-btn")
+    page.wait_for_function(f"() => !({STALE})('results-view') && !({STALE})('search-status')", timeout=120_000)
+    assert page.evaluate(NOTICE, "results-view") in ("none", "normal")
+
+
 def _inside(box, width: int) -> bool:
     return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
 
@@ -116,6 +135,9 @@ def test_first_run_then_results_readable_at_1280_and_390_then_stop(browser, empt
     phone.get_by_text("Reproduce every number").wait_for(state="visible")
     phone.locator("[role=tablist] button", has_text="Search").first.click()
     _search(phone)
+    progress_top = phone.evaluate("document.getElementById('search-progress').getBoundingClientRect().top")
+    assert 0 <= progress_top < 844 / 2  # Search scrolled down to where the results come (2.5 screens below on a phone)
+    _stale_then_current(phone)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 391  # nothing wider than the phone
     row = phone.locator("#results-view details").first
     assert phone.locator("#results-view .head").is_hidden()

@@ -79,7 +79,7 @@ def build_app(
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.ettin_routes = [lambda fastapi_app: add_rerank_route(fastapi_app, play)]  # added by serve(), next to Gradio's
     demo.ettin_css = CSS_FILE.read_text(encoding="utf-8")  # given to launch() by serve()
-    demo.ettin_board = store  # its first build is started by serve() once the app serves
+    demo.ettin_board = store  # its first build is started by serve() once the app serves and has warmed up
     start_stage = default_first_stage_key(play.first_stages, default_first_stage)
     start_reranker = play.rerankers[0].key if play.rerankers else None
     demo.ettin_warm_up = lambda compile=False: start_warm_up(play, start_stage, start_reranker, compile)  # by serve()
@@ -109,10 +109,12 @@ def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs
     demo.launch(prevent_thread_lock=True, **launch_kwargs)
     for add_route in getattr(demo, "ettin_routes", ()):
         add_route(demo.app)
-    if getattr(demo, "ettin_board", None) is not None:
-        demo.ettin_board.start()
-    if warm_up is not None and not warm_up_first:
-        warm_up()
+    board = getattr(demo, "ettin_board", None)
+    warming = warm_up() if warm_up is not None and not warm_up_first else None
+    if board is not None and warming is not None:
+        board.start_after(warming)
+    elif board is not None:
+        board.start()
     if block:
         demo.block_thread()
     return demo

@@ -30,9 +30,9 @@ def _millions(value: Any, what: str) -> float | None:
 class BoardStore:
     """The leaderboard built from one results store, rebuilt on :meth:`reload`.
 
-    The first build (its bootstrap intervals take seconds) runs in a background thread, started by :meth:`start` (the
-    app calls it once it serves, so that the build does not slow its start) or by the first read of :attr:`board`,
-    which waits for it.
+    The first build (its bootstrap intervals take seconds) runs in a background thread, started by :meth:`start` or
+    :meth:`start_after` (the app: once it serves and has loaded its start-up models, so that the build slows neither its
+    start nor its first search) or else by the first read of :attr:`board`, which waits for it.
 
     Args:
         results_dir: The results store (default: ``eval/results``).
@@ -44,6 +44,7 @@ class BoardStore:
         self._failure: BaseException | None = None
         self._first_build = threading.Thread(target=self._build_first, name="ettin-leaderboard", daemon=True)
         self._starting = threading.Lock()
+        self._scheduled: threading.Thread | None = None
         self._downloads = Path(tempfile.mkdtemp(prefix="ettin-app-"))
 
     def start(self) -> None:
@@ -58,19 +59,34 @@ class BoardStore:
         except BaseException as exc:  # noqa: BLE001 - raised again to whoever reads the board
             self._failure = exc
 
+    def start_after(self, other: threading.Thread) -> None:
+        """Start the first build once ``other`` has ended (the app: its warm-up, which the first search waits for);
+        readers of :attr:`board` wait until then instead of starting it."""
+        def later() -> None:
+            other.join()
+            self.start()
+
+        self._scheduled = threading.Thread(target=later, name="ettin-leaderboard-after", daemon=True)
+        self._scheduled.start()
+
+    def _wait_for_first_build(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.join()
+        else:
+            self.start()
+        self._first_build.join()
+
     @property
     def board(self) -> lb.Leaderboard:
         """The current board (waits for the first build; raises what it raised)."""
-        self.start()
-        self._first_build.join()
+        self._wait_for_first_build()
         if self._board is None:
             raise self._failure or RuntimeError("the leaderboard was not built")
         return self._board
 
     def reload(self) -> None:
         """Read the results store again."""
-        self.start()
-        self._first_build.join()
+        self._wait_for_first_build()
         self._board = lb.build_leaderboard(self.results_dir)  # one assignment: readers see the old or the new board
 
     @staticmethod

@@ -20,7 +20,7 @@ from demo.tabs.guard import StopFlags, Stopped, guarded_stream
 from demo.tabs.search import K_WHAT, RUN_ANYWAY_WHAT, CorpusInputs, corpus_choices, corpus_for, first_stage_keys
 from demo.views.compare_figures import compare_figure, compare_table
 
-__all__ = ["NO_RERANKERS_NOTE", "STOPPING_NOTE", "build", "reranker_state", "status_text"]
+__all__ = ["NO_RERANKERS_NOTE", "STOPPING_NOTE", "TABLE_HEADERS", "build", "reranker_state", "shown_table", "status_text"]
 
 NO_RERANKERS_NOTE = (
     "⚠️ **No rerankers to compare yet.** Build a model on the Search tab first (or start the app with "
@@ -29,6 +29,17 @@ NO_RERANKERS_NOTE = (
 )
 STOPPING_NOTE = "**Stop** pressed: a size already running finishes, no other size starts."
 TABLE_WIDTHS = ["17%", "7%", "9%", "7%", "6%", "6%", "6%", "6%", "36%"]  # the top-5 titles get the most room
+TABLE_HEADERS = {"reranker": "Reranker", "parameters": "Parameters", "status": "Status", "dtype": "Runs in",
+                 "rerank_s": "Rerank (s)", "pairs_per_s": "Pairs/s", "overlap@5": "Top-5 overlap",
+                 "kendall_tau": "Kendall τ", "top-5": "Top 5 titles"}  # fmt: skip
+"""The table's columns as people read them (what :func:`compare_table` names them -> header, with units)."""
+
+
+def shown_table(outcome: CompareOutcome):
+    """:func:`compare_table` for the page and ``/compare``: readable headers, and blank (never ``nan``) where a size
+    has not run or the reference has not run yet (the status column says which)."""
+    frame = compare_table(outcome).rename(columns=TABLE_HEADERS)
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def _precision_text(outcome: CompareOutcome) -> str:
@@ -108,7 +119,7 @@ def _compare_handler(play: Playground, stops: StopFlags):
                 except Stopped:  # pressed while this size ran: show it, run no other
                     stream.close()
                     outcome = dataclasses.replace(outcome, stopped=not outcome.complete)
-                yield status_text(outcome), compare_table(outcome), compare_figure(outcome)
+                yield status_text(outcome), shown_table(outcome), compare_figure(outcome)
                 if outcome.stopped:
                     return
         finally:

@@ -168,7 +168,7 @@ def test_compare(client):
     assert "Agreement is measured against **17m**" in status and BADGE in status
     headers = table["headers"]
     row = dict(zip(headers, table["data"][0]))
-    assert row["overlap@5"] == 1.0 and row["kendall_tau"] == 1.0 and row["pairs_per_s"] > 0
+    assert row["Top-5 overlap"] == 1.0 and row["Kendall τ"] == 1.0 and row["Pairs/s"] > 0 and row["Rerank (s)"] > 0
     with pytest.raises(AppError, match="query is empty"):
         client.predict("", SAMPLE, "bm25", ["17m"], 10, "auto", api_name="/compare")
 

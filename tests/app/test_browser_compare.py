@@ -63,6 +63,7 @@ def test_compare_streams_size_by_size_and_stop_runs_no_further_size(browser, com
     assert "Precision auto" in status
     table = page.locator("#compare-table").inner_text()
     assert "done" in table and "running…" in table and "waiting" in table  # a: done, b: running, c: waiting
+    assert "nan" not in table.lower() and "Rerank (s)" in table and "rerank_s" not in table  # blank until it ran
     page.wait_for_selector("#compare-plot .js-plotly-plot .main-svg", timeout=30_000)
     assert "Rerank time for 20 documents" in page.locator("#compare-plot").inner_text()
     page.screenshot(path=str(tmp_path / "partial.png"))  # for a look when it fails

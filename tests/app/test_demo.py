@@ -274,3 +274,31 @@ def test_a_file_and_pasted_text_together_load_the_file_and_say_the_text_was_not_
     with pytest.raises(gr.Error) as exc:
         load_documents(None, str(bad))
     assert "remove it" not in str(exc.value)
+
+
+def test_the_board_is_built_in_the_background_after_the_warm_up_and_its_failure_reaches_its_readers(tmp_path,
+                                                                                                  monkeypatch):
+    import threading
+    import time
+
+    from demo.board import store as board_store
+
+    built = []
+    monkeypatch.setattr(board_store.lb, "build_leaderboard", lambda root: built.append(root) or "the board")
+    warming_up = threading.Event()
+    warm_up = threading.Thread(target=warming_up.wait)
+    warm_up.start()
+    store = board_store.BoardStore(tmp_path)
+    store.start_after(warm_up)
+    time.sleep(0.2)
+    assert built == []  # nothing competes with the warm-up for the CPU
+    warming_up.set()
+    assert store.board == "the board" and built == [tmp_path]
+
+    def broken(root):
+        raise ValueError("a results file is unreadable")
+
+    monkeypatch.setattr(board_store.lb, "build_leaderboard", broken)
+    failing = board_store.BoardStore(tmp_path)  # no start: the first read starts the build
+    with pytest.raises(ValueError, match="unreadable"):
+        failing.board

@@ -1,6 +1,6 @@
-"""``python -m demo bundle-embeddings|cold-start|judged|load|load-api|screenshots``: the app's tools (shipped sample
-embeddings; how soon the app answers and reranks fast; whether the app's reranker helps on judged queries; load and
-latency numbers; the docs' screenshots)."""
+"""``python -m demo bundle-embeddings|cold-start|evaluate-bench|judged|load|load-api|screenshots``: the app's tools
+(shipped sample embeddings; how soon the app answers and reranks fast; the Evaluate tab's time against the CLI's;
+whether the app's reranker helps on judged queries; load and latency numbers; the docs' screenshots)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from ettin.cli import main as run_cli
 
-VERB_MODULES = ("demo.tools.bundle", "demo.tools.coldstart", "demo.tools.judged", "demo.tools.load", "demo.tools.screenshots")
+VERB_MODULES = ("demo.tools.bundle", "demo.tools.coldstart", "demo.tools.evalbench", "demo.tools.judged", "demo.tools.load",
+                "demo.tools.screenshots")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,8 +37,8 @@ with intervals; *Explore* shows a regenerated result query by query. A REST `POS
 
 # formatted with folder (where the replica goes); the proof run's time is its committed report's
 FIRST_RUN = f"""**No reranker here yet**, so searches show first-stage results only.
-Build the 17m replica (about 10 s, into `{{folder}}`): the real Ettin 17m architecture with **random weights**, real speed
-and meaningless scores. For a trained one, run `python -m train scifact`, which distils a small reranker on SciFact
+Build a replica of any size into `{{folder}}`: the real Ettin architecture with **random weights**, real speed
+and meaningless scores (17m is the quickest; each size says its disk size and, once one was built here, its build time). For a trained one, run `python -m train scifact`, which distils a small reranker on SciFact
 offline (the committed run took {proof_run_time()}); then restart with `--models-dir models`.
 """
 
@@ -68,7 +68,8 @@ SAMPLE_NOTE = (
 UPLOAD_HELP = (
     "Paste one document per line, or upload `.txt` (one per line), `.jsonl` (`{{\"text\", \"title\"?, "
     "\"_id\"?}}`) or `.csv` (header with a `text` column). At most {max_documents:,} documents and "
-    "{max_mb} MB; duplicates are removed. Your documents stay in your session."
+    "{max_mb} MB; duplicates are removed. A file is read as soon as it is dropped; pasted text when you press "
+    "'Use these documents'. Your documents stay in your session."
 )
 
 COMPARE_HELP = (

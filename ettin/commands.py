@@ -134,8 +134,19 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-docs", type=int, help="use only the first N documents")
     p.add_argument("--top-k", type=int, default=100, help="first-stage depth K (default 100)")
     p.add_argument("--show", type=int, default=10, help="results to print (default 10)")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="reranker precision (default auto)")
+    _precision_and_backend(p)
     p.add_argument("--max-length", type=parse_positive_int, help="reranker tokens per pair (default: the model's own limit)")
+
+
+def _precision_and_backend(p: argparse.ArgumentParser) -> None:
+    from ettin.runtime.device import BACKENDS, PRECISIONS
+
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="reranker precision (default auto; int8 only with an exported --backend)")  # fmt: skip
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="where the reranker runs: torch (default), an ONNX Runtime or OpenVINO export built once into "
+                   "the cache folder and judged by the correctness gate (torch is kept when it fails), or auto: the "
+                   "fastest that passes")  # fmt: skip
 
 
 @verb("search", help="retrieve and rerank one query over a corpus (default: bundled SciFact)", arguments=_search_arguments)
@@ -149,9 +160,12 @@ def search(args: argparse.Namespace) -> int:
         if args.max_docs:
             corpus = corpus.subset(args.max_docs)
         first = make_first_stage(args.first_stage, corpus)
-        settings = best_settings(precision=args.precision, max_length=args.max_length)
+        settings = best_settings(precision=args.precision, max_length=args.max_length, backend=args.backend)
         rr = load_reranker(args.reranker, settings) if args.reranker else None
         result = retrieve_and_rerank(args.query, first, rr, k=args.top_k, top_n=args.show)
+    if rr is not None and args.backend != "torch":
+        scoring = rr.scoring()
+        print(f"reranker runs on {scoring['backend']} {scoring['precision']} ({scoring['backend_reason']})")
     if result.random_init:
         print("NOTE: the reranker has random weights (replica): its scores are meaningless.")
     for h in result.hits:
@@ -168,7 +182,7 @@ def _latency_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queries", type=int, default=20, help="number of SciFact test queries (default 20)")
     p.add_argument("--max-docs", type=int, help="use only the first N documents")
     p.add_argument("--top-k", type=int, default=100, help="first-stage depth K (default 100)")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    _precision_and_backend(p)
     p.add_argument("--max-length", type=parse_positive_int, default=INTERACTIVE_MAX_LENGTH,
                    help=f"reranker tokens per pair (default {INTERACTIVE_MAX_LENGTH}, the app's latency cap)")
     p.add_argument("--output", help="also write the numbers as JSON")
@@ -199,12 +213,13 @@ def latency(args: argparse.Namespace) -> int:
         with progress_callback(len(corpus), "embedding corpus", show=args.first_stage != "bm25") as progress:
             first = make_first_stage(args.first_stage, corpus, progress=progress)
         index_s = time.perf_counter() - t0
-        settings = best_settings(precision=args.precision, max_length=args.max_length)
+        settings = best_settings(precision=args.precision, max_length=args.max_length, backend=args.backend)
         reranker = load_reranker(args.reranker, settings) if args.reranker else None
     rows = [retrieve_and_rerank(q, first, reranker, k=args.top_k, top_n=10).timings for q in progress_bar(iterable=queries, desc="queries")]
     median = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     print(f"corpus: {len(corpus):,} docs; first stage {first.name}: index/embedding {index_s:.1f} s ({'from cache' if cached else 'computed'})")
-    print(f"{len(queries)} queries, K={args.top_k}, reranker={reranker.name if reranker else None} (median per query):")
+    runs_on = "" if reranker is None else " on {backend} {precision}".format(**reranker.scoring())
+    print(f"{len(queries)} queries, K={args.top_k}, reranker={reranker.name if reranker else None}{runs_on} (median per query):")
     for key, value in median.items():
         print(f"  {key:<14} {value * 1000:9.1f} ms")
     if args.output:

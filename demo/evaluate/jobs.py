@@ -3,7 +3,7 @@
 
 Why a process: Stop ends it at once (the score cache keeps every committed chunk, so running it again — or the CLI —
 rescores nothing done, also after an app restart); a crash or an out-of-memory kill cannot take the app down; and it
-runs at a lower priority with capped threads, so other visitors' searches keep their latency.
+runs at a lower priority, with half the threads while the app computes, so other visitors' searches keep their latency.
 """
 
 from __future__ import annotations
@@ -22,15 +22,21 @@ from typing import Any
 from demo.evaluate.intake import session_folder
 from demo.evaluate.limits import EvaluateInputError
 
-__all__ = ["MAX_WAITING", "EvaluationQueue", "Job", "worker_threads"]
+__all__ = ["MAX_WAITING", "EvaluationQueue", "Job", "worker_idle_threads", "worker_threads"]
 
 MAX_WAITING = 8
 _POLL_S = 0.2
 
 
 def worker_threads() -> int:
-    """Torch threads of the worker on CPU: half the machine's cores (at least one), the other half for searches."""
+    """Torch threads of the worker on CPU while the app computes: half the machine's cores (at least one), the other
+    half for searches. While the app is idle the worker uses every core (:func:`worker_idle_threads`)."""
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def worker_idle_threads() -> int:
+    """Torch threads of the worker on CPU while the app is idle: every core."""
+    return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -97,7 +103,8 @@ class EvaluationQueue:
             folder.mkdir(parents=True)
             from ettin.io import write_json_atomic
 
-            write_json_atomic(folder / "spec.json", {**spec, "threads": worker_threads()})
+            write_json_atomic(folder / "spec.json", {**spec, "threads": worker_threads(),
+                                                     "threads_idle": worker_idle_threads()})  # fmt: skip
             job = Job(token, folder, spec)
             self._by_token[token] = job
             self._waiting.append(job)
@@ -157,7 +164,7 @@ class EvaluationQueue:
             with self._lock:
                 if job.stop_requested:
                     return self._finish(job, "stopped", "stopped by the user")
-                threads = str(worker_threads())
+                threads = str(worker_idle_threads())  # the pools' size; the worker sets how many it uses
                 env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                        "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
                 self._proc = subprocess.Popen(  # noqa: S603 - our own module, our own interpreter

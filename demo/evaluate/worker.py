@@ -6,9 +6,11 @@ run the very same queries), runs :func:`eval.retrieval.evaluate.evaluate_retriev
 score cache, batch size, chunking) into ``JOB_FOLDER/results``, and writes ``progress.json`` as it goes, then
 ``report.json`` (or ``error.json``), each atomically.
 
-**Other visitors keep their latency**: this process runs at a lower CPU priority (``nice`` +10) with its torch and BLAS
-threads capped at half the machine's cores (``threads`` in the spec), so the app process's searches get the CPU first;
-on a GPU the two share the device.
+**Other visitors keep their latency**: this process runs at a lower CPU priority (``nice`` +10), and before each chunk of
+pairs it sets its torch threads from what the app process (its parent) did over the last second
+(:class:`ThreadGovernor`): half the machine's cores (``threads`` in the spec) while the app computed — a search, a
+``/rerank``, an embedding — every core (``threads_idle``) while it was idle, so that an evaluation alone runs as fast as
+the CLI and a search gets the CPU first. On a GPU the two share the device.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NICE", "main", "run_job", "write_sample"]
+__all__ = ["BUSY_CPU", "NICE", "ThreadGovernor", "main", "run_job", "write_sample"]
 
 NICE = 10
+BUSY_CPU = 0.25
+"""The app is busy when it used more than this share of one core over the last second (idle, it polls jobs: ~0.01)."""
 
 
 def _write(path: Path, data: Any) -> None:
@@ -58,11 +62,55 @@ def write_sample(dataset: Any, source_folder: Path | None, folder: Path, n: int,
     return ids
 
 
+class ThreadGovernor:
+    """The worker's torch threads: ``busy`` while the app process used more than :data:`BUSY_CPU` of a core over the
+    last ``interval`` seconds, ``idle`` otherwise (and ``busy`` where its CPU time cannot be read: not Linux).
+
+    Args:
+        app_pid: The app's process id (the worker's parent).
+        busy: Threads while the app computes.
+        idle: Threads while it is idle.
+        interval: Seconds between two looks.
+    """
+
+    def __init__(self, app_pid: int, busy: int, idle: int, interval: float = 1.0) -> None:
+        self.app_pid, self.busy, self.idle, self.interval = app_pid, busy, idle, interval
+        self._at, self._cpu = time.monotonic(), self.app_cpu_s()
+        self.threads = 0
+        self._set(busy)
+
+    def app_cpu_s(self) -> float | None:
+        """The app's user + system CPU seconds so far (``None``: unreadable)."""
+        try:
+            fields = Path(f"/proc/{self.app_pid}/stat").read_text().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+        except (OSError, ValueError, IndexError, AttributeError):
+            return None
+
+    def _set(self, threads: int) -> None:
+        if threads != self.threads:
+            import torch
+
+            torch.set_num_threads(threads)
+            self.threads = threads
+
+    def adjust(self) -> int:
+        """Look again when ``interval`` has passed; returns the threads in use."""
+        now = time.monotonic()
+        if now - self._at >= self.interval:
+            cpu = self.app_cpu_s()
+            busy = cpu is None or self._cpu is None or (cpu - self._cpu) / (now - self._at) > BUSY_CPU
+            self._set(self.busy if busy else self.idle)
+            self._at, self._cpu = now, cpu
+        return self.threads
+
+
 class _Progress:
     """``progress.json``: the phase, pairs scored out of the most there can be, and an ETA from the rate so far."""
 
-    def __init__(self, path: Path, total_pairs: int) -> None:
+    def __init__(self, path: Path, total_pairs: int, governor: ThreadGovernor | None = None) -> None:
         self.path, self.total, self.done, self.t0 = path, total_pairs, 0, time.perf_counter()
+        self.governor = governor
         self.rerank_t0: float | None = None
         self.phase = "loading the dataset"
         self.names: dict[str, str] = {}
@@ -89,6 +137,8 @@ class _Progress:
         def counted(pairs, *args, **kwargs):
             if self.rerank_t0 is None:
                 self.rerank_t0 = time.perf_counter()
+            if self.governor is not None:
+                self.governor.adjust()
             out = score(pairs, *args, **kwargs)
             self.done += len(pairs)
             self.write()
@@ -111,7 +161,9 @@ def run_job(job: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     folder = Path(spec["folder"]) if spec.get("folder") else None
     n_max = spec.get("n_queries") or 0
-    progress = _Progress(job / "progress.json", n_max * spec["top_k"] * len(spec["first_stages"]) * len(spec["rerankers"]))
+    governor = _governor(spec)
+    progress = _Progress(job / "progress.json", n_max * spec["top_k"] * len(spec["first_stages"]) * len(spec["rerankers"]),
+                         governor)  # fmt: skip
     dataset, source = load_data(folder, spec["split"], None if folder is None else spec["name"])
     sample_ids = None
     if spec.get("sample"):
@@ -139,11 +191,12 @@ def run_job(job: Path) -> dict[str, Any]:
     return out
 
 
-def _limit_threads(threads: int | None) -> None:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+def _governor(spec: dict[str, Any]) -> ThreadGovernor | None:
+    """The spec's thread rule: ``threads`` while the app computes, ``threads_idle`` while it is idle (none: torch's)."""
+    busy = spec.get("threads")
+    if not busy:
+        return None
+    return ThreadGovernor(os.getppid(), int(busy), int(spec.get("threads_idle") or busy))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,8 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, AttributeError):
         pass
     try:
-        spec = json.loads((job / "spec.json").read_text(encoding="utf-8"))
-        _limit_threads(spec.get("threads"))
         run_job(job)
         return 0
     except UserError as exc:

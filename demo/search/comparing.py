@@ -168,7 +168,7 @@ class CompareMixin:
             dt,
             len(pairs),
             model.settings,
-            getattr(model, "parameters", None) or choice.parameters,
+            choice.parameters or getattr(model, "parameters", None),  # the registry's count: one per model
             compiled,
             runtime,
         )

@@ -1,4 +1,5 @@
-"""First run without models: build the 17m replica into the models folder so the app has a reranker to show.
+"""First run without models: build a replica (17m by default; any Ettin size, each offered with its parameters, disk
+size and build time on this machine) into the models folder so the app has a reranker to show.
 
 The reranker trained here (shipped as an adapter) is offered whenever its adapter is intact, so this panel appears only
 when it is missing or damaged and nothing else is offered; replicas stay available for speed.
@@ -16,6 +17,7 @@ from ettin.errors import UserError
 from ettin.paths import PROJECT_ROOT, cache_dir
 
 __all__ = [
+    "BUILD_TIMES_FILE",
     "FIRST_SIZE",
     "PROOF_RUN_REPORT",
     "FirstRunError",
@@ -23,10 +25,13 @@ __all__ = [
     "needs_first_run",
     "proof_run_time",
     "shown_path",
+    "size_choices",
     "target_folder",
 ]
 
 FIRST_SIZE = "17m"
+BUILD_TIMES_FILE = "replica-build-times.json"
+"""In the cache folder: size -> seconds its last build took here (what the size choices quote)."""
 PROOF_RUN_REPORT = PROJECT_ROOT / "eval" / "results" / "train" / "scifact-proof-run.json"
 """The committed report of ``python -m train scifact`` (the offline proof run the panel suggests)."""
 _BUILDING = threading.Lock()  # one build at a time, whoever clicks
@@ -58,6 +63,48 @@ def shown_path(path: str | Path) -> str:
     return full.as_posix()
 
 
+def _build_times() -> dict[str, float]:
+    try:
+        data = json.loads((cache_dir() / BUILD_TIMES_FILE).read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in data.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def _record_build_time(size: str, seconds: float) -> None:
+    from ettin.io import write_json_atomic
+
+    try:
+        write_json_atomic(cache_dir() / BUILD_TIMES_FILE, {**_build_times(), size: round(seconds, 1)})
+    except OSError:
+        pass  # a read-only cache folder: the next estimate says "not measured" again
+
+
+def _build_time_text(size: str) -> str:
+    """``built here in 9 s``, ``about 120 s here (scaled …)``, or ``build time not measured here yet``."""
+    from ettin import registry
+
+    measured = _build_times()
+    if size in measured:
+        return f"built here in {measured[size]:,.0f} s"
+    rates = [t / registry.RERANKERS[s].total_parameters for s, t in measured.items() if s in registry.RERANKERS]
+    if rates:
+        return f"about {max(rates) * registry.RERANKERS[size].total_parameters:,.0f} s here (scaled by parameters)"
+    return "build time not measured here yet"
+
+
+def size_choices() -> list[tuple[str, str]]:
+    """(label, size) for every Ettin size: ``17m — 17M parameters, 68 MB on disk, built here in 9 s``.
+
+    The disk size is the fp32 weights a replica saves (4 bytes a parameter); the time is this machine's own: the size's
+    last build here, else scaled by parameters from a size built here, else not measured.
+    """
+    from ettin import registry
+
+    return [(f"{m.size} — {m.total_parameters / 1e6:,.0f}M parameters, {4 * m.total_parameters / 1e6:,.0f} MB on disk, "
+             f"{_build_time_text(m.size)}", m.size) for m in registry.RERANKERS.values()]  # fmt: skip
+
+
 def proof_run_time(report: Path = PROOF_RUN_REPORT) -> str:
     """How long the committed ``python -m train scifact`` took, from its report: ``"83 min on 2 cores, 4,959 s"``.
 
@@ -74,43 +121,53 @@ def proof_run_time(report: Path = PROOF_RUN_REPORT) -> str:
     return f"{total / 60:.0f} min{where}, {total:,.0f} s"
 
 
-def build_first_reranker(play, progress=None):
-    """Build the 17m replica (random weights, real architecture) into :func:`target_folder` and offer it.
+def build_first_reranker(play, progress=None, size: str = FIRST_SIZE):
+    """Build the ``size`` replica (random weights, real architecture) into :func:`target_folder` and offer it.
 
     Sets ``play.models_dir`` to that folder when the app had none, then rediscovers the rerankers
-    (``play.refresh()``). A replica already there is reused.
+    (``play.refresh()``). A replica already there is reused. A build's time is recorded for :func:`size_choices`.
 
     Args:
         play: The app's :class:`~demo.search.playground.Playground`.
         progress: Called with (fraction, description) before the build and when it is done.
+        size: An Ettin size (``17m`` … ``1b``).
 
     Returns:
         The new :class:`~demo.sources.choices.RerankerChoice`.
 
     Raises:
-        FirstRunError: the folder cannot be written.
+        FirstRunError: an unknown size, or the folder cannot be written.
     """
-    from ettin.replica import build_replica
+    import time
 
+    from ettin import registry
+    from ettin.replica import METADATA_FILE, build_replica
+
+    if size not in registry.RERANKERS:
+        raise FirstRunError(f"unknown size {str(size)[:20]!r}: choose one of {', '.join(registry.RERANKERS)}")
     folder = target_folder(play)
     with _BUILDING:
         if progress:
-            progress(0.05, f"building the {FIRST_SIZE} replica in {shown_path(folder / FIRST_SIZE)} (about 10 s)")
+            progress(0.05, f"building the {size} replica in {shown_path(folder / size)} ({_build_time_text(size)})")
+        reused = (folder / size / METADATA_FILE).is_file()
+        t0 = time.perf_counter()
         try:
-            build_replica(FIRST_SIZE, folder / FIRST_SIZE, seed=0)
+            build_replica(size, folder / size, seed=0)
         except OSError as exc:  # no permission, a folder that is not a replica, a full disk
             raise FirstRunError(
-                f"cannot build the replica in {shown_path(folder / FIRST_SIZE)}: {exc.__class__.__name__}: "
+                f"cannot build the replica in {shown_path(folder / size)}: {exc.__class__.__name__}: "
                 f"{exc.strerror or exc}"
                 "; start the app with --models-dir pointing to a folder you can write"
             ) from None
+        if not reused:
+            _record_build_time(size, time.perf_counter() - t0)
         if play.models_dir is None:
             play.models_dir = folder.resolve()
         play.refresh()
     if progress:
         progress(1.0, "done")
-    choice = next((c for c in play.rerankers if c.key == FIRST_SIZE), None)
+    choice = next((c for c in play.rerankers if c.key == size), None)
     if choice is None:  # the models folder holds one model itself, not sub-folders
-        raise FirstRunError(f"built {shown_path(folder / FIRST_SIZE)}, but the models folder is a model itself: start "
+        raise FirstRunError(f"built {shown_path(folder / size)}, but the models folder is a model itself: start "
                             "the app with --models-dir pointing to its parent")
     return choice

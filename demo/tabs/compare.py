@@ -16,6 +16,7 @@ from demo.search.playground import Playground
 from demo.sources.choices import RANDOM_BADGE, default_first_stage
 from demo.sources.user_corpus import example_queries
 from demo.tabs import components as checked
+from demo.tabs import stale
 from demo.tabs.guard import StopFlags, Stopped, guarded_stream
 from demo.tabs.search import K_WHAT, RUN_ANYWAY_WHAT, CorpusInputs, corpus_choices, corpus_for, first_stage_keys
 from demo.views.compare_figures import compare_figure, compare_table
@@ -28,6 +29,10 @@ NO_RERANKERS_NOTE = (
     "come back."
 )
 STOPPING_NOTE = "**Stop** pressed: a size already running finishes, no other size starts."
+RESULT_IDS = ("compare-status", "compare-table", "compare-plot")
+"""What a changed query or setting marks as earlier results; a new comparison replaces them as it streams, so its
+start unmarks them (:mod:`demo.tabs.stale`) and scrolls to its progress when that is off-screen."""
+_START_JS = f"() => {{ ({stale.mark_current_js(RESULT_IDS)})(); return ({stale.start_js((), 'compare-stopped')})(); }}"
 TABLE_WIDTHS = ["17%", "7%", "9%", "7%", "6%", "6%", "6%", "6%", "36%"]  # the top-5 titles get the most room
 TABLE_HEADERS = {"reranker": "Reranker", "parameters": "Parameters", "status": "Status", "dtype": "Runs in",
                  "rerank_s": "Rerank (s)", "pairs_per_s": "Pairs/s", "overlap@5": "Top-5 overlap",
@@ -231,13 +236,16 @@ def _wire(ui: _CompareView, h: _Handlers, corpus: CorpusInputs, choices: list[st
     for trigger, api_name in ((ui.button.click, "compare"), (ui.query.submit, False)):
         # the clearing on the client, then the arming on the server, and only then (.then) the queued compare: see the
         # Search tab on why nothing may follow a queued handler on the same trigger
-        trigger(None, None, ui.stopped, js="() => ''", api_name=False, show_progress="hidden", queue=False)
+        trigger(None, None, ui.stopped, js=_START_JS, api_name=False, show_progress="hidden", queue=False)
         armed = trigger(h.arm, None, None, api_name=False, show_progress="hidden", queue=False)
         armed.then(h.compare, inputs, [ui.status, ui.table, ui.chart], api_name=api_name, concurrency_limit=1,
                    concurrency_id="compare", show_progress_on=[ui.stopped])  # fmt: skip
     # not cancels=: the running size finishes (a thread cannot be interrupted), then the stream ends with a final
     # "stopped" update instead of an error badge, and no other size starts
     ui.stop_btn.click(h.stop, None, ui.stopped, api_name=False, queue=False)
+    for setting in (ui.query, ui.mode, ui.embedder, ui.rerankers, ui.k, ui.precision):
+        setting.change(None, None, None, js=stale.mark_stale_js(RESULT_IDS), queue=False, api_name=False,
+                       show_progress="hidden")  # fmt: skip
 
 
 def build(play: Playground, corpus: CorpusInputs, first_stage: str | None = None) -> None:

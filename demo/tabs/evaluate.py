@@ -36,7 +36,8 @@ folder, or as three files) or take the bundled SciFact. **Preview** says what wa
 first stage alone and reranked by every chosen reranker with the same code, metrics, score cache and results files as
 `python -m eval retrieval`, in a background queue (one evaluation at a time; yours shows its place and progress, and
 Stop ends it — what was scored stays in the score cache, so running it again rescores nothing). The evaluation runs in
-its own low-priority process with half the CPU threads, so other visitors' searches keep their latency. Your dataset
+its own low-priority process, on every CPU core while the app is idle and on half of them while it serves a search, so
+other visitors' searches keep their latency. Your dataset
 and results live in a folder of your session only."""
 BUNDLED = "Bundled SciFact"
 SOURCES = (BUNDLED, "A BEIR .zip", "Three files")

@@ -30,6 +30,7 @@ from demo.sources.user_corpus import (
     sample_corpus,
 )
 from demo.tabs import components as checked
+from demo.tabs import stale
 from demo.tabs.guard import StopFlags, guard
 from demo.views.figures import movement_figure
 from demo.views.frames import movement_frame, ranking_code, results_frame, results_html, results_table, timings_frame
@@ -46,16 +47,8 @@ SEARCH_SLOTS = 4
 (:mod:`demo.search.fair`) holds a slot while it waits, and must not keep a BM25 or already-embedded search from
 starting."""
 
-# Old results never pass for new ones: a changed query or setting marks them (demo/app.css dims them under a notice)
-# until a search succeeds, and a search started with its progress box off-screen (a phone: the results come below the
-# settings, examples and upload) scrolls it into view. Client-side only: no request per keystroke.
-_MARK_STALE = """() => { for (const id of ['results-view', 'search-status']) { const el = document.getElementById(id);
-  if (el && el.querySelector('.ettin-results, table, p')) el.dataset.stale = 'true'; } }"""
-_START_JS = """() => { (%s)(); const box = document.getElementById('search-progress');
-  if (box && box.getBoundingClientRect().top > window.innerHeight * 0.75) box.scrollIntoView({block: 'start'});
-  return ''; }""" % _MARK_STALE
-_CURRENT_JS = """() => { for (const id of ['results-view', 'search-status'])
-  { const el = document.getElementById(id); if (el) delete el.dataset.stale; } }"""
+RESULT_IDS = ("results-view", "search-status")
+"""What a changed query or setting marks as earlier results (:mod:`demo.tabs.stale`)."""
 
 
 @dataclass
@@ -189,8 +182,8 @@ def _handlers(play: Playground, stops: StopFlags) -> _Handlers:
         return texts.STOPPED
 
     @guard
-    def build_replica(progress=gr.Progress()):
-        choice = firstrun.build_first_reranker(play, progress=lambda f, d: progress(f, desc=d))
+    def build_replica(size=firstrun.FIRST_SIZE, progress=gr.Progress()):
+        choice = firstrun.build_first_reranker(play, progress=lambda f, d: progress(f, desc=d), size=size)
         return (
             gr.update(choices=_reranker_choices(play), value=choice.key),
             gr.update(visible=False),
@@ -221,6 +214,7 @@ class _SearchView:
     corpus_mode: gr.Radio
     embedder: gr.Dropdown
     first_run: gr.Column
+    first_run_size: gr.Dropdown
     first_run_btn: gr.Button
     first_run_status: gr.Markdown
     reranker: gr.Dropdown
@@ -236,6 +230,8 @@ class _SearchView:
     code: gr.Code
     timings: gr.Dataframe
     movement: gr.Plot
+    details: gr.Row
+    examples: gr.Column
 
 
 def _query_column(play: Playground, default_reranker: str) -> tuple:
@@ -270,9 +266,10 @@ def _choices_column(play: Playground, first_stage: str | None, stage_choices: li
                                     choices_now=lambda: first_stage_keys(play))  # fmt: skip
         # next to the reranker it fills, and below the query: on a phone, Search stays on the first screen
         with gr.Column(visible=firstrun.needs_first_run(play), elem_id="first-run", variant="panel") as first_run:
-            gr.Markdown(texts.FIRST_RUN.format(folder=firstrun.shown_path(firstrun.target_folder(play) / firstrun.FIRST_SIZE)))
-            first_run_btn = gr.Button(f"Build the {firstrun.FIRST_SIZE} replica (about 10 s)", variant="primary",
-                                      elem_id="first-run-btn")  # fmt: skip
+            gr.Markdown(texts.FIRST_RUN.format(folder=firstrun.shown_path(firstrun.target_folder(play))))
+            first_run_size = checked.Dropdown(firstrun.size_choices(), value=firstrun.FIRST_SIZE, label="Size",
+                                              elem_id="first-run-size", param="size", what="the replica size")
+            first_run_btn = gr.Button("Build this replica", variant="primary", elem_id="first-run-btn")
         first_run_status = gr.Markdown(elem_id="first-run-status", visible=firstrun.needs_first_run(play))
         reranker = checked.Dropdown(_reranker_choices(play), value=default_reranker, label="Reranker",
                                     elem_id="reranker", param="reranker", what="the reranker",
@@ -280,7 +277,7 @@ def _choices_column(play: Playground, first_stage: str | None, stage_choices: li
         precision = checked.Radio(PRECISION_CHOICES, value="auto", label="Precision", elem_id="precision",
                                   info="auto: bf16 on CUDA and on CPUs with native bf16, else fp32",
                                   param="precision", what="precision")  # fmt: skip
-    return corpus_mode, embedder, first_run, first_run_btn, first_run_status, reranker, precision
+    return corpus_mode, embedder, first_run, first_run_size, first_run_btn, first_run_status, reranker, precision
 
 
 def _documents_box() -> tuple:
@@ -290,9 +287,9 @@ def _documents_box() -> tuple:
         pasted = checked.Textbox(label="Documents, one per line", lines=6, max_lines=12, param="pasted",
                                  what="the pasted documents", nullable=True)  # fmt: skip
         upload = checked.File(label="or upload", file_types=[".txt", ".jsonl", ".csv"], type="filepath", param="upload",
-                              what="the uploaded documents")  # fmt: skip
+                              what="the uploaded documents", elem_id="search-upload")  # fmt: skip
         load_btn = gr.Button("Use these documents")
-        corpus_status = gr.Markdown()
+        corpus_status = gr.Markdown(elem_id="corpus-status")
     return pasted, upload, load_btn, corpus_status
 
 
@@ -305,11 +302,11 @@ def _result_views() -> tuple:
         results = gr.Dataframe(wrap=True, elem_id="results", interactive=False, max_height=600, show_label=False)
     with gr.Accordion("Reproduce this ranking in Python (sentence-transformers)", open=False, elem_id="code-box"):
         code = gr.Code(language="python", show_label=False, elem_id="ranking-code", max_lines=30)
-    with gr.Row():
+    with gr.Row(visible=False, elem_id="search-details") as details:  # shown with the first results: no placeholders
         timings = gr.Dataframe(label="Latency breakdown (seconds)", interactive=False, scale=1,
                                column_widths=["70%", "30%"], elem_id="timings")
         movement = gr.Plot(label="Rank movement", scale=1, elem_id="movement-plot")
-    return progress_box, status, results_view, results, code, timings, movement
+    return progress_box, status, results_view, results, code, timings, movement, details
 
 
 def _layout(play: Playground, first_stage: str | None) -> _SearchView:
@@ -321,19 +318,24 @@ def _layout(play: Playground, first_stage: str | None) -> _SearchView:
             query_parts = _query_column(play, default_reranker)
             choice_parts = _choices_column(play, first_stage, stage_choices, default_reranker)
         query = query_parts[0]
-        gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
+        with gr.Column(elem_id="search-examples") as examples:  # SciFact claims: hidden over the user's documents
+            gr.Examples(list(example_queries()), inputs=[query], label="Example queries (SciFact claims)")
         gr.Markdown(f"<small>{_models_note(play)}{texts.SAMPLE_NOTE}</small>", elem_classes="note")
         document_parts = _documents_box()
         result_parts = _result_views()
-    return _SearchView(*query_parts, *choice_parts, *document_parts, *result_parts)
+    return _SearchView(*query_parts, *choice_parts, *document_parts, *result_parts, examples)
 
 
 def _wire(ui: _SearchView, h: _Handlers, documents: gr.State, blocks: gr.Blocks | None) -> None:
     """Wire first run, load-documents, estimate, search, stop and (with ``blocks``) the page load."""
-    ui.first_run_btn.click(h.build_replica, None, [ui.reranker, ui.first_run, ui.first_run_status], api_name=False,
-                           concurrency_limit=1, show_progress_on=[ui.first_run_status])  # fmt: skip
+    ui.first_run_btn.click(h.build_replica, ui.first_run_size, [ui.reranker, ui.first_run, ui.first_run_status],
+                           api_name=False, concurrency_limit=1, show_progress_on=[ui.first_run_status])  # fmt: skip
     ui.load_btn.click(load_documents, [ui.pasted, ui.upload], [documents, ui.corpus_status, ui.corpus_mode],
                       api_name="load_documents", concurrency_limit=2)  # fmt: skip
+    ui.upload.upload(load_documents, [ui.pasted, ui.upload], [documents, ui.corpus_status, ui.corpus_mode],
+                     api_name=False, concurrency_limit=2)  # a dropped file is loaded: no second press  # fmt: skip
+    ui.corpus_mode.change(lambda mode: gr.update(visible=mode != texts.MINE), ui.corpus_mode, ui.examples,
+                          queue=False, api_name=False, show_progress="hidden")  # fmt: skip
     for comp in (ui.reranker, ui.k, ui.precision):
         comp.change(h.estimate, [ui.reranker, ui.k, ui.precision], ui.estimate_md,
                     api_name="estimate" if comp is ui.reranker else False, show_progress="hidden")  # fmt: skip
@@ -344,18 +346,23 @@ def _wire(ui: _SearchView, h: _Handlers, documents: gr.State, blocks: gr.Blocks 
     # trigger's handlers in order and sends the next only once a queued one has ended, so a server-side clearing
     # after the search ran after its Stop, and blanked the note
     for trigger in (ui.search_btn.click, ui.query.submit):
-        trigger(None, None, ui.progress_box, js=_START_JS, queue=False, api_name=False, show_progress="hidden")
+        trigger(None, None, ui.progress_box, js=stale.start_js(RESULT_IDS, "search-progress"), queue=False,
+                api_name=False, show_progress="hidden")  # fmt: skip
     events = [
         trigger(h.search, inputs, outputs, api_name=name, concurrency_limit=SEARCH_SLOTS, concurrency_id="rerank",
                 show_progress_on=[ui.progress_box])
         for trigger, name in ((ui.search_btn.click, "search"), (ui.query.submit, False))
     ]  # fmt: skip
     for event in events:
-        event.success(None, None, None, js=_CURRENT_JS, queue=False, api_name=False, show_progress="hidden")
+        event.success(None, None, None, js=stale.done_js(RESULT_IDS, "search-progress"), queue=False, api_name=False,
+                      show_progress="hidden")  # fmt: skip
+        event.success(lambda: gr.update(visible=True), None, ui.details, queue=False, api_name=False,
+                      show_progress="hidden")  # fmt: skip
         event.then(h.estimate, [ui.reranker, ui.k, ui.precision], ui.estimate_md, api_name=False,
                    show_progress="hidden")  # fmt: skip
     for setting in (ui.query, ui.corpus_mode, ui.embedder, ui.reranker, ui.k, ui.top_n, ui.precision, ui.normalise):
-        setting.change(None, None, None, js=_MARK_STALE, queue=False, api_name=False, show_progress="hidden")
+        setting.change(None, None, None, js=stale.mark_stale_js(RESULT_IDS), queue=False, api_name=False,
+                       show_progress="hidden")  # fmt: skip
     ui.stop_btn.click(h.stop, None, ui.progress_box, cancels=events, api_name=False, queue=False)
     if blocks is not None:
         blocks.load(h.on_page_load, None, [ui.reranker, ui.first_run, ui.first_run_status, ui.estimate_md],

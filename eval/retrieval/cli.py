@@ -12,7 +12,7 @@ from typing import Any
 
 from ettin.cli import parse_positive_int, reraise_as, verb
 from ettin.errors import UserError
-from ettin.runtime.device import Precision
+from ettin.runtime.device import BACKENDS, Precision
 
 __all__ = ["RetrievalError", "format_table", "load_data"]
 
@@ -50,6 +50,10 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="where rerankers run: torch (default), an ONNX Runtime or OpenVINO export (built once into the "
+                   "cache folder, judged by the correctness gate; torch is kept when it fails; the results record "
+                   "where they ran, and the score cache keys by it), or auto: the fastest that passes")  # fmt: skip
     p.add_argument("--precision", choices=_PRECISIONS, default="auto",
                    help="reranker precision — auto: bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere; fp32: "
                    "lossless (dense first stages always run in fp32)")
@@ -94,7 +98,7 @@ def load_data(data: Path | None, split: str, name: str | None = None, max_querie
 def _settings(args: argparse.Namespace):
     from ettin.runtime import best_settings
 
-    return best_settings(args.device, args.precision, args.max_length)
+    return best_settings(args.device, args.precision, args.max_length, backend=getattr(args, "backend", "torch"))
 
 
 def _results_dir(args: argparse.Namespace) -> Path | None:

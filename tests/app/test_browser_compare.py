@@ -74,6 +74,9 @@ def test_compare_streams_size_by_size_and_stop_runs_no_further_size(browser, com
     assert "not run: c" in _status(page) and "Stop pressed" in page.locator("#compare-stopped").inner_text()
     assert "not run (stopped)" in page.locator("#compare-table").inner_text()
     assert loaded == ["a", "b"]  # c never started
+    page.locator("#compare-query textarea").fill("another claim entirely")  # the results shown are now earlier ones
+    page.wait_for_function("() => document.getElementById('compare-status').dataset.stale === 'true' && "
+                           "document.getElementById('compare-table').dataset.stale === 'true'", timeout=10_000)  # fmt: skip
 
     # Stop pressed while a compare waits for the one slot (another session's compare holds it): once the slot frees,
     # the stopped compare runs nothing
@@ -95,6 +98,7 @@ def test_compare_streams_size_by_size_and_stop_runs_no_further_size(browser, com
     page.wait_for_function(
         "() => document.querySelector('#compare-status').innerText.includes('3 of 3 size(s) ran')", timeout=120_000
     )
+    assert page.evaluate("document.getElementById('compare-status').dataset.stale") is None  # current again
     waiting.wait_for_timeout(3000)
     assert loaded[loads_before:] == ["a", "b", "c"]  # the first session's sizes only
     assert "size(s)" not in _status(waiting) and "Stop pressed" in waiting.locator("#compare-stopped").inner_text()

@@ -11,7 +11,7 @@ from demo.tools.server import free_port
 pytestmark = pytest.mark.slow
 
 QUERY = "A deficiency of vitamin B12 increases blood levels of homocysteine."
-TABS = ["Search", "Compare sizes", "Leaderboard", "Explore", "Reproduce"]
+TABS = ["Search", "Compare sizes", "Leaderboard", "Explore", "Evaluate", "Reproduce"]
 CARD = "https://huggingface.co/cross-encoder/ettin-reranker-17m-v1"
 
 
@@ -136,7 +136,7 @@ def test_first_run_then_results_readable_at_1280_and_390_then_stop(browser, empt
     phone.locator("[role=tablist] button", has_text="Search").first.click()
     _search(phone)
     progress_top = phone.evaluate("document.getElementById('search-progress').getBoundingClientRect().top")
-    assert 0 <= progress_top < 844 / 2  # Search scrolled down to where the results come (2.5 screens below on a phone)
+    assert -2 <= progress_top < 844 / 2  # Search scrolled down to where the results come (2.5 screens below on a phone)
     _stale_then_current(phone)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 391  # nothing wider than the phone
     row = phone.locator("#results-view details").first
@@ -144,3 +144,24 @@ def test_first_run_then_results_readable_at_1280_and_390_then_stop(browser, empt
     assert row.locator("summary b").bounding_box()["width"] > 220 and _inside(row.locator(".score").bounding_box(), 390)
     phone.screenshot(path=str(tmp_path / "search-390.png"), full_page=True)
     phone.close()
+
+
+def test_a_dropped_file_is_loaded_examples_follow_the_corpus_and_nothing_is_a_placeholder(browser, app_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_url, wait_until="load")
+    page.wait_for_selector("#search-btn", timeout=60_000)
+    assert page.locator("#search-examples").is_visible()
+    assert not page.locator("#search-details").is_visible()  # no latency table or empty chart before a search
+    mine = tmp_path / "mine.txt"
+    mine.write_text("The heart pumps blood through the body.\nBones store calcium and phosphate.\n", encoding="utf-8")
+    page.get_by_text("Use your own documents").click()
+    page.locator("#search-upload input[type=file]").set_input_files(str(mine))  # and no press of "Use these documents"
+    page.wait_for_function("() => document.querySelector('#corpus-status').innerText.includes('2 documents')",
+                           timeout=30_000)  # fmt: skip
+    assert page.get_by_label("My documents").is_checked()
+    page.locator("#search-examples").wait_for(state="hidden", timeout=10_000)  # SciFact claims: not for these documents
+    page.get_by_label("Query").first.fill("where is calcium stored")
+    page.click("#search-btn")
+    page.locator("#search-details").wait_for(state="visible", timeout=120_000)
+    assert "Bones store calcium" in page.locator("#results-view").inner_text()
+    page.close()

@@ -16,8 +16,26 @@ def test_no_reranker_means_first_run_and_the_replica_goes_to_the_models_folder_o
     assert firstrun.needs_first_run(empty) and firstrun.target_folder(empty) == tmp_path / "models"
     nowhere = Playground(None, include_hub=False)
     assert firstrun.needs_first_run(nowhere) and firstrun.target_folder(nowhere) == tmp_path / "cache" / "models"
-    panel = texts.FIRST_RUN.format(folder="models/17m")
-    assert "python -m train scifact" in panel and "random weights" in panel and "models/17m" in panel
+    panel = texts.FIRST_RUN.format(folder="models")
+    assert "python -m train scifact" in panel and "random weights" in panel and "`models`" in panel
+
+
+def test_every_size_is_offered_with_its_disk_size_and_the_build_time_measured_here(replica_17m, tmp_path,
+                                                                                   monkeypatch):
+    from ettin import registry
+
+    monkeypatch.setenv("ETTIN_CACHE", str(tmp_path / "cache"))
+    labels = dict((size, label) for label, size in firstrun.size_choices())
+    assert list(labels) == list(registry.RERANKERS)
+    one_b = registry.RERANKERS["1b"].total_parameters
+    assert f"{4 * one_b / 1e6:,.0f} MB on disk" in labels["1b"] and "not measured here yet" in labels["1b"]
+    play = Playground(tmp_path / "models", include_hub=False)
+    choice = firstrun.build_first_reranker(play, size="17m")
+    assert choice.key == "17m" and (tmp_path / "models" / "17m" / "config.json").is_file()
+    labels = dict((size, label) for label, size in firstrun.size_choices())
+    assert "built here in" in labels["17m"] and "(scaled by parameters)" in labels["1b"]
+    with pytest.raises(firstrun.FirstRunError, match="unknown size '2b': choose one of 17m"):
+        firstrun.build_first_reranker(play, size="2b")
 
 
 def test_a_models_folder_that_cannot_hold_the_replica_is_a_clear_error(tmp_path):

@@ -212,6 +212,19 @@ def _cold_start_writer(monkeypatch, tmp_path) -> dict:
     return coldstart.measure_cold_start(parser.parse_args([]))
 
 
+def _evaluate_bench_writer(monkeypatch, tmp_path) -> dict:
+    """``python -m demo evaluate-bench`` -> ``demo.tools.evalbench.measure_evaluate_bench``, both runs stubbed."""
+    from demo.tools import evalbench
+
+    records = {("bm25", "17m"): {"n_queries": 3}}
+    monkeypatch.setattr(evalbench, "_run_cli", lambda *a: (1.0, records))
+    monkeypatch.setattr(evalbench, "_run_tab", lambda *a: (1.1, records, "✅ Done"))
+    monkeypatch.setattr("ettin.replica.build_replica", lambda *a, **k: None)
+    parser = argparse.ArgumentParser()
+    evalbench._arguments(parser)
+    return evalbench.measure_evaluate_bench(parser.parse_args([]))
+
+
 def _proof_run_writer(monkeypatch, tmp_path) -> dict:
     """``python -m train scifact`` -> ``train.scifact.proof_report`` (its ``report.json``, committed as is)."""
     from train.scifact import _scifact_arguments, proof_report
@@ -246,6 +259,7 @@ WRITERS: dict[str, Callable] = {
     "app/judged-gain.json": _app_judged_writer,
     "app/rerank-api-load.json": _rerank_api_load_writer,
     "app/cold-start.json": _cold_start_writer,
+    "app/evaluate-bench.json": _evaluate_bench_writer,
     "train/scifact-proof-run.json": _proof_run_writer,
     "train/scifact-reranker-run.json": _reranker_run_writer,
     "train/data-loading-benchmark.json": _load_benchmark_writer,

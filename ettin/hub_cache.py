@@ -91,15 +91,16 @@ def _files(folder: Path) -> Iterable[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def write_snapshot(hub_cache: str | Path, repo_id: str, folder: str | Path, revision: str) -> int:
-    """Copy a model folder into the cache as ``repo_id`` at ``revision``; returns the number of files.
+def write_snapshot(hub_cache: str | Path, repo_id: str, folder: str | Path, revision: str, repo_type: str = "model") -> int:
+    """Copy a model (or ``repo_type="dataset"``: a dataset) folder into the cache as ``repo_id`` at ``revision``;
+    returns the number of files.
 
     Each file becomes ``blobs/<sha256>`` with a relative symlink ``snapshots/<revision>/<path>`` to it (a copy where
     symlinks are not supported), exactly as ``huggingface_hub`` stores a download; ``refs/main`` names ``revision``.
     """
     from huggingface_hub.file_download import _create_symlink, repo_folder_name
 
-    storage = Path(hub_cache) / repo_folder_name(repo_id=repo_id, repo_type="model")
+    storage = Path(hub_cache) / repo_folder_name(repo_id=repo_id, repo_type=repo_type)
     snapshot = storage / "snapshots" / revision
     if snapshot.exists():
         shutil.rmtree(snapshot)

@@ -28,6 +28,7 @@ __all__ = [
     "Preview",
     "display_name",
     "from_files",
+    "from_hub",
     "from_zip",
     "load_dataset",
     "new_session",
@@ -184,6 +185,23 @@ def from_files(token: str, corpus: str | Path, queries: str | Path, qrels: str |
         for src, rel in zip(paths, ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv")):
             shutil.copyfile(src, staging / rel)
         return _finish(token, staging, display_name(name, "my-data"), split, [split])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def from_hub(token: str, repo_id: str, split: str | None = None) -> Intake:
+    """Check and keep the BEIR dataset ``repo_id`` of the Hugging Face Hub (or of the local cache, offline) in the
+    session ``token``'s folder (:mod:`demo.evaluate.hub`).
+
+    Raises:
+        EvaluateInputError: a bad id, a dataset that cannot be reached or is not BEIR, too large, or a bad dataset.
+    """
+    from demo.evaluate.hub import check_repo_id, fetch_beir_files
+
+    staging = _staging(token)
+    try:
+        splits = fetch_beir_files(repo_id, staging)
+        return _finish(token, staging, display_name(check_repo_id(repo_id).split("/")[1]), split, splits)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

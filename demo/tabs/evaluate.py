@@ -32,15 +32,16 @@ __all__ = ["BUNDLED", "INTRO", "SOURCES", "build"]
 
 INTRO = """### Which first stage, which reranker, which size — for *your* corpus?
 Upload a BEIR-format dataset (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`, zipped at the top or inside one
-folder, or as three files) or take the bundled SciFact. **Preview** says what was read; **Run** evaluates every chosen
+folder, or as three files), give a BEIR dataset's Hub id (e.g. `BeIR/scifact`, its judgements from `BeIR/scifact-qrels`;
+offline, from the local Hugging Face cache), or take the bundled SciFact. **Preview** says what was read; **Run** evaluates every chosen
 first stage alone and reranked by every chosen reranker with the same code, metrics, score cache and results files as
 `python -m eval retrieval`, in a background queue (one evaluation at a time; yours shows its place and progress, and
 Stop ends it — what was scored stays in the score cache, so running it again rescores nothing). The evaluation runs in
 its own low-priority process, on every CPU core while the app is idle and on half of them while it serves a search, so
-other visitors' searches keep their latency. Your dataset
-and results live in a folder of your session only."""
+other visitors' searches keep their latency. Your dataset and results live in a folder of your session only. An MTEB
+retrieval task runs by name with `python -m eval mteb`."""
 BUNDLED = "Bundled SciFact"
-SOURCES = (BUNDLED, "A BEIR .zip", "Three files")
+SOURCES = (BUNDLED, "A BEIR .zip", "Three files", "A Hub dataset id")
 POLL_S = 0.5
 
 
@@ -83,7 +84,7 @@ class _Handlers:
     def _token(token: str | None) -> str:
         return token or intake.new_session()
 
-    def preview(self, token, source, zip_file, corpus, queries, qrels, split):
+    def preview(self, token, source, zip_file, corpus, queries, qrels, split, hub_id=None):
         """(token, intake, preview Markdown): the dataset read and checked."""
         token = self._token(token)
         split = str(split or "test").strip()
@@ -97,6 +98,8 @@ class _Handlers:
             if not (corpus and queries and qrels):
                 raise EvaluateInputError("upload all three files (corpus.jsonl, queries.jsonl, the qrels .tsv), then Preview")
             got = intake.from_files(token, corpus, queries, qrels, split)
+        elif source == SOURCES[3]:
+            got = intake.from_hub(token, hub_id, split)
         else:
             raise EvaluateInputError(f"choose where the data comes from: {', '.join(SOURCES)}")
         return token, got, got.preview.markdown()
@@ -246,8 +249,12 @@ def build(play: Playground, blocks: gr.Blocks | None = None, queue: EvaluationQu
                                    what="queries.jsonl")  # fmt: skip
             qrels = checked.File(label="qrels (.tsv)", type="filepath", elem_id="evaluate-qrels", param="qrels",
                                  what="the qrels .tsv")  # fmt: skip
-        split = checked.Textbox("test", label="Split (qrels/<split>.tsv)", max_lines=1, elem_id="evaluate-split",
-                                param="split", what="the split")  # fmt: skip
+        with gr.Row():
+            hub_id = checked.Textbox("", label="Hub dataset id (BEIR files; offline: from the local cache)",
+                                     placeholder="BeIR/scifact", max_lines=1, elem_id="evaluate-hub-id", param="hub_id",
+                                     what="the Hub dataset id", nullable=True)  # fmt: skip
+            split = checked.Textbox("test", label="Split (qrels/<split>.tsv)", max_lines=1, elem_id="evaluate-split",
+                                    param="split", what="the split")  # fmt: skip
         preview_button = gr.Button("Preview", elem_id="evaluate-preview-button")
         preview = gr.Markdown(elem_id="evaluate-preview")
         first, rr, k, sample, seed = _systems(play)
@@ -278,7 +285,7 @@ def build(play: Playground, blocks: gr.Blocks | None = None, queue: EvaluationQu
                 before, after = gr.Dataframe(label="Before", interactive=False), gr.Dataframe(label="After", interactive=False)
             missed = gr.Markdown()
 
-    preview_button.click(guard(h.preview), [token, source, zip_file, corpus, queries, qrels, split],
+    preview_button.click(guard(h.preview), [token, source, zip_file, corpus, queries, qrels, split, hub_id],
                          [token, current, preview], api_name="evaluate_preview")  # fmt: skip
     system_inputs = [first, rr, k, sample, seed]
     estimate_button.click(guard(h.estimate), [current, *system_inputs], estimate, api_name="evaluate_estimate")

@@ -196,7 +196,8 @@ def test_a_build_in_a_child_process_leaves_verdicts_and_swaps_in(tiny):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["17m-replica", "minilm-scifact"])
+# the trained model's five exports take 90 s on 2 cores: the full tier (its gate also runs in tests/eval/test_speed.py)
+@pytest.mark.parametrize("model", ["17m-replica", pytest.param("minilm-scifact", marks=pytest.mark.full)])
 def test_real_size_models_export_losslessly_and_lossy_settings_are_gated(model, replica_17m):
     """The 17m ModernBERT replica and the trained MiniLM reranker: fp32 exports lossless, lossy ones judged."""
     if model == "minilm-scifact":

@@ -107,7 +107,9 @@ def two_sizes(replica_17m, tmp_path_factory):
     return root
 
 
-@pytest.mark.slow
+# the full tier: inside the whole suite the 17m it scales from was booked 10-20x too slow in 4 of 6 clean-clone runs
+# (85.6 pairs/s alone, 3-4 there; min-of-2 timings did not help); alone and in partial runs it passes. Root cause open.
+@pytest.mark.full
 def test_the_estimate_of_a_size_scaled_by_compute_is_within_2x_of_its_actual_rerank(two_sizes, own_cache):
     play = Playground(two_sizes, include_hub=False)
     play.reranker(play.reranker_choice("17m"))

@@ -80,11 +80,12 @@ def _record_build_time(size: str, seconds: float) -> None:
         pass  # a read-only cache folder: the next estimate says "not measured" again
 
 
-def _build_time_text(size: str) -> str:
-    """``built here in 9 s``, ``about 120 s here (scaled …)``, or ``build time not measured here yet``."""
+def _build_time_text(size: str, measured: dict[str, float] | None = None) -> str:
+    """``built here in 9 s``, ``about 120 s here (scaled …)``, or ``build time not measured here yet``, from
+    ``measured`` (default: the build times file)."""
     from ettin import registry
 
-    measured = _build_times()
+    measured = _build_times() if measured is None else measured
     if size in measured:
         return f"built here in {measured[size]:,.0f} s"
     rates = [t / registry.RERANKERS[s].total_parameters for s, t in measured.items() if s in registry.RERANKERS]
@@ -101,8 +102,9 @@ def size_choices() -> list[tuple[str, str]]:
     """
     from ettin import registry
 
+    measured = _build_times()
     return [(f"{m.size} — {m.total_parameters / 1e6:,.0f}M parameters, {4 * m.total_parameters / 1e6:,.0f} MB on disk, "
-             f"{_build_time_text(m.size)}", m.size) for m in registry.RERANKERS.values()]  # fmt: skip
+             f"{_build_time_text(m.size, measured)}", m.size) for m in registry.RERANKERS.values()]  # fmt: skip
 
 
 def proof_run_time(report: Path = PROOF_RUN_REPORT) -> str:

@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from demo.texts import SAMPLE
-from demo.tools.server import running_app
+from demo.tools.server import publish, running_app
 from ettin.cli import verb
 
 __all__ = ["cold_start", "measure_cold_start"]
@@ -136,10 +136,6 @@ def _arguments(p: argparse.ArgumentParser) -> None:
       arguments=_arguments, description=__doc__)  # fmt: skip
 def cold_start(args: argparse.Namespace) -> int:
     """Print the table, write the JSON to ``--out``."""
-    from ettin.io import write_json_atomic
-
     result = measure_cold_start(args)
-    print(cold_start_table(result))
-    write_json_atomic(args.out, result)
-    print(f"written: {args.out}")
+    publish(result, cold_start_table(result), args.out)
     return 0

@@ -142,10 +142,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
       arguments=_arguments, description=__doc__)  # fmt: skip
 def evaluate_bench(args: argparse.Namespace) -> int:
     """Print the table, write the JSON to ``--out``."""
-    from ettin.io import write_json_atomic
+    from demo.tools.server import publish
 
     result = measure_evaluate_bench(args)
-    print(bench_table(result))
-    write_json_atomic(args.out, result)
-    print(f"written: {args.out}")
+    publish(result, bench_table(result), args.out)
     return 0 if result["same_results"] else 1

@@ -406,11 +406,9 @@ def _api_arguments(p: argparse.ArgumentParser) -> None:
       arguments=_api_arguments, description=__doc__)  # fmt: skip
 def load_api(args: argparse.Namespace) -> int:
     """Print the table, write the JSON to ``--out``; exit 1 unless every concurrent request succeeded."""
-    from ettin.io import write_json_atomic
+    from demo.tools.server import publish
 
     result = measure_rerank_api(args)
-    print(api_table(result))
-    write_json_atomic(args.out, result)
-    print(f"written: {args.out}")
+    publish(result, api_table(result), args.out)
     ok = all(result["concurrent"][k]["succeeded"] == result["concurrent"][k]["requests"] for k in ("cohere_sdk", "http"))
     return 0 if ok else 1

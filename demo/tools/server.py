@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ROOT", "RunningApp", "free_port", "running_app"]
+__all__ = ["ROOT", "RunningApp", "free_port", "publish", "running_app"]
 
 ROOT = Path(__file__).resolve().parents[2]  # where app.py is
 
@@ -72,3 +72,12 @@ def running_app(app_args: Sequence[str], timeout: float = 120, env: dict[str, st
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def publish(result: dict, table: str, out: str | Path) -> None:
+    """How a measuring verb ends: print its table, write its JSON to ``out`` atomically, say where."""
+    from ettin.io import write_json_atomic
+
+    print(table)
+    write_json_atomic(out, result)
+    print(f"written: {out}")

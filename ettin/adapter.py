@@ -31,6 +31,7 @@ __all__ = [
     "is_adapter_folder",
     "load_adapter_state",
     "merged_folder",
+    "publish_adapter",
     "read_adapter_metadata",
     "save_adapter",
     "write_adapter_files",
@@ -157,6 +158,31 @@ def write_adapter_files(model: Any, folder: str | Path, *, base_encoder: str, me
               "weights_sha256": digest}
     (root / METADATA_FILE).write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
     (root / "README.md").write_text(card, encoding="utf-8")
+    return digest
+
+
+def publish_adapter(source: str | Path, folder: str | Path, *, metadata: dict[str, Any], card: str = "") -> str:
+    """Copy a written adapter (a finished run's ``trained`` folder) to ``folder`` with new ``metadata`` and ``card``,
+    replacing ``folder`` as a whole, atomically; returns the weights' hash (unchanged by the copy).
+
+    Raises:
+        AdapterError: ``source`` is incomplete or its weights differ from its metadata.
+    """
+    src, target = Path(source), Path(folder)
+    base = read_adapter_metadata(src)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS, HEAD_WEIGHTS):
+            shutil.copyfile(src / name, tmp / name)
+        digest = adapter_sha256(tmp)
+        kept = {k: base[k] for k in ("base_encoder", "pooling", "max_length") if k in base}
+        record = {**metadata, **kept, "weights_sha256": digest}
+        (tmp / METADATA_FILE).write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        _replace_folder(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return digest
 
 

@@ -227,10 +227,13 @@ class DenseFirstStage:
         t2 = time.perf_counter()
         return idx, scores, {"embed_query_s": t1 - t0, "search_s": t2 - t1}
 
-    def search_many(self, queries: Sequence[str], k: int, batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+    def scores(self, queries: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Cosine similarity of each query with every document: ``(len(queries), len(corpus))``."""
         q = self.embedder.encode(list(queries), "query", batch_size=batch_size)
-        sims = q @ self.embeddings.T
-        return [_top_k(row, k) for row in sims]
+        return np.asarray(q @ self.embeddings.T, dtype=np.float32)
+
+    def search_many(self, queries: Sequence[str], k: int, batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [_top_k(row, k) for row in self.scores(queries, batch_size)]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -257,7 +260,8 @@ class BM25FirstStage:
         if not self.empty:
             self.retriever.index(tokens, show_progress=False)
 
-    def _scores(self, queries: Sequence[str]) -> list[np.ndarray]:
+    def scores(self, queries: Sequence[str]) -> list[np.ndarray]:
+        """BM25 score of each query for every document (0 where they share no term), one array per query."""
         out = []
         for q in queries:
             tokens = self._bm25s.tokenize(q, stopwords=self.meta.stopwords, stemmer=self._stemmer, show_progress=False, return_ids=False)
@@ -270,14 +274,14 @@ class BM25FirstStage:
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         t0 = time.perf_counter()
-        scores = self._scores([query])[0]
+        scores = self.scores([query])[0]
         idx, top = _top_k(scores, k)
         keep = top > 0  # documents sharing no term with the query are not retrieved
         return idx[keep], top[keep], {"embed_query_s": 0.0, "search_s": time.perf_counter() - t0}
 
     def search_many(self, queries: Sequence[str], k: int, batch_size: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         results = []
-        for scores in self._scores(queries):
+        for scores in self.scores(queries):
             idx, top = _top_k(scores, k)
             keep = top > 0
             results.append((idx[keep], top[keep]))

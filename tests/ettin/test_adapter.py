@@ -12,6 +12,7 @@ from ettin.adapter import (
     AdapterError,
     attach_lora,
     merged_folder,
+    publish_adapter,
     read_adapter_metadata,
     save_adapter,
 )
@@ -120,3 +121,20 @@ def test_the_hash_is_checked_once_per_file_state_not_per_request(adapter, monkey
     (copy / HEAD_WEIGHTS).write_bytes(bytes(data))
     with pytest.raises(AdapterError, match="differs from its card"):
         read_adapter_metadata(copy)  # a changed file is checked again
+
+
+def test_publishing_a_trained_adapter_keeps_its_weights_and_hash_and_takes_the_new_card(adapter, tmp_path):
+    folder, _ = adapter
+    before = read_adapter_metadata(folder)
+    shipped = tmp_path / "shipped"
+    (shipped).mkdir()
+    (shipped / "stale.txt").write_text("from an older run")
+    digest = publish_adapter(folder, shipped, metadata={"random_init": False, "id": "x"}, card="# new card\n")
+    meta = read_adapter_metadata(shipped)
+    assert digest == before["weights_sha256"] == meta["weights_sha256"] and meta["id"] == "x"
+    assert meta["pooling"] == before["pooling"] and meta["max_length"] == before["max_length"]
+    assert (shipped / "README.md").read_text() == "# new card\n" and not (shipped / "stale.txt").exists()
+    (tmp_path / "broken").mkdir()
+    with pytest.raises(AdapterError, match="incomplete"):
+        publish_adapter(tmp_path / "broken", tmp_path / "out", metadata={}, card="")
+    assert not (tmp_path / "out").exists()

@@ -111,8 +111,8 @@ def fetch_beir_files(repo_id: object, staging: Path) -> list[str]:
         raise EvaluateInputError(f"{repo}: no such dataset {where}; check the id, or upload it as a .zip")
     corpus, queries = _one(snapshot, "corpus.jsonl"), _one(snapshot, "queries.jsonl")
     if corpus is None or queries is None:
-        raise EvaluateInputError(f"{repo}: not a BEIR dataset (no corpus.jsonl and queries.jsonl at its top); an MTEB "
-                                 "task runs with python -m eval mteb")  # fmt: skip
+        raise EvaluateInputError(f"{repo}: not a BEIR dataset (no corpus.jsonl and queries.jsonl at its top); for an "
+                                 "MTEB task, choose “An MTEB task” and give its name (e.g. SciFact)")  # fmt: skip
     qrels = sorted((snapshot / "qrels").glob("*.tsv"))
     if not qrels:  # BEIR's own layout: the judgements in a sibling repository
         sibling = _snapshot(f"{repo}-qrels") if _REPO_ID.match(f"{repo}-qrels") else None

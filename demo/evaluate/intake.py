@@ -1,5 +1,6 @@
-"""The dataset the visitor evaluates on: a BEIR ``.zip``, three files, or the bundled SciFact; each upload checked
-(:mod:`~demo.evaluate.validate`) and kept in the visitor's own session folder, then previewed.
+"""The dataset the visitor evaluates on: a BEIR ``.zip``, three files, a BEIR dataset by Hub id, an MTEB retrieval task
+by name, or the bundled SciFact; each checked (:mod:`~demo.evaluate.validate`) and kept in the visitor's own session
+folder, then previewed.
 
 **Where files go.** Every session has a random 128-bit token and its own folder ``<cache>/evaluate/<token>/`` under
 :func:`ettin.paths.cache_dir`; a token that is not 32 hex digits is refused before it becomes a path, so one visitor
@@ -10,6 +11,7 @@ letters, digits and ``_ . -``) and the BEIR files are written under fixed names.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -23,21 +25,26 @@ from demo.evaluate.validate import check_beir_folder
 
 __all__ = [
     "BUNDLED",
+    "ORIGIN_FILE",
     "SESSION_TTL_S",
     "Intake",
     "Preview",
     "display_name",
     "from_files",
     "from_hub",
+    "from_mteb",
     "from_zip",
     "load_dataset",
     "new_session",
     "plain_markdown",
     "preview_bundled",
     "session_folder",
+    "with_origin",
 ]
 
 BUNDLED = "scifact"
+ORIGIN_FILE = "origin.json"
+"""Written next to the BEIR files of a dataset that was not uploaded (an MTEB task): where it came from."""
 SESSION_TTL_S = 24 * 3600
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 
@@ -102,12 +109,14 @@ class Preview:
     judgements: int
     grades: dict[int, int]
     warnings: list[str] = field(default_factory=list)
+    origin: str | None = None
 
     def markdown(self) -> str:
         """The preview as Markdown (every value is a number or a cleaned name, never raw input)."""
         grades = ", ".join(f"{g}: {n:,}" for g, n in sorted(self.grades.items()))
         lines = [
             f"**{self.name}** / split **{self.split}** (splits found: {', '.join(self.splits)})",
+            *([f"- from {plain_markdown(self.origin)}"] if self.origin else []),
             f"- {self.documents:,} documents; {self.queries:,} queries in queries.jsonl",
             f"- {self.judged_queries:,} judged queries with {self.judgements:,} judgements (grades {grades})",
         ]
@@ -204,6 +213,39 @@ def from_hub(token: str, repo_id: str, split: str | None = None) -> Intake:
         return _finish(token, staging, display_name(check_repo_id(repo_id).split("/")[1]), split, splits)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def from_mteb(token: str, task_name: object, split: str | None = None) -> Intake:
+    """Check and keep the MTEB retrieval task ``task_name``'s ``split`` (``None``: its eval split), read as mteb reads
+    it (:mod:`demo.evaluate.mteb_task`) and written as BEIR files, in the session ``token``'s folder; the folder records
+    its origin (``mteb:<Task>`` and the dataset revision) for the run's provenance (:func:`with_origin`).
+
+    Raises:
+        EvaluateInputError: a bad or unknown name, not a text retrieval task, too large, not cached (offline),
+            unreachable, a split it does not have, or a bad dataset.
+    """
+    from demo.evaluate.mteb_task import fetch_mteb_task
+
+    staging = _staging(token)
+    try:
+        source = fetch_mteb_task(task_name, split, staging)
+        (staging / ORIGIN_FILE).write_text(json.dumps({"origin": source.describe()}), encoding="utf-8")
+        got = _finish(token, staging, display_name(source.task), source.split, [source.split])
+        got.preview.origin = source.describe()
+        got.preview.warnings += source.notes
+        return got
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def with_origin(folder: Path | None, source: str) -> str:
+    """``source`` (how the run loaded ``folder``) preceded by the folder's recorded origin, when it has one."""
+    path = Path(folder) / ORIGIN_FILE if folder is not None else None
+    try:
+        origin = json.loads(path.read_text(encoding="utf-8"))["origin"] if path is not None and path.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        origin = None
+    return f"{origin}; {source}" if isinstance(origin, str) and origin else source
 
 
 def preview_bundled(token: str, split: str = "test") -> Intake:

@@ -152,6 +152,7 @@ class _Progress:
 
 def run_job(job: Path) -> dict[str, Any]:
     """Run the evaluation of ``job/spec.json``; returns (and writes) the report."""
+    from demo.evaluate.intake import with_origin
     from ettin.runtime import best_settings
     from eval.retrieval.cli import load_data
     from eval.retrieval.evaluate import evaluate_retrieval
@@ -171,6 +172,7 @@ def run_job(job: Path) -> dict[str, Any]:
 
         sample_ids = write_sample(dataset, folder, job / "sample", spec["sample"], spec["seed"])
         dataset, source = load_data(job / "sample", spec["split"], sample_name(spec["name"], spec["sample"], spec["seed"]))
+    source = with_origin(folder, source)  # an MTEB task's folder records mteb:<Task> and its dataset revision
     progress.phase = "first stages: " + ", ".join(spec["first_stages"])
     progress.write()
     settings = best_settings(None, "auto", None)  # the CLI's defaults: auto precision, the model's own max length

@@ -2,8 +2,10 @@
 query sample, run by the CLI's pipeline in a background queue; per-system metrics with intervals, paired gains, ranks,
 latency, the Pareto chart, a recommendation, the per-query explorer, downloads and the reproducing command.
 
-Everything here is layout and wiring; the work is :mod:`demo.evaluate`. Endpoints: ``evaluate_preview``,
-``evaluate_estimate``, ``evaluate`` (streams status, then the results) and ``evaluate_stop``.
+Everything here is layout and wiring; the work is :mod:`demo.evaluate`. Endpoints: ``evaluate_preview`` (``source``
+and its inputs: ``zip_file``; ``corpus``, ``queries``, ``qrels``; ``hub_id``; ``mteb_task``, an MTEB retrieval task's
+name; and ``split``, empty for ``test`` or an MTEB task's eval split), ``evaluate_estimate``, ``evaluate`` (streams
+status, then the results) and ``evaluate_stop``.
 """
 
 from __future__ import annotations
@@ -32,16 +34,18 @@ __all__ = ["BUNDLED", "INTRO", "SOURCES", "build"]
 
 INTRO = """### Which first stage, which reranker, which size — for *your* corpus?
 Upload a BEIR-format dataset (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`, zipped at the top or inside one
-folder, or as three files), give a BEIR dataset's Hub id (e.g. `BeIR/scifact`, its judgements from `BeIR/scifact-qrels`;
-offline, from the local Hugging Face cache), or take the bundled SciFact. **Preview** says what was read; **Run** evaluates every chosen
-first stage alone and reranked by every chosen reranker with the same code, metrics, score cache and results files as
-`python -m eval retrieval`, in a background queue (one evaluation at a time; yours shows its place and progress, and
-Stop ends it — what was scored stays in the score cache, so running it again rescores nothing). The evaluation runs in
-its own low-priority process, on every CPU core while the app is idle and on half of them while it serves a search, so
-other visitors' searches keep their latency. Your dataset and results live in a folder of your session only. An MTEB
-retrieval task runs by name with `python -m eval mteb`."""
+folder, or as three files), give a BEIR dataset's Hub id (e.g. `BeIR/scifact`, its judgements from `BeIR/scifact-qrels`),
+name an MTEB retrieval task (e.g. `SciFact`, `NFCorpus`, `ArguAna`: its data at the revision mteb pins, read as mteb
+reads it; an empty Split takes its eval split) — both offline from the local Hugging Face cache — or take the bundled
+SciFact. **Preview** says what was read; **Run** evaluates every chosen first stage alone and reranked by every chosen
+reranker with the same code, metrics, score cache and results files as `python -m eval retrieval`, in a background queue
+(one evaluation at a time; yours shows its place and progress, and Stop ends it — what was scored stays in the score
+cache, so running it again rescores nothing). The evaluation runs in its own low-priority process, on every CPU core
+while the app is idle and on half of them while it serves a search, so other visitors' searches keep their latency.
+Your dataset and results live in a folder of your session only. An MTEB task above the limits runs by name with
+`python -m eval mteb --tasks NAME`."""
 BUNDLED = "Bundled SciFact"
-SOURCES = (BUNDLED, "A BEIR .zip", "Three files", "A Hub dataset id")
+SOURCES = (BUNDLED, "A BEIR .zip", "Three files", "A Hub dataset id", "An MTEB task")
 POLL_S = 0.5
 
 
@@ -84,10 +88,11 @@ class _Handlers:
     def _token(token: str | None) -> str:
         return token or intake.new_session()
 
-    def preview(self, token, source, zip_file, corpus, queries, qrels, split, hub_id=None):
+    def preview(self, token, source, zip_file, corpus, queries, qrels, split, hub_id=None, mteb_task=None):
         """(token, intake, preview Markdown): the dataset read and checked."""
         token = self._token(token)
-        split = str(split or "test").strip()
+        chosen = str(split or "").strip()  # empty: test, or an MTEB task's eval split
+        split = chosen or "test"
         if source == BUNDLED:
             got = intake.preview_bundled(token, split)
         elif source == SOURCES[1]:
@@ -100,6 +105,8 @@ class _Handlers:
             got = intake.from_files(token, corpus, queries, qrels, split)
         elif source == SOURCES[3]:
             got = intake.from_hub(token, hub_id, split)
+        elif source == SOURCES[4]:
+            got = intake.from_mteb(token, mteb_task, chosen or None)
         else:
             raise EvaluateInputError(f"choose where the data comes from: {', '.join(SOURCES)}")
         return token, got, got.preview.markdown()
@@ -222,6 +229,32 @@ def _systems(play: Playground) -> tuple[gr.CheckboxGroup, gr.CheckboxGroup, gr.S
     return first, rr, k, sample, seed
 
 
+def _data_inputs() -> list[gr.components.Component]:
+    """Where the data comes from and each source's inputs, in the order ``preview`` takes them (after the token)."""
+    source = checked.Radio(list(SOURCES), value=BUNDLED, label="Data", elem_id="evaluate-source", param="source",
+                           what="where the data comes from")  # fmt: skip
+    with gr.Row():
+        zip_file = checked.File(label="BEIR .zip", file_types=[".zip"], type="filepath", elem_id="evaluate-zip",
+                                param="zip_file", what="the BEIR .zip")  # fmt: skip
+        corpus = checked.File(label="corpus.jsonl", type="filepath", elem_id="evaluate-corpus", param="corpus",
+                              what="corpus.jsonl")  # fmt: skip
+        queries = checked.File(label="queries.jsonl", type="filepath", elem_id="evaluate-queries", param="queries",
+                               what="queries.jsonl")  # fmt: skip
+        qrels = checked.File(label="qrels (.tsv)", type="filepath", elem_id="evaluate-qrels", param="qrels",
+                             what="the qrels .tsv")  # fmt: skip
+    with gr.Row():
+        hub_id = checked.Textbox("", label="Hub dataset id (BEIR files; offline: from the local cache)",
+                                 placeholder="BeIR/scifact", max_lines=1, elem_id="evaluate-hub-id", param="hub_id",
+                                 what="the Hub dataset id", nullable=True)  # fmt: skip
+        mteb_task = checked.Textbox("", label="MTEB retrieval task (by name; offline: from the local cache)",
+                                    placeholder="SciFact", max_lines=1, elem_id="evaluate-mteb-task",
+                                    param="mteb_task", what="the MTEB task name", nullable=True)  # fmt: skip
+        split = checked.Textbox("", label="Split (qrels/<split>.tsv; empty: test, or an MTEB task's eval split)",
+                                placeholder="test", max_lines=1, elem_id="evaluate-split", param="split",
+                                what="the split")  # fmt: skip
+    return [source, zip_file, corpus, queries, qrels, split, hub_id, mteb_task]
+
+
 def build(play: Playground, blocks: gr.Blocks | None = None, queue: EvaluationQueue | None = None) -> EvaluationQueue:
     """Lay out the Evaluate tab and wire preview, estimate, run, stop and the per-query explorer.
 
@@ -238,23 +271,7 @@ def build(play: Playground, blocks: gr.Blocks | None = None, queue: EvaluationQu
         gr.Markdown(INTRO)
         gr.Markdown(limits_text(), elem_id="evaluate-limits")
         token, current = gr.State(None), gr.State(None)
-        source = checked.Radio(list(SOURCES), value=BUNDLED, label="Data", elem_id="evaluate-source", param="source",
-                               what="where the data comes from")  # fmt: skip
-        with gr.Row():
-            zip_file = checked.File(label="BEIR .zip", file_types=[".zip"], type="filepath", elem_id="evaluate-zip",
-                                    param="zip_file", what="the BEIR .zip")  # fmt: skip
-            corpus = checked.File(label="corpus.jsonl", type="filepath", elem_id="evaluate-corpus", param="corpus",
-                                  what="corpus.jsonl")  # fmt: skip
-            queries = checked.File(label="queries.jsonl", type="filepath", elem_id="evaluate-queries", param="queries",
-                                   what="queries.jsonl")  # fmt: skip
-            qrels = checked.File(label="qrels (.tsv)", type="filepath", elem_id="evaluate-qrels", param="qrels",
-                                 what="the qrels .tsv")  # fmt: skip
-        with gr.Row():
-            hub_id = checked.Textbox("", label="Hub dataset id (BEIR files; offline: from the local cache)",
-                                     placeholder="BeIR/scifact", max_lines=1, elem_id="evaluate-hub-id", param="hub_id",
-                                     what="the Hub dataset id", nullable=True)  # fmt: skip
-            split = checked.Textbox("test", label="Split (qrels/<split>.tsv)", max_lines=1, elem_id="evaluate-split",
-                                    param="split", what="the split")  # fmt: skip
+        data = _data_inputs()
         preview_button = gr.Button("Preview", elem_id="evaluate-preview-button")
         preview = gr.Markdown(elem_id="evaluate-preview")
         first, rr, k, sample, seed = _systems(play)
@@ -285,8 +302,7 @@ def build(play: Playground, blocks: gr.Blocks | None = None, queue: EvaluationQu
                 before, after = gr.Dataframe(label="Before", interactive=False), gr.Dataframe(label="After", interactive=False)
             missed = gr.Markdown()
 
-    preview_button.click(guard(h.preview), [token, source, zip_file, corpus, queries, qrels, split, hub_id],
-                         [token, current, preview], api_name="evaluate_preview")  # fmt: skip
+    preview_button.click(guard(h.preview), [token, *data], [token, current, preview], api_name="evaluate_preview")
     system_inputs = [first, rr, k, sample, seed]
     estimate_button.click(guard(h.estimate), [current, *system_inputs], estimate, api_name="evaluate_estimate")
 

@@ -42,6 +42,7 @@ ACCEPTED = {
     ("/evaluate_preview", "queries", "null"): "null: no queries file (the bundled SciFact is previewed)",
     ("/evaluate_preview", "qrels", "null"): "null: no qrels file (the bundled SciFact is previewed)",
     ("/evaluate_preview", "hub_id", "null"): "null: no Hub id (the bundled SciFact is previewed)",
+    ("/evaluate_preview", "mteb_task", "null"): "null: no MTEB task name (the bundled SciFact is previewed)",
     ("/evaluate_explore", "label", "null"): "null: no comparison chosen (nothing is explored)",
     ("/evaluate_explore", "label", "unknown choice"): "any text: the handler checks it against this session's results "
                                                       "(then 'no finished evaluation of yours yet')",

@@ -16,7 +16,7 @@ import pytest
 from demo.evaluate import intake
 from demo.evaluate.limits import EvaluateInputError
 from ettin.hub_cache import write_snapshot
-from tests.app.test_evaluate_tab import tab_url  # noqa: F401 - the tab alone, served (a fixture)
+from tests.app.test_evaluate_tab import tab_app, tab_url  # noqa: F401 - the tab alone, served (fixtures)
 
 SOURCE = "An MTEB task"
 

@@ -1,12 +1,11 @@
 """The Evaluate tab end to end over its API (gradio_client), on a Blocks holding only this tab: preview, a run whose
 results equal ``python -m eval retrieval`` on the same data to the last digit, downloads, refusals as one clean line,
-and two concurrent evaluations through the queue (one waits, seeing its place)."""
+and two concurrent evaluations through the queue (one waits, seeing its place) while a search is served beside them."""
 
 from __future__ import annotations
 
 import json
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from gradio_client import handle_file
@@ -19,7 +18,8 @@ ZIP, BUNDLED = "A BEIR .zip", "Bundled SciFact"
 
 
 @pytest.fixture(scope="module")
-def tab_url(replica_17m):
+def tab_app(replica_17m):
+    """(the served tab's URL, the app's own playground)."""
     import gradio as gr
 
     import app
@@ -33,8 +33,13 @@ def tab_url(replica_17m):
             evaluate.build(play, demo)
     port = free_port()
     app.serve(demo, block=False, server_name="127.0.0.1", server_port=port, quiet=True, max_file_size="50mb")
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", play
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def tab_url(tab_app):
+    return tab_app[0]
 
 
 @pytest.fixture(scope="module")
@@ -100,18 +105,21 @@ def test_bad_upload_is_one_clean_line(tab_url, make_client, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_concurrent_evaluations_one_waits_its_turn(tab_url, make_client, tiny_zip):
+def test_two_concurrent_evaluations_one_waits_its_turn_while_a_search_is_served(tab_app, make_client, tiny_zip):
+    from demo.sources.user_corpus import sample_corpus
+
+    tab_url, play = tab_app
+    play.search("vitamin D and cancer", sample_corpus(), "bm25", "17m", k=5, top_n=3)  # loaded before the race starts
     clients = [make_client(tab_url) for _ in range(2)]
     for c in clients:
         _preview(c, tiny_zip)
-
-    def evaluate(c):
-        job = c.submit(["bm25"], [], 3, 0, 0, api_name="/evaluate")
+    jobs = [c.submit(["bm25"], ["17m"], 3, 0, 0, api_name="/evaluate") for c in clients]
+    searched = play.search("vitamin D and cancer", sample_corpus(), "bm25", "17m", k=10, top_n=3)
+    unfinished = sum(not job.done() for job in jobs)
+    assert searched.result.hits and unfinished >= 1  # served at once, not after the evaluations' queue
+    for job in jobs:
         job.result(timeout=600)
-        return [out[0] for out in job.outputs()]
-
-    with ThreadPoolExecutor(2) as pool:
-        streams = list(pool.map(evaluate, clients))
+    streams = [[out[0] for out in job.outputs()] for job in jobs]
     assert all(s[-1].startswith("✅ Done") for s in streams), [s[-1] for s in streams]
     waited = [s for s in streams if any(m.startswith("⏳ Waiting in line: 1 evaluation(s) ahead") for m in s)]
     assert waited, "one of the two evaluations must have waited for the other"

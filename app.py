@@ -74,7 +74,7 @@ def build_app(
             compare.build(play, corpus, default_first_stage)
             reloaded = leaderboard.build(store, demo)
             explore.build(store.results_dir, demo)
-            evaluate.build(play, demo)
+            evaluations = evaluate.build(play, demo)
             reproduce.build(store, reloaded, demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.ettin_routes = [lambda fastapi_app: add_rerank_route(fastapi_app, play)]  # added by serve(), next to Gradio's
@@ -83,7 +83,24 @@ def build_app(
     start_stage = default_first_stage_key(play.first_stages, default_first_stage)
     start_reranker = play.rerankers[0].key if play.rerankers else None
     demo.ettin_warm_up = lambda compile=False: start_warm_up(play, start_stage, start_reranker, compile)  # by serve()
+    _close_stops_background(demo, play, store, evaluations)
     return demo
+
+
+def _close_stops_background(demo, *parts) -> None:
+    """Make ``demo.close()`` also stop the app's own background work, in order: the playground's warm-up and backend
+    builds (a build's child process is killed), the leaderboard's first build, the evaluations (their worker ended).
+    A test or a host that closes the app then keeps no thread or child process of it running."""
+    close_gradio = demo.close
+
+    def close(*args, **kwargs):
+        try:
+            return close_gradio(*args, **kwargs)
+        finally:
+            for part in parts:
+                part.close()
+
+    demo.close = close
 
 
 def serve(demo, block: bool = True, warm_up_first: bool = False, **launch_kwargs):

@@ -11,6 +11,9 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the app compiles rerankers in the background (tens of seconds of both cores each); tests of that set it themselves
 os.environ["ETTIN_COMPILE"] = "off"
+# nor exported backends: a build is minutes of a child process then a swap-in here, and builds that warm-ups in earlier
+# tests started ran on beside the tests that time rates, even past the session (tests of builds start and await theirs)
+os.environ["ETTIN_BACKEND"] = "torch"
 # the app's tests see the replicas and Hub ids they set up; tests/app/test_shipped_reranker.py turns the shipped one on
 os.environ["ETTIN_TRAINED_RERANKERS"] = "0"
 

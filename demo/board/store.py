@@ -32,7 +32,8 @@ class BoardStore:
 
     The first build (its bootstrap intervals take seconds) runs in a background thread, started by :meth:`start` or
     :meth:`start_after` (the app: once it serves and has loaded its start-up models, so that the build slows neither its
-    start nor its first search) or else by the first read of :attr:`board`, which waits for it.
+    start nor its first search) or else by the first read of :attr:`board`, which waits for it; :meth:`close` waits for
+    it to end.
 
     Args:
         results_dir: The results store (default: ``eval/results``).
@@ -68,6 +69,13 @@ class BoardStore:
 
         self._scheduled = threading.Thread(target=later, name="ettin-leaderboard-after", daemon=True)
         self._scheduled.start()
+
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Wait up to ``timeout`` seconds for the background threads to end (the wait for the warm-up, the first build),
+        so that none outlives the app."""
+        for thread in (self._scheduled, self._first_build):
+            if thread is not None and thread.ident is not None:
+                thread.join(timeout)
 
     def _wait_for_first_build(self) -> None:
         if self._scheduled is not None:

@@ -140,6 +140,22 @@ class EvaluationQueue:
                 self._proc.terminate()
         return True
 
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Stop every evaluation (the waiting ones taken out of the line, the running one's worker ended) and wait up to
+        ``timeout`` seconds for the runner thread to end, so that neither outlives the app."""
+        with self._lock:
+            for job in self._waiting:
+                job.stop_requested = True
+                self._finish(job, "stopped", "stopped: the app closed")
+            self._waiting.clear()
+            if self._running is not None:
+                self._running.stop_requested = True
+                if self._proc is not None:
+                    self._proc.terminate()
+            runner = self._runner
+        if runner is not None:
+            runner.join(timeout)
+
     def _finish(self, job: Job, state: str, message: str) -> None:
         job.state, job.message = state, message
         job.finished.set()

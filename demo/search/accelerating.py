@@ -59,6 +59,7 @@ class AccelerateMixin:
     _builds: dict
     _build_lock: threading.Lock
     _serial_builds: threading.Lock
+    _builds_stopped = False  # set by stop_builds: no build starts after
 
     def accelerate(self, choice: RerankerChoice, precision: str = "auto"):
         """Start building the fastest gated backend for ``choice`` (loaded in ``precision``) in the background, once;
@@ -66,7 +67,7 @@ class AccelerateMixin:
 
         Returns:
             The :class:`~ettin.runtime.accelerate.BackendBuild` (the one already started, if any); ``None`` when this
-            playground builds none (backend ``torch``) or the model already runs on one.
+            playground builds none (backend ``torch``, or after :meth:`stop_builds`) or the model already runs on one.
         """
         from ettin.runtime import start_backend_build
 
@@ -74,12 +75,23 @@ class AccelerateMixin:
             return None
         key = (choice.spec, precision)  # a fused system and its reranker share one loaded model
         with self._build_lock:
+            if self._builds_stopped:
+                return self._builds.get(key)
             if key not in self._builds:
                 model = self.reranker(choice, precision)
                 if model.backend is not None:
                     return None
                 self._builds[key] = start_backend_build(model, self.backend, "auto", lock=self._serial_builds)
             return self._builds[key]
+
+    def stop_builds(self, timeout: float | None = 60.0) -> None:
+        """Cancel every background build (its child process killed, nothing swapped in) and start none after; waits up
+        to ``timeout`` seconds for each to end."""
+        with self._build_lock:
+            self._builds_stopped = True
+            builds = list(self._builds.values())
+        for build in builds:
+            build.cancel(timeout)
 
     def backend_build(self, choice: RerankerChoice | None, precision: str = "auto"):
         """The background build started for ``choice`` in ``precision`` (``None``: none was)."""

@@ -71,6 +71,7 @@ class Playground(SearchMixin, CompareMixin, WarmUpMixin, AccelerateMixin, Budget
         self._builds: dict = {}  # (reranker spec, precision) -> its background BackendBuild
         self._build_lock = threading.Lock()  # guards _builds
         self._serial_builds = threading.Lock()  # held by the build that runs: one at a time
+        self.warming: threading.Thread | None = None  # the background warm-up (demo.search.warmup.start_warm_up)
         self._throughput: dict[str, ThroughputBook] = {}  # one per precision, so bf16 and fp32 rates never mix
         self._bm25: BoundedCache[BM25FirstStage] = BoundedCache(BM25_CACHED)
         # keyed by (embedder, corpus): a hit skips re-hashing the embedder's weights for the embedding-store key
@@ -79,6 +80,15 @@ class Playground(SearchMixin, CompareMixin, WarmUpMixin, AccelerateMixin, Budget
         self._embeddings = EmbeddingStore(cache_dir() / "app-embeddings", max_disk_bytes=APP_EMBEDDINGS_MAX_BYTES)
         self.embedding_queue = EmbeddingQueue()  # one corpus embedding at a time, within its own time budget
         self.refresh()
+
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Stop this playground's background work, waiting up to ``timeout`` seconds for each part: the warm-up ends
+        (loading cannot be cut short), then every backend build is cancelled and none starts after (the app's close:
+        no thread or child process of it outlives the app)."""
+        warming = self.warming
+        if warming is not None and warming.ident is not None:
+            warming.join(timeout)
+        self.stop_builds(timeout)
 
     def refresh(self) -> None:
         """Discover the offered rerankers and first stages again."""

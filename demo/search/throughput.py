@@ -4,7 +4,9 @@ A rate belongs to one reranker *as the app runs it* — its architecture (a Hub 
 ``config.json``) at the tokens per pair the app caps it at — in one precision, on one machine. A plain and a fused
 choice of the same model share it. Rates timed when a model loads (:meth:`ThroughputBook.record` with ``sample=True``)
 are stored in the cache folder (:data:`RATES_FILE`), keyed by :func:`machine_description` and precision, so a restart
-does not time them again; the reranks that follow refine them in memory.
+does not time them again. The first real rerank replaces a rate timed at load, the later ones refine it, and the stored
+rate is rewritten once the reranks put it more than :data:`RATE_DRIFT` off: a timing at load slowed by other work in
+the process does not outlive the start that booked it.
 
 A reranker measured here is estimated from its own rate. One not measured yet is scaled *by compute* from the sizes
 measured here: FLOPs per pair from its encoder's shape (:func:`pair_cost`), with the time growing as a power of the
@@ -37,6 +39,7 @@ __all__ = [
     "EXPONENT_RANGE",
     "RATES_FILE",
     "RATES_SCHEMA",
+    "RATE_DRIFT",
     "RATE_WINDOW",
     "TYPICAL_TOKENS",
     "Estimate",
@@ -59,6 +62,9 @@ TYPICAL_TOKENS = 256
 """Tokens per pair the compute scaling assumes (a SciFact abstract with its claim is about this long)."""
 RATE_WINDOW = 8
 """Timings a rate is the total of (the latest): pairs over seconds, so a larger rerank weighs more."""
+RATE_DRIFT = 1.25
+"""How much faster or slower than the stored rate the reranks must put a rate before it is stored again (steady reranks
+do not rewrite the file)."""
 EXPONENT_RANGE = (0.25, 1.25)
 """Bounds on the fitted power of FLOPs per pair (a GPU's small models are overhead-bound: well under 1)."""
 
@@ -171,7 +177,11 @@ class Rate:
     stored: bool = False
     """Its first timing was read from :data:`RATES_FILE` (timed at an earlier start)."""
     reranks: int = 0
-    """Timings of real reranks (the others are the sample pairs timed when the model loaded)."""
+    """Real reranks timed (0: its timing is the sample pairs timed when the model loaded)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Stored with it: what the model ran on when it was timed at load (device, dtype)."""
+    saved: float | None = None
+    """The pairs/s :data:`RATES_FILE` holds for it (``None``: not stored)."""
 
     @property
     def pairs(self) -> int:
@@ -188,10 +198,16 @@ class Rate:
     def basis(self) -> str:
         """How this rate was measured, for an estimate's text."""
         if self.reranks:
-            what = f"over its last {self.pairs} pairs ({self.reranks} rerank(s) here and sample pairs timed at load)"
+            when = ", some at an earlier start" if self.stored else ""
+            what = f"over its last {self.pairs} pairs reranked ({self.reranks} rerank(s){when})"
         else:
             what = f"on {self.pairs} sample pairs timed when it loaded" + (", at an earlier start" if self.stored else "")
         return f"measured on this machine: {self.pairs_per_s:,.1f} pairs/s {what}"
+
+    def entry(self) -> dict[str, Any]:
+        """What :data:`RATES_FILE` keeps for it."""
+        return {"label": self.label, "pairs": self.pairs, "seconds": self.seconds, "cost": self.cost,
+                "reranks": self.reranks, **self.details}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -253,13 +269,18 @@ class RateStore:
                 logger.warning("could not store the rerank rate of %s in %s: %s", key, self.path.name, exc)
 
 
+_ENTRY_FIELDS = ("label", "pairs", "seconds", "cost", "reranks", "measured_at")
+
+
 def _stored_rate(entry: dict[str, Any]) -> Rate | None:
     """A :class:`Rate` from a stored entry, ``None`` for one that is malformed."""
-    pairs, seconds, cost = entry.get("pairs"), entry.get("seconds"), entry.get("cost")
+    pairs, seconds, cost, reranks = entry.get("pairs"), entry.get("seconds"), entry.get("cost"), entry.get("reranks")
     if not isinstance(pairs, int) or not isinstance(seconds, (int, float)) or pairs <= 0 or seconds <= 0:
         return None
     return Rate(str(entry.get("label") or "?"), [(pairs, float(seconds))],
-                float(cost) if isinstance(cost, (int, float)) and cost > 0 else None, stored=True)  # fmt: skip
+                float(cost) if isinstance(cost, (int, float)) and cost > 0 else None, stored=True,
+                reranks=reranks if isinstance(reranks, int) and reranks > 0 else 0, saved=pairs / seconds,
+                details={k: v for k, v in entry.items() if k not in _ENTRY_FIELDS})  # fmt: skip
 
 
 class ThroughputBook:
@@ -267,7 +288,8 @@ class ThroughputBook:
 
     Args:
         precision: The precision asked for (one book each, so an fp32 estimate never comes from a bf16 rate).
-        store: Where timings at load are stored and read back (``None``: memory only).
+        store: Where rates timed at load, and the reranks' corrections of them, are stored and read back (``None``:
+            memory only).
     """
 
     def __init__(self, precision: str = "auto", store: RateStore | None = None) -> None:
@@ -291,7 +313,9 @@ class ThroughputBook:
             seconds: Seconds they took.
             cost: Its FLOPs per pair (default :func:`pair_cost`).
             sample: The timing of sample pairs when the model loaded: it starts the rate afresh and is stored (with
-                ``details``, e.g. the device and dtype) so the next start need not time it again.
+                ``details``, e.g. the device and dtype) so the next start need not time it again. Otherwise a real
+                rerank: the first replaces a rate timed at load (this start's or a stored one), the later ones refine
+                it, and a stored rate they put more than :data:`RATE_DRIFT` off is stored again.
             details: Stored with a sample timing.
         """
         if pairs <= 0 or seconds <= 0:
@@ -300,15 +324,36 @@ class ThroughputBook:
         cost = cost or pair_cost(choice)
         with self._lock:
             self._aliases[choice.key] = key
-            rate = self._rates.get(key)
-            if rate is None or sample:
-                rate = self._rates[key] = Rate(choice.key, cost=cost)
+            rate = self._rate_to_fold(key, choice, sample, details)
             rate.label, rate.cost = choice.key, cost or rate.cost
             rate.timings = (rate.timings + [(int(pairs), float(seconds))])[-RATE_WINDOW:]
             rate.reranks += 0 if sample else 1
-        if sample and self._store is not None:
-            self._store.save(self.precision, key, {"label": choice.key, "pairs": int(pairs), "seconds": float(seconds),
-                                                   "cost": cost, **(details or {})})  # fmt: skip
+            entry = self._entry_to_store(rate, sample)
+        if entry is not None:
+            self._store.save(self.precision, key, entry)
+
+    def _rate_to_fold(self, key: str, choice: RerankerChoice, sample: bool, details: dict[str, Any] | None) -> Rate:
+        """The rate a timing goes into: a fresh one for a timing at load, and for the first rerank after one (whatever
+        other work slowed that timing must not weigh on every later estimate); else the rate as it is."""
+        old = self._rates.get(key)
+        if old is not None and old.reranks and not sample:
+            return old
+        if sample or old is None:
+            fresh = Rate(choice.key, details=dict(details or {}))
+        else:
+            fresh = Rate(choice.key, details=old.details, saved=old.saved)
+        self._rates[key] = fresh
+        return fresh
+
+    def _entry_to_store(self, rate: Rate, sample: bool) -> dict[str, Any] | None:
+        """``rate``'s entry when it is to be stored (marking it stored): a timing at load always; after a rerank, only
+        a rate stored before that the reranks have put more than :data:`RATE_DRIFT` off."""
+        if self._store is None:
+            return None
+        if not sample and (rate.saved is None or 1 / RATE_DRIFT <= rate.pairs_per_s / rate.saved <= RATE_DRIFT):
+            return None
+        rate.saved = rate.pairs_per_s
+        return rate.entry()
 
     def measured(self, choice: RerankerChoice | str) -> Rate | None:
         """``choice``'s own rate (a choice, or the key of one recorded here), ``None`` before it was timed here."""

@@ -83,7 +83,8 @@ def warm_up(play, first_stage: str, reranker: str | None, compile: bool = False)
 
 
 def start_warm_up(play, first_stage: str, reranker: str | None, compile: bool = False) -> threading.Thread:
-    """Run :func:`warm_up` in a daemon thread and return the thread (``compile`` only when the app waits for it)."""
+    """Run :func:`warm_up` in a daemon thread and return the thread (``compile`` only when the app waits for it); it is
+    also ``play.warming``, which ``play.close()`` waits for."""
 
     def run() -> None:
         try:
@@ -92,6 +93,6 @@ def start_warm_up(play, first_stage: str, reranker: str | None, compile: bool = 
         except Exception:  # noqa: BLE001 - the first search reports the same failure to its user
             logger.warning("warm-up failed; the first search will load the models itself", exc_info=True)
 
-    thread = threading.Thread(target=run, name="ettin-warm-up", daemon=True)
+    thread = play.warming = threading.Thread(target=run, name="ettin-warm-up", daemon=True)
     thread.start()
     return thread

@@ -312,13 +312,16 @@ def attach_backend(reranker: Any, backend: str = "auto", precision: str = "auto"
 
 
 class BackendBuild:
-    """A backend being built for a reranker that keeps serving on torch meanwhile (:func:`start_backend_build`).
+    """A backend being built for a reranker that keeps serving on torch meanwhile (:func:`start_backend_build`);
+    :meth:`cancel` stops it.
 
     Attributes:
         done: Set once the build ended (swapped in or not).
         choice: The :class:`BackendChoice` (``None`` until done, or when the build itself failed).
         error: Why the build failed (``None`` unless it did).
     """
+
+    CANCELLED = "cancelled (its app or playground closed)"
 
     def __init__(self, reranker: Any, backend: str, precision: str, isolate: bool,
                  on_done: Callable[[BackendBuild], None] | None, lock: Any = None):  # fmt: skip
@@ -329,6 +332,25 @@ class BackendBuild:
         self.choice: BackendChoice | None = None
         self.error: str | None = None
         self.thread = threading.Thread(target=self._run, name=f"ettin-backend-{reranker.name}", daemon=True)
+        self._cancelled = threading.Event()
+        self._child_lock = threading.Lock()
+        self._child: subprocess.Popen | None = None
+
+    def cancel(self, timeout: float | None = 60.0) -> None:
+        """Stop the build: its child process is killed, nothing is swapped in, and its thread is waited for (up to
+        ``timeout`` seconds; a backend already being loaded here finishes loading first)."""
+        self._cancelled.set()
+        with self._child_lock:
+            if self._child is not None and self._child.poll() is None:
+                self._child.kill()
+        if self.thread.ident is not None:
+            self.thread.join(timeout)
+
+    def _child_started(self, child: subprocess.Popen) -> None:
+        with self._child_lock:
+            self._child = child
+            if self._cancelled.is_set():
+                child.kill()
 
     @property
     def state(self) -> str:
@@ -350,13 +372,17 @@ class BackendBuild:
     def _build(self) -> None:
         self.started.set()
         try:
-            if self.isolate:
-                self.error = build_in_child(self.reranker, self.backend, self.precision)
+            if self.isolate and not self._cancelled.is_set():
+                self.error = build_in_child(self.reranker, self.backend, self.precision, started=self._child_started)
+            if self._cancelled.is_set():
+                self.error = self.CANCELLED
             if self.error is None:
                 self.choice = attach_backend(self.reranker, self.backend, self.precision)
         except Exception as exc:  # noqa: BLE001 - a failed build leaves the reranker on torch
             self.error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        if self.error is not None:
+        if self.error == self.CANCELLED:
+            logger.info("%s: the %s backend build was %s", self.reranker.name, self.backend, self.error)
+        elif self.error is not None:
             logger.warning("%s: building the %s backend failed, scoring stays on torch: %s", self.reranker.name,
                            self.backend, self.error)  # fmt: skip
         self.done.set()
@@ -390,8 +416,12 @@ def start_backend_build(
     return build
 
 
-def build_in_child(reranker: Any, backend: str, precision: str, timeout: float = 3600) -> str | None:
-    """Run :func:`prepare_backend` for ``reranker`` in a child process; ``None`` on success, else why it failed."""
+def build_in_child(reranker: Any, backend: str, precision: str, timeout: float = 3600,
+                   started: Callable[[subprocess.Popen], None] | None = None) -> str | None:  # fmt: skip
+    """Run :func:`prepare_backend` for ``reranker`` in a child process; ``None`` on success, else why it failed.
+
+    ``started(child)`` is called with the child process once it runs (so that :meth:`BackendBuild.cancel` can kill it).
+    """
     from dataclasses import asdict
 
     from ettin.paths import PROJECT_ROOT
@@ -400,10 +430,17 @@ def build_in_child(reranker: Any, backend: str, precision: str, timeout: float =
            "backend": backend, "precision": precision}  # fmt: skip
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
     try:
-        done = subprocess.run([sys.executable, "-m", "ettin.runtime.worker", json.dumps(job)], env=env,
-                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        with subprocess.Popen([sys.executable, "-m", "ettin.runtime.worker", json.dumps(job)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:  # fmt: skip
+            if started is not None:
+                started(child)
+            try:
+                _, stderr = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                raise
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the build process did not finish: {type(exc).__name__}: {exc}"
-    if done.returncode != 0:
-        return f"the build process failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+    if child.returncode != 0:
+        return f"the build process failed (exit {child.returncode}): {stderr.strip()[-300:]}"
     return None

@@ -5,11 +5,69 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import threading
+import time
+import traceback
 from pathlib import Path
 
 import pytest
 
 from demo.tools.server import free_port
+
+PROJECT_THREADS = "ettin-"
+"""The name every thread the app starts begins with (warm-up, leaderboard, evaluations, backend builds)."""
+PROJECT_WORKERS = ("ettin.runtime.worker", "demo.evaluate.worker")
+"""Child processes the app starts (a backend build, an evaluation)."""
+LEFTOVER_GRACE_S = 60.0
+"""How long a module's background work may take to end after its last test (a warm-up finishing its load)."""
+
+
+def _project_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith(PROJECT_THREADS) and t.is_alive()}
+
+
+def _project_workers() -> dict[int, str]:
+    """This process's children that are project workers: pid -> the module it runs."""
+    import psutil
+
+    workers = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            found = [worker for worker in PROJECT_WORKERS if worker in child.cmdline()]
+        except psutil.Error:
+            continue
+        if found:
+            workers[child.pid] = found[0]
+    return workers
+
+
+def _where(thread: threading.Thread) -> str:
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None:
+        return ""
+    top = traceback.extract_stack(frame)[-1]
+    return f" at {Path(top.filename).name}:{top.lineno} {top.name}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_background_work_left(request):
+    """Fail a module that leaves the app's background work running: a project thread (``ettin-*``) or worker process
+    still alive :data:`LEFTOVER_GRACE_S` after its last test. A backend build that test_compile's warm-up left behind
+    ran beside the rates later modules timed at load, and past the session; whatever starts such work must stop it (an
+    app's ``demo.close()``, a playground's ``close()``)."""
+    threads_before, workers_before = _project_threads(), _project_workers()
+    yield
+    deadline = time.monotonic() + LEFTOVER_GRACE_S
+    for thread in _project_threads() - threads_before:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    while set(_project_workers()) - set(workers_before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    threads = [f"{t.name}{' (daemon)' if t.daemon else ''}{_where(t)}" for t in _project_threads() - threads_before]
+    workers = [f"{module} (pid {pid})" for pid, module in _project_workers().items() if pid not in workers_before]
+    if threads or workers:
+        pytest.fail(f"{request.module.__name__} left background work running after its tests: "
+                    f"{'; '.join(threads + workers)}", pytrace=False)  # fmt: skip
 
 
 def _write_store(root: Path) -> Path:

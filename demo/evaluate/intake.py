@@ -138,6 +138,8 @@ class Intake:
     split: str
     preview: Preview
     folder: Path | None = None
+    mteb: tuple[str, str] | None = None
+    """(task, split) when the data came from an MTEB task (:func:`from_mteb`)."""
 
     @property
     def bundled(self) -> bool:
@@ -232,6 +234,7 @@ def from_mteb(token: str, task_name: object, split: str | None = None) -> Intake
         (staging / ORIGIN_FILE).write_text(json.dumps({"origin": source.describe()}), encoding="utf-8")
         got = _finish(token, staging, display_name(source.task), source.split, [source.split])
         got.preview.origin = source.describe()
+        got.mteb = (source.task, source.split)
         got.preview.warnings += source.notes
         return got
     finally:

@@ -71,7 +71,12 @@ def _reranker_arg(choice: Any) -> str:
 def cli_command(plan: Plan) -> str:
     """The ``python -m eval retrieval`` command that runs ``plan`` without the app's limits (same pipeline, metrics,
     score cache and results schema). ``MODELS_DIR`` stands for the app's models folder and ``DATA`` for the
-    visitor's BEIR folder (with a sample: the sample's folder from the download)."""
+    visitor's BEIR folder (with a sample: the sample's folder from the download; for an MTEB task, the folder the
+    command's first part writes as the tab read it)."""
+    prefix = ""
+    if plan.intake.mteb and not plan.sample:
+        task, split = plan.intake.mteb
+        prefix = f"python -m demo mteb-data {shlex.quote(task)} --split {shlex.quote(split)} --out DATA && "
     args = ["python", "-m", "eval", "retrieval"]
     if not plan.intake.bundled or plan.sample:
         args += ["--data", "DATA"]
@@ -83,7 +88,7 @@ def cli_command(plan: Plan) -> str:
     for choice in plan.rerankers:
         args += ["--reranker", _reranker_arg(choice)]
     args += ["--top-k", str(plan.top_k), "--results-dir", "results"]
-    return " ".join(shlex.quote(a) if a not in ("DATA",) else a for a in args)
+    return prefix + " ".join(shlex.quote(a) if a not in ("DATA",) else a for a in args)
 
 
 def sample_name(name: str, sample: int | None, seed: int) -> str:

@@ -125,7 +125,7 @@ def _hub_choice(meta: registry.RerankerMeta, snapshot: Path | None) -> RerankerC
 
 def _trained_choices() -> list[RerankerChoice]:
     """The rerankers trained here and shipped with the project (:data:`ettin.registry.TRAINED_RERANKERS`), each as its
-    fused system first (when its card has a fuse weight: the system that beats the first stages) and then alone, each
+    fused system (when its card has a fuse weight) and alone, the better of the two on the card's dev scores first, each
     labelled with its own SciFact test score; one whose adapter is missing or differs from its card is left out, with a
     warning (the app still starts)."""
     import warnings
@@ -144,14 +144,25 @@ def _trained_choices() -> list[RerankerChoice]:
         trained = card.get("trained_here") or {}
         weight = trained.get("fuse_weight")
         length = card.get("max_length") if isinstance(card.get("max_length"), int) else None
-        if isinstance(weight, (int, float)) and 0 <= weight <= 1:
-            name = fused_name(meta.id, float(weight))
-            what = f"{meta.id}'s score fused with the first stage's (z-scores, w = {weight:g} chosen on dev); {meta.label}"
-            out.append(RerankerChoice(name, f"{name} — {what}{_test_score(trained, name)}", meta.id, None, False, None,
-                                      fuse_weight=float(weight), max_length=length))  # fmt: skip
-        out.append(RerankerChoice(meta.id, f"{meta.id} — {meta.label}{_test_score(trained, meta.id)}", meta.id, None,
-                                  False, None, max_length=length))  # fmt: skip
+        alone = RerankerChoice(meta.id, f"{meta.id} — {meta.label}{_test_score(trained, meta.id)}", meta.id, None,
+                               False, None, max_length=length)  # fmt: skip
+        if not (isinstance(weight, (int, float)) and 0 <= weight <= 1):
+            out.append(alone)
+            continue
+        name = fused_name(meta.id, float(weight))
+        what = f"{meta.id}'s score fused with the first stage's (z-scores, w = {weight:g} chosen on dev); {meta.label}"
+        fused = RerankerChoice(name, f"{name} — {what}{_test_score(trained, name)}", meta.id, None, False, None,
+                               fuse_weight=float(weight), max_length=length)  # fmt: skip
+        out += [fused, alone] if _dev_mean(trained, f"fused_w{weight:g}") >= _dev_mean(trained, "reranker") else [alone, fused]
     return out
+
+
+def _dev_mean(trained: dict, system: str) -> float:
+    """The card's dev NDCG@10 of ``system`` (``reranker`` or ``fused_w<w>``) averaged over the first stages (0 if absent):
+    what orders a trained reranker's two systems, the better on dev first."""
+    rows = [row.get(system) for row in (trained.get("dev_ndcg@10") or {}).values() if isinstance(row, dict)]
+    scores = [s for s in rows if isinstance(s, (int, float))]
+    return sum(scores) / len(scores) if scores else 0.0
 
 
 def _test_score(trained: dict, system: str) -> str:

@@ -268,3 +268,27 @@ def test_queries_that_are_not_text_are_refused_and_unused_candidates_noted(tmp_p
     data["queries"] = Dataset.from_dict({"id": ["q1"], "text": [["a turn", "another turn"]]})
     with pytest.raises(EvaluateInputError, match=r"SomeTask: its queries are lists, not plain text .* python -m eval mteb"):
         write_beir(source, data, tmp_path / "conversations")
+
+
+def test_the_reproduce_command_writes_the_folder_the_tab_read(hf, tmp_path, capsys):
+    from demo.__main__ import main as demo_main
+    from demo.evaluate.plan import Plan, cli_command
+
+    hf("SciFact", mteb_dataset(tmp_path / "scifact"))
+    got = intake.from_mteb(intake.new_session(), "SciFact", "train")
+    command = cli_command(Plan(got, ["bm25"], [], 10, None, 0, got.preview.judged_queries))
+    first, second = command.split(" && ")
+    assert first == "python -m demo mteb-data SciFact --split train --out DATA"
+    assert second.startswith("python -m eval retrieval --data DATA --split train")
+    out = tmp_path / "data"
+    assert demo_main([*first.split()[3:-1], str(out)]) == 0
+    assert f"from {got.preview.origin}" in capsys.readouterr().out
+    files = lambda folder: {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}  # noqa: E731
+    assert files(out) == files(got.folder)  # the same BEIR files and origin as the tab's
+    assert demo_main([*first.split()[3:-1], str(out)]) == 2  # an existing folder is never overwritten
+    assert "exists and is not empty: pass --out with a new folder" in capsys.readouterr().err
+    assert demo_main(["mteb-data", "SciFakt", "--out", str(tmp_path / "other")]) == 2
+    assert "did you mean SciFact?" in capsys.readouterr().err and not (tmp_path / "other").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left behind
+    sample = cli_command(Plan(got, ["bm25"], [], 10, 5, 0, 5))
+    assert "mteb-data" not in sample and "--data DATA" in sample  # a sample: the sample's folder from the download

@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 
 from demo.tools import judged as judged_tool
-from ettin.paths import PROJECT_ROOT
+from ettin.adapter import read_adapter_metadata
+from ettin.fusion import fused_name
+from ettin.paths import PROJECT_ROOT, RESOURCES
+from ettin.registry import TRAINED_RERANKERS
+from eval.retrieval.store import slug
 
 COMMITTED = PROJECT_ROOT / "eval/results/retrieval/scifact/test/bm25"
+SHIPPED = TRAINED_RERANKERS["minilm-scifact"]
 
 
 @pytest.fixture()
@@ -22,13 +27,16 @@ def shipped_on(monkeypatch):
 @pytest.mark.slow
 def test_the_apps_fused_system_scores_each_judged_query_as_the_committed_evaluation_does(shipped_on, tmp_path):
     out = tmp_path / "judged.json"
-    summary = judged_tool.judged_gain(None, "bm25", 100, 3, out)  # the app's default: the fused system
-    assert summary["settings"]["reranker"] == "minilm-scifact + first stage (z, w=0.5)"
-    evaluated = json.loads((COMMITTED / "minilm-scifact-first-stage-z-w-0.5.json").read_text())["provenance"]["reranker"]
-    assert summary["reranker"]["weights_sha256"] == evaluated["weights_sha256"]  # the same merged weights
+    card = read_adapter_metadata(RESOURCES / SHIPPED.folder)
+    system = fused_name(SHIPPED.id, card["trained_here"]["fuse_weight"])
+    summary = judged_tool.judged_gain(system, "bm25", 100, 3, out)
+    assert summary["settings"]["reranker"] == system
+    committed = json.loads((COMMITTED / f"{slug(system)}.json").read_text())
+    assert summary["reranker"]["weights_sha256"] == committed["provenance"]["reranker"]["weights_sha256"]  # same weights
     assert summary["reranker"]["random_init"] is False
-    assert summary["reranker"]["fuse_weight"] == 0.5 and summary["reranker"]["max_length"] == 128
-    fused = json.loads((COMMITTED / "minilm-scifact-first-stage-z-w-0.5.json").read_text())["per_query"]
+    assert summary["reranker"]["fuse_weight"] == card["trained_here"]["fuse_weight"]
+    assert summary["reranker"]["max_length"] == card["max_length"]
+    fused = committed["per_query"]
     alone = json.loads((COMMITTED / "retriever-only.json").read_text())["per_query"]
     for row in summary["per_query"]:
         assert row["reranked"] == pytest.approx(fused[row["query_id"]]["ndcg_at_10"], abs=1e-9)

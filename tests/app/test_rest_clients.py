@@ -21,6 +21,7 @@ from demo.api.rest import add_rerank_route
 from demo.search.playground import Playground
 from demo.tools.server import free_port
 from demo.views.frames import sigmoid
+from ettin.fusion import fused_name
 
 cohere = pytest.importorskip("cohere", reason="the cohere SDK is a test extra: pip install -r requirements-test.txt")
 
@@ -111,7 +112,7 @@ def test_cohere_v2_client_and_its_errors(url):
         co.rerank(model=SHIPPED, query=QUERY, documents=DOCS, top_n=0)
     assert bad.value.body == {"message": "top_n must be between 1 and 200, not 0"}
     with pytest.raises(cohere.errors.BadRequestError) as fused:
-        co.rerank(model=f"{SHIPPED} + first stage (z, w=0.5)", query=QUERY, documents=DOCS)
+        co.rerank(model=fused_name(SHIPPED, 0.5), query=QUERY, documents=DOCS)
     assert f"send model '{SHIPPED}'" in fused.value.body["message"]
 
 

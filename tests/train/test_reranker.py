@@ -1,4 +1,6 @@
-"""``python -m train scifact-reranker``: its checkpoints hold the adapter, so a killed run resumes with its weights."""
+"""``python -m train scifact-reranker``: its checkpoints hold the adapter, so a killed run resumes with its weights; a
+changed recipe trains in a folder of its own; the time estimate is measured here; the shipped copy keeps the weights'
+hash and takes the run's card."""
 
 from __future__ import annotations
 
@@ -39,3 +41,31 @@ def test_the_verb_is_registered_with_its_flags(capsys):
         main(["scifact-reranker", "--help"])
     out = capsys.readouterr().out
     assert "--skip-test" in out and "--epochs" in out and "LoRA" in out
+
+
+def test_a_changed_training_setting_names_a_new_run_folder_and_a_dev_only_setting_does_not():
+    base = Recipe()
+    assert Recipe().digest() == base.digest()
+    assert Recipe(learning_rate=1e-4).digest() != base.digest() and Recipe(negatives=15).digest() != base.digest()
+    assert Recipe(fuse_weights=(0.5,), dev_depth=30).digest() == base.digest()  # chosen after training: same weights
+
+
+def test_the_estimate_multiplies_what_was_timed_here_by_the_runs_counts():
+    from train.estimate import Estimate
+
+    est = Estimate(step_s=2.0, pairs_per_s=50.0, steps=100, pairs={"dev": 1000, "test": 5000})
+    assert est.seconds() == {"train_s": 200.0, "dev_s": 20.0, "test_s": 100.0, "total_s": 320.0}
+    assert "training 100 steps x 2.00 s" in est.summary() and "about 5 min in all" in est.summary()
+
+
+def test_a_training_step_is_timed_without_changing_the_weights():
+    import torch
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from train.estimate import time_training_step
+
+    model = _student(Recipe(max_length=16, lora_rank=4, lora_alpha=8))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rows = [("vitamin c scurvy", "Scurvy comes from too little vitamin C.", 1.0), ("vitamin c scurvy", "Unrelated.", 0.0)]
+    assert time_training_step(model, BinaryCrossEntropyLoss(model), rows, bf16=False) > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -101,6 +101,14 @@ def test_cohere_v1_client_with_every_field(url, play):
     assert IGNORED["max_chunks_per_doc"] in out.meta.warnings and out.id
 
 
+def _shipped_fuse_weight() -> float:
+    from ettin.adapter import read_adapter_metadata
+    from ettin.paths import RESOURCES
+    from ettin.registry import TRAINED_RERANKERS
+
+    return read_adapter_metadata(RESOURCES / TRAINED_RERANKERS[SHIPPED].folder)["trained_here"]["fuse_weight"]
+
+
 def test_cohere_v2_client_and_its_errors(url):
     co = cohere.ClientV2(api_key="unused", base_url=url)
     out = co.rerank(model=SHIPPED, query=QUERY, documents=DOCS, max_tokens_per_doc=512, priority=1)
@@ -112,7 +120,7 @@ def test_cohere_v2_client_and_its_errors(url):
         co.rerank(model=SHIPPED, query=QUERY, documents=DOCS, top_n=0)
     assert bad.value.body == {"message": "top_n must be between 1 and 200, not 0"}
     with pytest.raises(cohere.errors.BadRequestError) as fused:
-        co.rerank(model=fused_name(SHIPPED, 0.5), query=QUERY, documents=DOCS)
+        co.rerank(model=fused_name(SHIPPED, _shipped_fuse_weight()), query=QUERY, documents=DOCS)
     assert f"send model '{SHIPPED}'" in fused.value.body["message"]
 
 

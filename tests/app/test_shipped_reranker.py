@@ -3,6 +3,7 @@ out with one clear warning and the app still starts."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 
 import pytest
@@ -41,7 +42,7 @@ def test_offline_the_shipped_reranker_comes_first_named_for_what_it_is(shipped_o
 def test_the_better_of_its_two_systems_on_dev_comes_first(shipped_on, monkeypatch, fused_better):
     import ettin.adapter
 
-    card = read_adapter_metadata(RESOURCES / SHIPPED.folder)
+    card = copy.deepcopy(read_adapter_metadata(RESOURCES / SHIPPED.folder))  # the reader caches: never edit its dict
     w = card["trained_here"]["fuse_weight"]
     dev = {"bm25": {"reranker": 0.60, f"fused_w{w:g}": 0.70}, "minilm": {"reranker": 0.65, f"fused_w{w:g}": 0.60}}
     if not fused_better:
@@ -117,13 +118,14 @@ def test_the_fused_system_is_searched_under_its_own_name_at_its_cards_length(shi
     from ettin.fusion import zscore_fuse
 
     play = shipped_playground
-    fused, alone = play.rerankers[:2]
+    fused, alone = sorted(play.rerankers[:2], key=lambda c: c.fuse_weight is None)
     query = _judged_claim()
     corpus = sample_corpus()
     both = play.search(query, corpus, "bm25", fused.key, k=20, top_n=20)
     plain = play.search(query, corpus, "bm25", alone.key, k=20, top_n=20)
     assert both.result.reranker == fused.key and plain.result.reranker == alone.spec
-    assert both.settings.max_length == 128 == plain.settings.max_length  # the length its test score was measured at
+    length = read_adapter_metadata(RESOURCES / SHIPPED.folder)["max_length"]
+    assert both.settings.max_length == length == plain.settings.max_length  # the length its test score was measured at
     assert any("fused system" in note for note in both.notes)
     first = {h.doc_id: h.first_stage_score for h in plain.result.candidates}
     expected = zscore_fuse(first, {h.doc_id: h.rerank_score for h in plain.result.candidates}, fused.fuse_weight)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ettin.registry import MINILM_ID, TRAINED_RERANKERS
 
-Recipe = Any  # train.reranker.Recipe (imported there, not here: that module imports this one)
+if TYPE_CHECKING:  # train.reranker imports this module
+    from train.reranker import Recipe
 
 __all__ = ["card_text", "trained_metadata"]
 

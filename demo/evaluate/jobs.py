@@ -132,29 +132,27 @@ class EvaluationQueue:
             job = self._by_token.get(token)
             if job is None or not job.active:
                 return False
-            job.stop_requested = True
-            if job in self._waiting:
-                self._waiting.remove(job)
-                self._finish(job, "stopped", "stopped before it started")
-            elif self._running is job and self._proc is not None:
-                self._proc.terminate()
+            self._stop_locked(job, "stopped before it started")
         return True
 
     def close(self, timeout: float | None = 60.0) -> None:
         """Stop every evaluation (the waiting ones taken out of the line, the running one's worker ended) and wait up to
         ``timeout`` seconds for the runner thread to end, so that neither outlives the app."""
         with self._lock:
-            for job in self._waiting:
-                job.stop_requested = True
-                self._finish(job, "stopped", "stopped: the app closed")
-            self._waiting.clear()
-            if self._running is not None:
-                self._running.stop_requested = True
-                if self._proc is not None:
-                    self._proc.terminate()
+            for job in [*self._waiting, *([self._running] if self._running is not None else [])]:
+                self._stop_locked(job, "stopped: the app closed")
             runner = self._runner
         if runner is not None:
             runner.join(timeout)
+
+    def _stop_locked(self, job: Job, message: str) -> None:
+        """Stop ``job`` (the lock held): a waiting one leaves the line with ``message``; the running one's worker ends."""
+        job.stop_requested = True
+        if job in self._waiting:
+            self._waiting.remove(job)
+            self._finish(job, "stopped", message)
+        elif self._running is job and self._proc is not None:
+            self._proc.terminate()
 
     def _finish(self, job: Job, state: str, message: str) -> None:
         job.state, job.message = state, message

@@ -71,7 +71,7 @@ def _search_reranker(args: argparse.Namespace) -> str:
     return offered[0].key
 
 
-def _one_start(args: argparse.Namespace, backend: str, cache: str, body: dict[str, Any]) -> dict[str, Any]:
+def _one_start(args: argparse.Namespace, backend: str, cache: str, body: dict[str, Any], reranker: str) -> dict[str, Any]:
     import httpx
     from gradio_client import Client
 
@@ -82,7 +82,7 @@ def _one_start(args: argparse.Namespace, backend: str, cache: str, body: dict[st
     with running_app(["--backend", backend, "--compile", "off"], timeout=300, env=env) as app:
         client = Client(app.url, verbose=False)
         t0 = time.perf_counter()
-        client.predict(query=_queries(1)[0], mode=SAMPLE, embedder=args.embedder, reranker=_search_reranker(args), k=30,
+        client.predict(query=_queries(1)[0], mode=SAMPLE, embedder=args.embedder, reranker=reranker, k=30,
                        top_n=10, api_name="/search")  # fmt: skip
         first_search = time.perf_counter() - t0
         with httpx.Client(base_url=app.url, timeout=600) as http:
@@ -101,12 +101,13 @@ def measure_cold_start(args: argparse.Namespace) -> dict[str, Any]:
     from ettin.provenance import base_provenance, package_versions
 
     load_at_start = os.getloadavg()
+    search_reranker = _search_reranker(args)
     body = {"model": args.rerank_model, "query": _queries(1)[0], "documents": _api_documents(args.docs), "top_n": 5}
     phases = {}
     with tempfile.TemporaryDirectory(prefix="ettin-cold-baseline-") as baseline, \
             tempfile.TemporaryDirectory(prefix="ettin-cold-cache-") as shared:  # fmt: skip
         for name, backend, _ in PHASES:
-            phases[name] = _one_start(args, backend, baseline if backend == "torch" else shared, body)
+            phases[name] = _one_start(args, backend, baseline if backend == "torch" else shared, body, search_reranker)
             print(f"{name}: {phases[name]}", file=sys.stderr)
     base = phases[PHASES[0][0]]["rerank_p50_ms"]
     for row in phases.values():
@@ -117,7 +118,7 @@ def measure_cold_start(args: argparse.Namespace) -> dict[str, Any]:
                        "command": " ".join(["python", "-m", "demo", *sys.argv[1:]]),
                        "load_average_1_5_15min": {"start": [round(x, 2) for x in load_at_start],
                                                   "end": [round(x, 2) for x in os.getloadavg()]}},
-        "settings": {"search_reranker": _search_reranker(args), "rerank_model": args.rerank_model, "docs": args.docs,
+        "settings": {"search_reranker": search_reranker, "rerank_model": args.rerank_model, "docs": args.docs,
                      "embedder": args.embedder, "compile": "off"},
         "phases": phases,
     }  # fmt: skip

@@ -14,15 +14,7 @@ from demo.evaluate import intake
 from demo.evaluate.jobs import EvaluationQueue
 from demo.search.playground import Playground
 from ettin.runtime import accelerate
-
-
-def _wait_for(predicate, seconds: float = 60.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.app.test_evaluate_queue import wait_for
 
 
 def test_a_cancelled_build_kills_its_child_process_and_swaps_nothing_in(monkeypatch):
@@ -38,7 +30,7 @@ def test_a_cancelled_build_kills_its_child_process_and_swaps_nothing_in(monkeypa
     monkeypatch.setattr(accelerate, "build_in_child", child_build)
     monkeypatch.setattr(accelerate, "attach_backend", lambda *a, **kw: attached.append(a))
     build = accelerate.start_backend_build(SimpleNamespace(name="m"), "auto", "auto")
-    assert _wait_for(lambda: children) and build.state == "building"
+    assert wait_for(lambda: children) and build.state == "building"
     t0 = time.monotonic()
     build.cancel()
     assert time.monotonic() - t0 < 30 and children[0].poll() is not None and not build.thread.is_alive()
@@ -67,7 +59,7 @@ def test_closing_the_evaluations_ends_the_running_worker_and_the_waiting_ones(tm
     queue = EvaluationQueue(worker_module="tests.app.test_evaluate_queue")  # its stand-in worker sleeps as told
     running = queue.submit(intake.new_session(), {"sleep": 60})
     waiting = queue.submit(intake.new_session(), {"sleep": 0})
-    assert _wait_for(lambda: running.progress().get("phase") == "sleeping")
+    assert wait_for(lambda: running.progress().get("phase") == "sleeping")
     t0 = time.monotonic()
     queue.close()
     assert time.monotonic() - t0 < 30 and running.finished.is_set() and waiting.finished.is_set()

@@ -41,9 +41,10 @@ def queue(tmp_path, monkeypatch):
     return EvaluationQueue(worker_module=MODULE)
 
 
-def _wait_for(predicate, seconds=60.0):
-    end = time.time() + seconds
-    while time.time() < end:
+def wait_for(predicate, seconds: float = 60.0) -> bool:
+    """Whether ``predicate()`` turns true within ``seconds`` (polled every 50 ms)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
         if predicate():
             return True
         time.sleep(0.05)
@@ -55,7 +56,7 @@ def test_one_at_a_time_places_and_stop(queue):
     first = queue.submit(a, {"sleep": 30})
     second = queue.submit(b, {"sleep": 0})
     third = queue.submit(c, {"sleep": 0})
-    assert _wait_for(lambda: first.state == "running" and first.progress().get("phase") == "sleeping")
+    assert wait_for(lambda: first.state == "running" and first.progress().get("phase") == "sleeping")
     assert (second.state, third.state) == ("waiting", "waiting")
     assert (queue.position(second), queue.position(third)) == (1, 2)
     with pytest.raises(EvaluateInputError, match="already waiting or running: Stop it first"):
@@ -82,7 +83,7 @@ def test_the_line_is_bounded(queue, monkeypatch):
 
     monkeypatch.setattr(jobs, "MAX_WAITING", 1)
     running = queue.submit(intake.new_session(), {"sleep": 30})
-    assert _wait_for(lambda: running.state == "running")
+    assert wait_for(lambda: running.state == "running")
     queue.submit(intake.new_session(), {"sleep": 0})
     with pytest.raises(EvaluateInputError, match="1 evaluations are already waiting"):
         queue.submit(intake.new_session(), {"sleep": 0})

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ettin.registry import MINILM_ID, TRAINED_RERANKERS
 
-if TYPE_CHECKING:  # train.reranker imports this module
-    from train.reranker import Recipe
+Recipe = Any  # train.reranker.Recipe (imported there, not here: that module imports this one)
 
 __all__ = ["card_text", "trained_metadata"]
 

@@ -25,7 +25,7 @@ from ettin.registry import MINILM_ID, TRAINED_RERANKERS
 from train.cli import print_json, quiet_argument
 from train.reranker_card import card_text, trained_metadata
 
-__all__ = ["FIRST_STAGES", "TEST_FIRST_STAGES", "Recipe", "run", "run_report"]
+__all__ = ["FIRST_STAGES", "TEST_FIRST_STAGES", "Recipe", "earlier_invocations", "run", "run_report"]
 
 TRAINED_ID = "minilm-scifact"
 FIRST_STAGES = ("bm25", MINILM_ID)
@@ -45,7 +45,7 @@ class Recipe:
     lora_rank: int = 48
     lora_alpha: int = 96
     learning_rate: float = 5e-4
-    epochs: float = 2.0
+    epochs: float = 3.0
     batch_size: int = 16
     warmup: float = 0.1
     weight_decay: float = 0.01
@@ -272,15 +272,34 @@ def _test(spec: str, fuse_weight: float, results_dir: Path, show: bool) -> dict[
 
 
 def run_report(
-    recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None, timings: dict[str, float], load_at_start: Any
+    recipe: Recipe, dev: dict[str, Any], test: dict[str, Any] | None, timings: dict[str, float], load_at_start: Any,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The run's report (``<work>/report.json``; its committed copy is ``eval/results/train/scifact-reranker-run.json``):
-    the recipe, the dev choice, test NDCG@10 per system (``None`` with ``--skip-test``), timings, load and provenance."""
+    the recipe, the dev choice, test NDCG@10 per system (``None`` with ``--skip-test``), this invocation's timings and
+    load, ``earlier_invocations`` (what each earlier invocation of the same recipe in this work folder that got as far
+    as its report measured, oldest first — e.g. one run with ``--skip-test``: this one skipped what they finished) and
+    provenance."""
     from ettin.provenance import base_provenance
 
     return {"recipe": asdict(recipe), "dev": dev, "test_ndcg@10": test, "timings_s": {k: round(v, 1) for k, v in timings.items()},
             "machine_load_1_5_15min": {"start": [round(x, 2) for x in load_at_start], "end": [round(x, 2) for x in os.getloadavg()]},
-            "cpu_count": os.cpu_count(), "provenance": base_provenance()}  # fmt: skip
+            "earlier_invocations": list(earlier or []), "cpu_count": os.cpu_count(), "provenance": base_provenance()}  # fmt: skip
+
+
+def earlier_invocations(report_file: Path, recipe: Recipe) -> list[dict[str, Any]]:
+    """The invocations a report left in ``report_file`` recorded for this same recipe (its own and its earlier ones),
+    oldest first; none for a missing or unreadable report or another recipe."""
+    try:
+        previous = json.loads(report_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(previous, dict) or previous.get("recipe") != json.loads(json.dumps(asdict(recipe))):
+        return []
+    date = (previous.get("provenance") or {}).get("date")
+    own = {"timings_s": previous.get("timings_s"), "machine_load_1_5_15min": previous.get("machine_load_1_5_15min"),
+           "ended": date, "tested": previous.get("test_ndcg@10") is not None}  # fmt: skip
+    return [*previous.get("earlier_invocations", []), own]
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
@@ -328,6 +347,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     recipe = _recipe(args)
     work, out, show = Path(args.work), Path(args.out), not args.quiet
     load_at_start, t0, timings = os.getloadavg(), time.perf_counter(), {}
+    earlier = earlier_invocations(work / "report.json", recipe)
     adapter, dev = _trained_and_chosen(work, recipe, show, timings)
     _save(out, adapter, recipe, dev, None)
     spec = TRAINED_ID if out.resolve() == (RESOURCES / TRAINED_RERANKERS[TRAINED_ID].folder).resolve() else str(out)
@@ -337,7 +357,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if test:
         _save(out, adapter, recipe, dev, test)
     timings["total_s"] = time.perf_counter() - t0
-    report = run_report(recipe, dev, test, timings, load_at_start)
+    report = run_report(recipe, dev, test, timings, load_at_start, earlier)
     write_json_atomic(work / "report.json", report)
     return report
 

@@ -69,3 +69,29 @@ def test_a_training_step_is_timed_without_changing_the_weights():
     rows = [("vitamin c scurvy", "Scurvy comes from too little vitamin C.", 1.0), ("vitamin c scurvy", "Unrelated.", 0.0)]
     assert time_training_step(model, BinaryCrossEntropyLoss(model), rows, bf16=False) > 0
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_resumed_runs_report_keeps_what_each_earlier_invocation_measured(tmp_path):
+    import json
+    from dataclasses import replace
+
+    from train.reranker import earlier_invocations, run_report
+
+    report_file = tmp_path / "report.json"
+    assert earlier_invocations(report_file, Recipe()) == []  # a fresh work folder
+    report_file.write_text("{not json", encoding="utf-8")
+    assert earlier_invocations(report_file, Recipe()) == []
+
+    first = run_report(Recipe(), {"fuse_weight": 0.7}, None, {"train_s": 100.0, "dev_s": 10.0}, (1.0, 1.0, 1.0))
+    report_file.write_text(json.dumps(first), encoding="utf-8")
+    assert earlier_invocations(report_file, replace(Recipe(), epochs=9.0)) == []  # another recipe's report
+    earlier = earlier_invocations(report_file, Recipe())
+    assert [e["timings_s"] for e in earlier] == [{"train_s": 100.0, "dev_s": 10.0}] and earlier[0]["tested"] is False
+
+    second = run_report(Recipe(), {"fuse_weight": 0.7}, {"bm25": {"ndcg_at_10": 0.7}}, {"test_s": 50.0}, (2.0, 2.0, 2.0),
+                        earlier)  # fmt: skip
+    report_file.write_text(json.dumps(second), encoding="utf-8")
+    chain = earlier_invocations(report_file, Recipe())
+    assert [e["timings_s"] for e in chain] == [{"train_s": 100.0, "dev_s": 10.0}, {"test_s": 50.0}]
+    assert [e["tested"] for e in chain] == [False, True]
+    assert chain[1]["machine_load_1_5_15min"]["start"] == [2.0, 2.0, 2.0]

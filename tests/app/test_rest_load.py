@@ -53,4 +53,6 @@ def test_the_readme_latency_figures_equal_the_committed_results_file():
     assert [float(x) for x in found.groups()[4:]] == [conc["cohere_sdk"]["requests_per_s"], conc["http"]["requests_per_s"]]
     assert f"load average {load['start'][0]} at the start, {load['end'][0]} at the end" in text
     assert result["settings"]["model"] == "minilm-scifact" and conc["cohere_sdk"]["clients"] == 8
-    assert result["provenance"]["hardware"]["cpu_native_bf16"] is False  # what "fp32 on this CPU" rests on
+    native = result["provenance"]["hardware"]["cpu_native_bf16"]  # what the README's precision clause rests on
+    assert result["settings"]["dtype"] == ("bfloat16" if native else "float32")
+    assert ("bf16 on this CPU with native bf16" if native else "fp32 on this CPU without native bf16") in text

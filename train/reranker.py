@@ -12,10 +12,12 @@ training resumes from its last complete checkpoint; a changed recipe trains in a
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -181,7 +183,7 @@ def _train(run_dir: Path, mined: Any, recipe: Recipe, show: bool) -> Path:
     return done
 
 
-def _pair_counts(train: Any, dev: list[str], recipe: Recipe) -> dict[str, int]:
+def _pair_counts(dev_runs: dict[str, dict[str, dict[str, float]]]) -> dict[str, int]:
     """Pairs the dev choice and the test will score: the union of the first stages' top lists per query."""
     from ettin.corpus import scifact
     from eval.retrieval.first_stage import run_first_stage
@@ -189,7 +191,6 @@ def _pair_counts(train: Any, dev: list[str], recipe: Recipe) -> dict[str, int]:
     def union(runs: list[dict[str, dict[str, float]]]) -> int:
         return sum(len(set().union(*(run.get(q, {}) for run in runs))) for q in runs[0])
 
-    _, dev_runs = _dev_runs(train, dev, recipe.dev_depth)
     test = scifact("test")
     return {"dev": union(list(dev_runs.values())), "test": union([run_first_stage(test, fs, 100).as_run() for fs in FIRST_STAGES])}
 
@@ -214,14 +215,18 @@ def _estimate(mined: Any, recipe: Recipe, pairs: dict[str, int]):
     return Estimate(step_s=step_s, pairs_per_s=rate, steps=steps, pairs=pairs)
 
 
-def _dev_runs(train: Any, dev: list[str], depth: int) -> tuple[Any, dict[str, dict[str, dict[str, float]]]]:
+DevRuns = tuple[Any, dict[str, dict[str, dict[str, float]]]]
+"""The dev hold-out as its own dataset, and each first stage's run over it."""
+
+
+def _dev_runs(train: Any, dev: list[str], depth: int) -> DevRuns:
     from eval.retrieval.first_stage import run_first_stage
 
     subset = train.restrict(dev, "scifact-dev")
     return subset, {fs: run_first_stage(subset, fs, depth).as_run() for fs in FIRST_STAGES}
 
 
-def _dev_choice(run_dir: Path, adapter: Path, train: Any, dev: list[str], recipe: Recipe, show: bool) -> dict[str, Any]:
+def _dev_choice(run_dir: Path, adapter: Path, dev_runs: Callable[[], DevRuns], recipe: Recipe, show: bool) -> dict[str, Any]:
     """NDCG@10 on the dev hold-out (each first stage's top ``dev_depth``, as test reranks them) of each first stage, the
     reranker and the fused system per weight; the weight with the best mean over the first stages."""
     from ettin.adapter import merged_folder
@@ -233,12 +238,12 @@ def _dev_choice(run_dir: Path, adapter: Path, train: Any, dev: list[str], recipe
     path = run_dir / f"dev_d{recipe.dev_depth}.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    subset, runs = _dev_runs(train, dev, recipe.dev_depth)
+    subset, runs = dev_runs()
     pairs = sorted({(q, d) for run in runs.values() for q, docs in run.items() for d in docs})
-    position = {d: i for i, d in enumerate(train.corpus.ids)}
-    _log(f"dev: scoring {len(pairs)} pairs ({len(dev)} held-out train queries, top {recipe.dev_depth} of each first stage)")
+    position = {d: i for i, d in enumerate(subset.corpus.ids)}
+    _log(f"dev: scoring {len(pairs)} pairs ({len(subset.queries)} held-out train queries, top {recipe.dev_depth} of each first stage)")
     model = load_reranker(str(merged_folder(adapter)), best_settings(max_length=recipe.max_length))
-    texts = [(train.queries[q], train.corpus.document_text(position[d])) for q, d in pairs]
+    texts = [(subset.queries[q], subset.corpus.document_text(position[d])) for q, d in pairs]
     by_pair = dict(zip(pairs, model.score_pairs(texts, show_progress_bar=show).tolist()))
     ndcg = lambda run: mean_metrics(per_query_metrics(subset.qrels, run))[MAIN_METRIC]  # noqa: E731
     table: dict[str, dict[str, float]] = {}
@@ -248,7 +253,7 @@ def _dev_choice(run_dir: Path, adapter: Path, train: Any, dev: list[str], recipe
         for w in recipe.fuse_weights:
             table[fs][f"fused_w{w:g}"] = ndcg({q: zscore_fuse(run[q], reranked[q], w) for q in run})
     best = max(recipe.fuse_weights, key=lambda w: sum(table[fs][f"fused_w{w:g}"] for fs in table))
-    choice = {"ndcg_at_10": table, "fuse_weight": best, "queries": len(dev), "depth": recipe.dev_depth}
+    choice = {"ndcg_at_10": table, "fuse_weight": best, "queries": len(subset.queries), "depth": recipe.dev_depth}
     write_json_atomic(path, choice)
     return choice
 
@@ -325,15 +330,16 @@ def _trained_and_chosen(work: Path, recipe: Recipe, show: bool, timings: dict[st
     train = scifact("train")
     dev_ids, train_ids = _dev_split(work, train, recipe)
     mined = _mined(run_dir, train, train_ids, recipe)
+    dev_runs = functools.cache(lambda: _dev_runs(train, dev_ids, recipe.dev_depth))  # for the estimate and the dev choice
     timings["mine_s"] = time.perf_counter() - t0
     if not (run_dir / "trained" / "ettin_metadata.json").is_file():
-        estimate = _estimate(mined, recipe, _pair_counts(train, dev_ids, recipe))
+        estimate = _estimate(mined, recipe, _pair_counts(dev_runs()[1]))
         timings.update({f"estimated_{k}": v for k, v in estimate.seconds().items()})
         _log(f"estimate: {estimate.summary()}")
     t1 = time.perf_counter()
     adapter = _train(run_dir, mined, recipe, show)
     timings["train_s"] = time.perf_counter() - t1
-    dev = _dev_choice(run_dir, adapter, train, dev_ids, recipe, show)
+    dev = _dev_choice(run_dir, adapter, dev_runs, recipe, show)
     timings["dev_s"] = time.perf_counter() - t1 - timings["train_s"]
     _log(f"dev: fusion weight {dev['fuse_weight']:g}; {json.dumps(dev['ndcg_at_10'])}")
     return adapter, dev

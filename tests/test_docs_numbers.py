@@ -21,6 +21,18 @@ APP_UNCOMPILED_FILE = RESULTS / "app" / "load_20261130-idle.json"
 SCIFACT_RESULTS = RESULTS / "retrieval" / "scifact" / "test"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 COMPILED_SPEED_FILE = RESULTS / "speed" / "intel-xeon-processor-2c_20261130-162842.json"
+BACKENDS_SPEED_FILE = RESULTS / "speed" / "amd-epyc-2c_20261207-235506.json"
+BACKEND_LABELS = {
+    ("baseline", "fp32-sdpa"): "baseline `predict`, fp32, batch 32",
+    ("ettin", "fp32-sdpa"): "torch fp32 (lossless)",
+    ("ettin", "bf16-sdpa"): "torch bf16",
+    ("ettin", "bf16-sdpa-compiled"): "torch bf16, compiled",
+    ("onnxruntime", "fp32"): "ONNX Runtime fp32",
+    ("onnxruntime", "int8"): "ONNX Runtime dynamic int8",
+    ("openvino", "fp32"): "OpenVINO fp32",
+    ("openvino", "bf16"): "OpenVINO bf16",
+    ("openvino", "int8"): "OpenVINO NNCF int8",
+}
 
 
 def _json(path: Path) -> dict:
@@ -266,3 +278,41 @@ def test_the_evaluate_tab_benchmark_in_the_docs_equals_its_file():
     assert f"| CLI (`python -m eval retrieval`) | {data['cli_s']:.2f} s | 1.00x |" in doc
     assert f"| Evaluate tab (`/evaluate`) | {data['tab_s']:.2f} s | {data['tab_over_cli']:.2f}x |" in doc
     assert data["tab_over_cli"] <= 1.10  # the issue's bar: within 10 % of the CLI's time
+
+
+def _gate_cell(gate: dict | None) -> str:
+    """A backend row's gate verdict as the README's table gives it."""
+    if gate is None:
+        return "—"
+    if not gate["passed"]:
+        return f"fails: Spearman {gate['spearman']:.4f}, NDCG@10 {gate['ndcg_at_10_delta']:+.4f}"
+    return f"passes: Spearman {gate['spearman']:.4f}, NDCG@10 {gate['ndcg_at_10_delta']:+.4f}"
+
+
+def test_readme_backend_speed_table_and_goals_equal_their_speed_file():
+    data, readme = _json(BACKENDS_SPEED_FILE), _text("README.md")
+    prov, (detail,) = data["provenance"], data["models"]
+    assert prov["command"] in readme and f"`eval/results/speed/{BACKENDS_SPEED_FILE.name}`" in readme
+    assert f"load average {prov['load_average_start'][0]:.2f} at the start and {prov['load_average_end'][0]:.2f} at the end" in readme
+    assert f"{prov['protocol']['n_pairs']} SciFact pairs (mean {prov['protocol']['token_lengths']['mean']:.1f} tokens)" in readme
+    gate_len = detail["backend_gate"]["model_provenance"]["max_length"]
+    assert f"at its own {gate_len} tokens" in readme
+    rows = {(r["runtime"], r["config"]): r for r in data["rows"]}
+    assert set(rows) == set(BACKEND_LABELS), "every row of the file is in the table"
+    for key, label in BACKEND_LABELS.items():
+        r = rows[key]
+        diff = f"{r['max_abs_diff_vs_baseline']:.1e}" if r["max_abs_diff_vs_baseline"] else "0"
+        cells = (f"| {label} | {r['pairs_per_s']:.1f} | {r['ratio_to_baseline']:.2f}x | {diff} | "
+                 f"{_pct(r['ceiling_fraction'])}% | {_gate_cell(r['gate'])} |")  # fmt: skip
+        assert cells in readme, label
+    summary = detail["summary"]
+    best_lossless, best_gated = rows[tuple(summary["best_lossless"].values())[:2]], rows[tuple(summary["best_gated"].values())[:2]]
+    assert not summary["goal_lossless_2_5x"] and not summary["goal_gated_5x"], "the README says the goals are not met"
+    assert f"lossless ≥ 2.5x: not met (best {best_lossless['ratio_to_baseline']:.2f}x" in readme
+    assert f"gated ≥ 5x: not met (best {best_gated['ratio_to_baseline']:.2f}x" in readme
+    base, ceil = rows["baseline", "fp32-sdpa"], data["ceiling"]
+    need_fp32 = 2.5 * base["ceiling_fraction"]
+    need_bf16 = best_gated["ceiling_fraction"] * 5.0 * base["pairs_per_s"] / best_gated["pairs_per_s"]
+    assert f"2.5x would need {_pct(need_fp32)}% of it" in readme
+    assert f"5x ({5 * base['pairs_per_s']:.0f} pairs/s) would need {_pct(need_bf16)}% of the bf16 ceiling" in readme
+    assert f"{ceil['fp32_flops'] / 1e9:.0f} GFLOP/s in fp32 and {ceil['bf16_flops'] / 1e9:.0f} in bf16" in readme

@@ -123,6 +123,10 @@ def trained_gate(
     """The correctness gate of every setting on a trained model: verdicts on ``pairs`` and, with ``ndcg_queries``, the
     SciFact NDCG@10 change against torch fp32 (a setting more than 0.005 off fails).
 
+    The model runs at its own length (the one it was trained and evaluated with, e.g. 256 tokens for
+    ``minilm-scifact``) when that is shorter than ``max_length``: the length its exports are built for where it is
+    served, and the protocol its NDCG@10 holds for; the length used is in the result's ``model_provenance``.
+
     Raises:
         SpeedError: the gate model is a random replica or cannot be loaded.
     """
@@ -132,12 +136,15 @@ def trained_gate(
     from eval.speed.benchmark import SpeedError
 
     try:
-        model = load_reranker(gate_model, RuntimeSettings(device, "float32", "sdpa", max_length, "backend gate"))
+        model = load_reranker(gate_model, RuntimeSettings(device, "float32", "sdpa", None, "backend gate"))
+        if model.settings.max_length is None or model.settings.max_length > max_length:
+            model = load_reranker(gate_model, RuntimeSettings(device, "float32", "sdpa", max_length, "backend gate"))
     except ModelLoadError as exc:
         raise SpeedError(str(exc)) from None
     if model.random_init:
         raise SpeedError(f"--gate-model {gate_model} is a random replica: gate on a trained model (e.g. minilm-scifact)")
-    log(f"\n== correctness gate on {model.name} (trained), {len(pairs)} benchmark pairs")
+    log(f"\n== correctness gate on {model.name} (trained), {len(pairs)} benchmark pairs at "
+        f"{model.settings.max_length} tokens")
     verdicts: dict[str, dict[str, Any]] = {}
     opened: dict[str, Any] = {}
     for backend, precision in settings_list:

@@ -314,3 +314,15 @@ def test_end_to_end_backend_rows_with_a_trained_gate(replica_17m, tmp_path):
 
     assert (rows[("openvino", "bf16")]["skipped"] is not None) == (not cpu_has_native_bf16())
     assert detail["summary"]["best_lossless"] is not None
+
+
+@pytest.mark.slow
+def test_the_gate_model_runs_at_its_own_shorter_length():
+    """minilm-scifact was trained and is served at 256 tokens: a 512-token benchmark gates it at 256, a 128-token one
+    at 128 (the shorter of the two), and the result says which."""
+    from eval.speed.backends import trained_gate
+
+    at_512 = trained_gate("minilm-scifact", [], [], device="cpu", max_length=512, log=lambda _: None)
+    at_128 = trained_gate("minilm-scifact", [], [], device="cpu", max_length=128, log=lambda _: None)
+    assert at_512["model_provenance"]["max_length"] == 256
+    assert at_128["model_provenance"]["max_length"] == 128

@@ -18,7 +18,8 @@ __all__ = ["SearchMixin"]
 
 class SearchMixin:
     """:meth:`search` for :class:`~demo.search.playground.Playground`, from its lookups and loading
-    (:class:`~demo.search.loading.LoadingMixin`) and its budget (:class:`~demo.search.budget.BudgetMixin`)."""
+    (:class:`~demo.search.loading.LoadingMixin`), its budget (:class:`~demo.search.budget.BudgetMixin`) and what a
+    search that waits for the start-up warm-up is told (:class:`~demo.search.warmup.WarmUpMixin`)."""
 
     def search(
         self,
@@ -53,11 +54,13 @@ class SearchMixin:
         if choice is not None:
             self.check_budget(choice, min(k, len(corpus)), precision, run_anyway)
         t0 = time.perf_counter()
+        if progress and self.starting_note():  # the warm-up holds the models this search needs: it waits for them
+            progress(0.0, f"loading{self.starting_note()}")
         stage = self.first_stage(first_stage, corpus, progress)
         model = None
         if choice is not None:
             if progress:
-                progress(0.0, f"loading {choice.key}")
+                progress(0.0, f"loading {choice.key}{self.starting_note()}")
             model, warning = self.reranker_within_limit(choice, min(k, len(corpus)), precision, run_anyway)
             if warning:
                 notes.append(warning)

@@ -8,21 +8,54 @@ compiled, a faster backend for that reranker is built and swapped in in the back
 (:meth:`~demo.search.accelerating.AccelerateMixin.accelerate`). A search that arrives meanwhile simply waits for the same
 cached objects; a failure is logged and left for the search itself to report.
 
-The playground's own part, compiling the start-up reranker, is :class:`WarmUpMixin`.
+The playground's own parts, compiling the start-up reranker and saying so to a search that waits for the warm-up,
+are :class:`WarmUpMixin`. How long the last warm-up took is kept in the cache folder (:data:`WARM_UP_FILE`), so that
+note can say how long the wait is.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
 import time
+from pathlib import Path
 
 from demo.sources.choices import RerankerChoice
 from ettin.runtime import INTERACTIVE_BATCH
 
-__all__ = ["WarmUpMixin", "start_warm_up", "warm_up"]
+__all__ = ["WARM_UP_FILE", "WarmUpMixin", "last_warm_up_seconds", "start_warm_up", "warm_up"]
 
 logger = logging.getLogger("ettin.app")
+
+WARM_UP_FILE = "app-warm-up.json"
+"""In the cache folder: the seconds the last completed warm-up took on this machine, and what it loaded."""
+
+
+def _warm_up_record() -> Path:
+    from ettin.paths import cache_dir
+
+    return cache_dir() / WARM_UP_FILE
+
+
+def last_warm_up_seconds() -> float | None:
+    """Seconds the last completed warm-up took here (``None``: none recorded, or the record is unreadable)."""
+    try:
+        seconds = float(json.loads(_warm_up_record().read_text(encoding="utf-8"))["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _record_warm_up(seconds: float, first_stage: str, reranker: str | None) -> None:
+    from ettin.io import write_json_atomic
+
+    try:
+        write_json_atomic(_warm_up_record(), {"seconds": round(seconds, 2), "first_stage": first_stage,
+                                              "reranker": reranker, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")})  # fmt: skip
+    except OSError:  # a read-only cache only loses the next start's wait estimate
+        logger.warning("could not record the warm-up time in %s", _warm_up_record(), exc_info=True)
 
 
 def _warm_up_pairs(n: int = INTERACTIVE_BATCH) -> list[tuple[str, str]]:
@@ -38,6 +71,20 @@ class WarmUpMixin:
     """
 
     compile: str
+    warming: threading.Thread | None
+    warming_since: float | None = None
+    """``time.monotonic()`` when the warm-up started (:func:`start_warm_up`)."""
+
+    def starting_note(self) -> str:
+        """While the start-up warm-up runs, what a search that waits for it is told (``""`` once it has ended): the
+        wait happens once per start, how long it has run, and how long the last one took here."""
+        warming, since = self.warming, self.warming_since
+        if warming is None or not warming.is_alive() or since is None:
+            return ""
+        note = (f" — the app started {time.monotonic() - since:.0f} s ago and is still loading its start-up models "
+                "(once per start)")  # fmt: skip
+        last = last_warm_up_seconds()
+        return note + (f"; that took {last:.0f} s at the last start on this machine" if last is not None else "")
 
     def compile_reranker(self, choice: RerankerChoice, precision: str = "auto") -> str | None:
         """Load ``choice`` and compile its encoder when this playground compiles: only before the app serves, since
@@ -90,9 +137,11 @@ def start_warm_up(play, first_stage: str, reranker: str | None, compile: bool = 
         try:
             seconds = warm_up(play, first_stage, reranker, compile)
             logger.info("warmed up %s and %s in %.1f s", first_stage, reranker, seconds)
+            _record_warm_up(seconds, first_stage, reranker)
         except Exception:  # noqa: BLE001 - the first search reports the same failure to its user
             logger.warning("warm-up failed; the first search will load the models itself", exc_info=True)
 
     thread = play.warming = threading.Thread(target=run, name="ettin-warm-up", daemon=True)
+    play.warming_since = time.monotonic()
     thread.start()
     return thread

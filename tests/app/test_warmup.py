@@ -47,3 +47,57 @@ def test_a_failing_warm_up_is_logged_not_raised(tmp_path, caplog):
     play = Playground(tmp_path, include_hub=False)
     start_warm_up(play, "no-such/embedder", None).join(60)
     assert "warm-up failed" in caplog.text
+
+
+def test_a_completed_warm_up_records_its_seconds_and_ends_the_note(tmp_path):
+    from demo.search.warmup import WARM_UP_FILE, last_warm_up_seconds
+    from ettin import registry
+    from ettin.paths import cache_dir
+
+    (cache_dir() / WARM_UP_FILE).unlink(missing_ok=True)
+    play = Playground(tmp_path, include_hub=False)
+    start_warm_up(play, registry.BM25.id, None).join(60)
+    seconds = last_warm_up_seconds()
+    assert seconds is not None and 0 <= seconds < 60
+    assert play.starting_note() == "", "nothing is said once the warm-up has ended"
+
+
+def test_a_search_that_waits_for_the_warm_up_is_told_why_and_for_how_long(tmp_path):
+    import threading
+
+    from demo.search.warmup import WARM_UP_FILE
+    from ettin import registry
+    from ettin.io import write_json_atomic
+    from ettin.paths import cache_dir
+
+    write_json_atomic(cache_dir() / WARM_UP_FILE, {"seconds": 7.4})
+    play = Playground(tmp_path, include_hub=False)
+    release = threading.Event()
+    play.warming = threading.Thread(target=release.wait, daemon=True)  # a warm-up still loading
+    play.warming.start()
+    play.warming_since = __import__("time").monotonic() - 2.2
+    said: list[str] = []
+    try:
+        play.search("Vitamin D deficiency and cancer", sample_corpus(), registry.BM25.id, None, k=5, top_n=3,
+                    progress=lambda fraction, text: said.append(text))  # fmt: skip
+    finally:
+        release.set()
+    waiting = [text for text in said if "still loading its start-up models" in text]
+    assert waiting, said
+    assert "started 2 s ago" in waiting[0] and "that took 7 s at the last start on this machine" in waiting[0]
+    play.warming.join(5)
+    assert play.starting_note() == ""
+
+
+@pytest.mark.parametrize("content", ["not json", '{"seconds": "soon"}', '{"seconds": -3}', '{"other": 1}'])
+def test_an_unreadable_warm_up_record_gives_no_estimate(content):
+    from demo.search.warmup import WARM_UP_FILE, last_warm_up_seconds
+    from ettin.paths import cache_dir
+
+    record = cache_dir() / WARM_UP_FILE
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(content, encoding="utf-8")
+    try:
+        assert last_warm_up_seconds() is None
+    finally:
+        record.unlink()

@@ -54,8 +54,9 @@ class SearchMixin:
         if choice is not None:
             self.check_budget(choice, min(k, len(corpus)), precision, run_anyway)
         t0 = time.perf_counter()
-        if progress and self.starting_note():  # the warm-up holds the models this search needs: it waits for them
-            progress(0.0, f"loading{self.starting_note()}")
+        starting = self.starting_note() if progress else ""
+        if starting:  # the warm-up holds the models this search needs: it waits for them
+            progress(0.0, f"loading{starting}")
         stage = self.first_stage(first_stage, corpus, progress)
         model = None
         if choice is not None:

@@ -50,10 +50,11 @@ def last_warm_up_seconds() -> float | None:
 
 def _record_warm_up(seconds: float, first_stage: str, reranker: str | None) -> None:
     from ettin.io import write_json_atomic
+    from ettin.provenance import now_iso
 
     try:
         write_json_atomic(_warm_up_record(), {"seconds": round(seconds, 2), "first_stage": first_stage,
-                                              "reranker": reranker, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")})  # fmt: skip
+                                              "reranker": reranker, "date": now_iso()})  # fmt: skip
     except OSError:  # a read-only cache only loses the next start's wait estimate
         logger.warning("could not record the warm-up time in %s", _warm_up_record(), exc_info=True)
 

@@ -64,6 +64,7 @@ def test_a_completed_warm_up_records_its_seconds_and_ends_the_note(tmp_path):
 
 def test_a_search_that_waits_for_the_warm_up_is_told_why_and_for_how_long(tmp_path):
     import threading
+    import time
 
     from demo.search.warmup import WARM_UP_FILE
     from ettin import registry
@@ -75,7 +76,7 @@ def test_a_search_that_waits_for_the_warm_up_is_told_why_and_for_how_long(tmp_pa
     release = threading.Event()
     play.warming = threading.Thread(target=release.wait, daemon=True)  # a warm-up still loading
     play.warming.start()
-    play.warming_since = __import__("time").monotonic() - 2.2
+    play.warming_since = time.monotonic() - 2.2
     said: list[str] = []
     try:
         play.search("Vitamin D deficiency and cancer", sample_corpus(), registry.BM25.id, None, k=5, top_n=3,
